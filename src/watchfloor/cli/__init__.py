@@ -1,0 +1,1 @@
+"""The ``watchfloor`` command line: thin commands that call services."""
