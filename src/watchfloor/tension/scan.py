@@ -1,0 +1,740 @@
+"""Prospective space-time scan statistics with SaTScan's definitions.
+
+Two models are implemented, both scanning cylinders for high rates:
+
+**Space-time permutation** (Kulldorff et al. 2005, *PLoS Medicine* 2:e59).
+With :math:`n_{zd}` cases in location *z* on day *d*, :math:`n_z` and
+:math:`n_d` the marginal totals and :math:`N` the total over the study
+period, the expected count of a cell is :math:`\\mu_{zd} = n_z n_d / N`.
+A cylinder *A* (a circle of locations times a window of days) has
+:math:`c_A` cases and :math:`\\mu_A = \\sum_{zd \\in A} \\mu_{zd}`. Its log
+likelihood ratio, for :math:`c_A > \\mu_A`, is
+
+.. math::
+
+    \\mathrm{LLR}_A = c_A \\ln\\frac{c_A}{\\mu_A}
+        + (N - c_A) \\ln\\frac{N - c_A}{N - \\mu_A}
+
+and the test statistic is the maximum over all cylinders. Monte Carlo
+replicates permute the dates across the cases (both marginals kept), so the
+null distribution of the maximum is conditional on the data.
+
+**Poisson against a baseline**: :math:`\\mu_{zd}` comes from a baseline model
+(for example :func:`watchfloor.tension.baseline.fit_daily_baseline`), scaled so
+its total equals the observed total :math:`N` (SaTScan's Poisson model
+conditions on the total). The LLR has the same form; replicates distribute the
+:math:`N` cases multinomially over cells in proportion to :math:`\\mu`.
+
+Cylinders, as in SaTScan:
+
+* circles are centred on each location's centroid and grow over its nearest
+  neighbours; locations at the same distance enter together (a circle is a
+  circle). A circle is kept while its cases over the whole study period are at
+  most ``max_share`` of all cases (for the space-time permutation model SaTScan's
+  "maximum spatial cluster size, % of population at risk" is a share of the
+  cases, since cases are the population) and, when given, its radius is at most
+  ``max_radius_km``;
+* prospective windows end on the last day of the study period and last 1 to
+  ``max_days`` days;
+* a cylinder counts only if it has at least ``min_cases`` cases (SaTScan never
+  calls one case a high rate: the floor is 2).
+
+Distances between lon/lat points are those of SaTScan: points are placed on a
+sphere of radius 6367 km (SaTScan's ``LatLong.cpp``) in 3-D Cartesian km and the
+straight-line (chord) distance is used; over a few kilometres it differs from
+the great-circle distance by less than a millimetre.
+
+Inference: the p-value of a cluster is ``rank / (replicates + 1)`` where rank is
+one plus the number of replicates whose maximum LLR is at least the cluster's
+LLR. The recurrence interval of a prospective analysis repeated every
+``analysis_interval_days`` days is ``analysis_interval_days / p`` days (SaTScan
+user guide, "Recurrence interval"). Secondary clusters are the best cylinder
+of every centre, sorted by LLR, keeping only those that share no location with a
+cluster reported before them ("no geographical overlap").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from watchfloor.errors import InvalidInputError
+
+__all__ = [
+    "SATSCAN_EARTH_RADIUS_KM",
+    "Circles",
+    "ScanCluster",
+    "ScanResult",
+    "build_circles",
+    "chord_distance_km",
+    "poisson_llr",
+    "poisson_scan",
+    "space_time_permutation_scan",
+]
+
+log = logging.getLogger(__name__)
+
+SATSCAN_EARTH_RADIUS_KM = 6367.0
+"""Earth radius SaTScan uses to turn latitude/longitude into Cartesian km."""
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Circles:
+    """Candidate circles: for each centre, neighbours by distance and where circles end.
+
+    ``neighbours[ptr[i]:ptr[i + 1]]`` are the locations of centre *i* in order of
+    distance (the centre first); ``is_end`` marks the positions at which a circle
+    closes (the last of a group of equal distances), ``distance_km`` the distance
+    of each neighbour from its centre.
+    """
+
+    ptr: IntArray
+    neighbours: IntArray
+    is_end: npt.NDArray[np.bool_]
+    distance_km: FloatArray
+
+    @property
+    def n_centres(self) -> int:
+        """Number of centres."""
+        return int(self.ptr.size - 1)
+
+    @property
+    def n_circles(self) -> int:
+        """Number of distinct circles over all centres."""
+        return int(self.is_end.sum())
+
+
+@dataclass(frozen=True)
+class ScanCluster:
+    """One reported cluster: a circle of locations times a window of days."""
+
+    locations: IntArray
+    """Location indices in order of distance from the centre."""
+    centre: int
+    radius_km: float
+    start_day: int
+    """First day of the window (index into the study days)."""
+    end_day: int
+    """Last day of the window (inclusive)."""
+    observed: int
+    expected: float
+    llr: float
+    relative_risk: float
+    """Risk inside over risk outside: (c / mu) / ((N - c) / (N - mu))."""
+    p_value: float
+    recurrence_days: float
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Outcome of a scan: clusters by decreasing LLR and the replicate maxima."""
+
+    status: Literal["ok", "no_cluster"]
+    model: Literal["space-time-permutation", "poisson"]
+    clusters: tuple[ScanCluster, ...]
+    n_cases: int
+    n_locations: int
+    n_days: int
+    replicates: int
+    replicate_max_llr: FloatArray = field(repr=False)
+
+
+def chord_distance_km(
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    *,
+    earth_radius_km: float = SATSCAN_EARTH_RADIUS_KM,
+) -> FloatArray:
+    """Return the matrix of straight-line distances (km) between points on a sphere.
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees, one entry per location.
+    earth_radius_km
+        Sphere radius; SaTScan's 6367 km by default.
+    """
+    lam = np.radians(np.asarray(lon, dtype=np.float64))
+    phi = np.radians(np.asarray(lat, dtype=np.float64))
+    xyz = earth_radius_km * np.column_stack(
+        (np.cos(lam) * np.cos(phi), np.sin(lam) * np.cos(phi), np.sin(phi))
+    )
+    diff = xyz[:, None, :] - xyz[None, :, :]
+    return np.asarray(np.sqrt(np.einsum("ijk,ijk->ij", diff, diff)), dtype=np.float64)
+
+
+def build_circles(
+    distance_km: npt.ArrayLike,
+    location_cases: npt.ArrayLike,
+    *,
+    max_share: float,
+    max_radius_km: float | None = None,
+) -> Circles:
+    """Return the candidate circles around every location.
+
+    Parameters
+    ----------
+    distance_km
+        Square matrix of distances between locations (rows are centres).
+    location_cases
+        Cases (or population at risk) per location over the study period; a
+        circle's total may not exceed ``max_share`` of the sum.
+    max_share
+        Largest share of cases in one circle, in (0, 1] (SaTScan's 50 % = 0.5).
+    max_radius_km
+        Largest circle radius, or None for no distance limit.
+    """
+    dist = np.asarray(distance_km, dtype=np.float64)
+    weight = np.asarray(location_cases, dtype=np.float64)
+    n = weight.size
+    if dist.shape != (n, n):
+        msg = f"distance matrix has shape {dist.shape}; expected ({n}, {n})"
+        raise InvalidInputError(msg)
+    if not 0.0 < max_share <= 1.0:
+        msg = f"max_share {max_share} is outside (0, 1]; give e.g. 0.5 for 50 % of cases"
+        raise InvalidInputError(msg)
+    if max_radius_km is not None and not max_radius_km > 0:
+        msg = f"max_radius_km {max_radius_km} must be positive"
+        raise InvalidInputError(msg)
+    limit = max_share * float(weight.sum())
+    radius = math.inf if max_radius_km is None else float(max_radius_km)
+    order = np.argsort(dist, axis=1, kind="stable")
+    ptr, nbr, end, dk = _circles_kernel(dist, order, weight, limit, radius)
+    return Circles(ptr=ptr, neighbours=nbr, is_end=end, distance_km=dk)
+
+
+@numba.njit(cache=True)
+def _circles_kernel(
+    dist: FloatArray, order: IntArray, weight: FloatArray, limit: float, radius: float
+) -> tuple[IntArray, IntArray, npt.NDArray[np.bool_], FloatArray]:
+    n = dist.shape[0]
+    counts = np.zeros(n + 1, dtype=np.int64)
+    # First pass: how many neighbours each centre keeps.
+    for i in range(n):
+        total = 0.0
+        k = 0
+        while k < n:
+            # A tie group enters whole: find its end first.
+            j = k
+            d = dist[i, order[i, k]]
+            group = 0.0
+            while j < n and dist[i, order[i, j]] == d:
+                group += weight[order[i, j]]
+                j += 1
+            if d > radius * (1.0 + 1e-12) or total + group > limit * (1.0 + 1e-12):
+                break
+            total += group
+            k = j
+        counts[i + 1] = k
+    ptr = np.cumsum(counts)
+    nbr = np.empty(ptr[n], dtype=np.int64)
+    end = np.zeros(ptr[n], dtype=np.bool_)
+    dk = np.empty(ptr[n], dtype=np.float64)
+    for i in range(n):
+        base = ptr[i]
+        m = ptr[i + 1] - base
+        for k in range(m):
+            loc = order[i, k]
+            nbr[base + k] = loc
+            dk[base + k] = dist[i, loc]
+        for k in range(m):
+            if k == m - 1 or dk[base + k + 1] != dk[base + k]:
+                end[base + k] = True
+    return ptr, nbr, end, dk
+
+
+def poisson_llr(observed: float, expected: float, total: float) -> float:
+    """Return SaTScan's log likelihood ratio of a high-rate cylinder (0 if not high).
+
+    ``c ln(c/mu) + (N - c) ln((N - c)/(N - mu))`` for ``c > mu``, else 0.
+    """
+    c, mu, n = float(observed), float(expected), float(total)
+    if not c > mu or mu <= 0:
+        return 0.0
+    out = c * math.log(c / mu)
+    if n - c > 0:
+        out += (n - c) * math.log((n - c) / (n - mu))
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _llr(c: float, mu: float, n: float) -> float:
+    out = c * math.log(c / mu)
+    if n - c > 0.0:
+        out += (n - c) * math.log((n - c) / (n - mu))
+    return out
+
+
+@numba.njit(cache=True)
+def _scan_best_per_centre(  # noqa: PLR0917 (numba kernel)
+    ptr: IntArray,
+    nbr: IntArray,
+    is_end: npt.NDArray[np.bool_],
+    tail_cases: npt.NDArray[np.int64],
+    tail_mu: FloatArray,
+    total: float,
+    min_cases: int,
+) -> tuple[FloatArray, IntArray, IntArray, FloatArray, FloatArray]:
+    """Best cylinder per centre: (llr, n_neighbours, window_days, c, mu)."""
+    n_centres = ptr.size - 1
+    n_w = tail_cases.shape[1]
+    best = np.zeros(n_centres)
+    best_k = np.zeros(n_centres, dtype=np.int64)
+    best_w = np.zeros(n_centres, dtype=np.int64)
+    best_c = np.zeros(n_centres)
+    best_mu = np.zeros(n_centres)
+    cw = np.zeros(n_w, dtype=np.int64)
+    mw = np.zeros(n_w)
+    for i in range(n_centres):
+        cw[:] = 0
+        mw[:] = 0.0
+        for pos in range(ptr[i], ptr[i + 1]):
+            loc = nbr[pos]
+            for w in range(n_w):
+                cw[w] += tail_cases[loc, w]
+                mw[w] += tail_mu[loc, w]
+            if not is_end[pos]:
+                continue
+            for w in range(n_w):
+                c = cw[w]
+                mu = mw[w]
+                if c >= min_cases and c > mu > 0.0:
+                    v = _llr(c, mu, total)
+                    if v > best[i]:
+                        best[i] = v
+                        best_k[i] = pos - ptr[i] + 1
+                        best_w[i] = w + 1
+                        best_c[i] = c
+                        best_mu[i] = mu
+    return best, best_k, best_w, best_c, best_mu
+
+
+@numba.njit(cache=True, inline="always")
+def _max_llr(  # noqa: PLR0917 (numba kernel)
+    ptr: IntArray,
+    nbr: IntArray,
+    is_end: npt.NDArray[np.bool_],
+    tail_cases: npt.NDArray[np.int64],
+    has_case: npt.NDArray[np.bool_],
+    tail_mu: FloatArray,
+    total: float,
+    min_cases: int,
+    cw: npt.NDArray[np.int64],
+    mw: FloatArray,
+) -> float:
+    n_w = tail_cases.shape[1]
+    best = 0.0
+    for i in range(ptr.size - 1):
+        cw[:] = 0
+        mw[:] = 0.0
+        for pos in range(ptr[i], ptr[i + 1]):
+            loc = nbr[pos]
+            if has_case[loc]:
+                for w in range(n_w):
+                    cw[w] += tail_cases[loc, w]
+            for w in range(n_w):
+                mw[w] += tail_mu[loc, w]
+            if not is_end[pos] or cw[n_w - 1] < min_cases:
+                continue
+            for w in range(n_w):
+                c = cw[w]
+                mu = mw[w]
+                if c >= min_cases and c > mu > 0.0:
+                    v = _llr(c, mu, total)
+                    best = max(best, v)
+    return best
+
+
+@numba.njit(cache=True, parallel=True)
+def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
+    ptr: IntArray,
+    nbr: IntArray,
+    is_end: npt.NDArray[np.bool_],
+    case_loc: IntArray,
+    recent_day: IntArray,
+    uniforms: FloatArray,
+    tail_mu: FloatArray,
+    min_cases: int,
+    n_locations: int,
+    n_threads: int,
+) -> FloatArray:
+    """Max LLR of each replicate: the recent dates go to a random subset of cases.
+
+    ``recent_day[j]`` (0 = last day) is the date of the j-th case falling in the
+    scanned window; a partial Fisher-Yates shuffle of ``case_loc`` driven by
+    ``uniforms[r]`` picks which cases receive those dates, which is exactly a
+    random permutation of all dates restricted to the window.
+    """
+    n_rep, m = uniforms.shape
+    n_w = tail_mu.shape[1]
+    n = case_loc.size
+    total = float(n)
+    out = np.zeros(n_rep)
+    chunk = (n_rep + n_threads - 1) // n_threads
+    for t in numba.prange(n_threads):
+        locs = case_loc.copy()
+        swaps = np.empty(m, dtype=np.int64)
+        tail = np.zeros((n_locations, n_w), dtype=np.int64)
+        has = np.zeros(n_locations, dtype=np.bool_)
+        cw = np.zeros(n_w, dtype=np.int64)
+        mw = np.zeros(n_w)
+        for r in range(t * chunk, min(n_rep, (t + 1) * chunk)):
+            for j in range(m):
+                s = j + int(uniforms[r, j] * (n - j))
+                if s >= n:
+                    s = n - 1
+                swaps[j] = s
+                tmp = locs[j]
+                locs[j] = locs[s]
+                locs[s] = tmp
+            for j in range(m):
+                loc = locs[j]
+                has[loc] = True
+                for w in range(recent_day[j], n_w):
+                    tail[loc, w] += 1
+            out[r] = _max_llr(ptr, nbr, is_end, tail, has, tail_mu, total, min_cases, cw, mw)
+            for j in range(m):
+                loc = locs[j]
+                has[loc] = False
+                for w in range(n_w):
+                    tail[loc, w] = 0
+            for j in range(m - 1, -1, -1):
+                s = swaps[j]
+                tmp = locs[j]
+                locs[j] = locs[s]
+                locs[s] = tmp
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _poisson_replicates(  # noqa: PLR0917 (numba kernel)
+    ptr: IntArray,
+    nbr: IntArray,
+    is_end: npt.NDArray[np.bool_],
+    draws: npt.NDArray[np.int64],
+    tail_mu: FloatArray,
+    total: float,
+    min_cases: int,
+    n_threads: int,
+) -> FloatArray:
+    """Max LLR of each replicate given multinomial draws of the window cells.
+
+    ``draws[r]`` holds the cases of the n_locations x n_w window cells (day 0 =
+    last day), flattened row-major.
+    """
+    n_rep = draws.shape[0]
+    n_loc, n_w = tail_mu.shape
+    out = np.zeros(n_rep)
+    chunk = (n_rep + n_threads - 1) // n_threads
+    for t in numba.prange(n_threads):
+        tail = np.zeros((n_loc, n_w), dtype=np.int64)
+        has = np.zeros(n_loc, dtype=np.bool_)
+        cw = np.zeros(n_w, dtype=np.int64)
+        mw = np.zeros(n_w)
+        for r in range(t * chunk, min(n_rep, (t + 1) * chunk)):
+            for z in range(n_loc):
+                acc = 0
+                for d in range(n_w):
+                    acc += draws[r, z * n_w + d]
+                    tail[z, d] = acc
+                has[z] = acc > 0
+            out[r] = _max_llr(ptr, nbr, is_end, tail, has, tail_mu, total, min_cases, cw, mw)
+    return out
+
+
+def _validate_common(
+    n_locations: int, n_days: int, *, max_days: int, min_cases: int, replicates: int
+) -> None:
+    if n_locations < 1:
+        msg = "no locations: give at least one location with coordinates"
+        raise InvalidInputError(msg)
+    if max_days < 1:
+        msg = f"max_days {max_days} must be at least 1"
+        raise InvalidInputError(msg)
+    if max_days > n_days:
+        msg = (
+            f"the maximum window of {max_days} days is longer than the {n_days} days "
+            "of data; shorten --max-days or give more data"
+        )
+        raise InvalidInputError(msg)
+    if min_cases < 2:
+        msg = f"min_cases {min_cases} is below 2; one case is never a high rate"
+        raise InvalidInputError(msg)
+    if replicates < 0:
+        msg = f"replicates {replicates} must be 0 or more (999 is usual)"
+        raise InvalidInputError(msg)
+
+
+def _report(
+    circles: Circles,
+    best: tuple[FloatArray, IntArray, IntArray, FloatArray, FloatArray],
+    replicate_max: FloatArray,
+    *,
+    total: float,
+    n_days: int,
+    analysis_interval_days: float,
+) -> tuple[ScanCluster, ...]:
+    llr, k, w, c, mu = best
+    order = np.argsort(-llr, kind="stable")
+    taken = np.zeros(circles.n_centres, dtype=bool)
+    out: list[ScanCluster] = []
+    n_rep = replicate_max.size
+    for i in order:
+        if llr[i] <= 0:
+            break
+        start = int(circles.ptr[i])
+        locs = circles.neighbours[start : start + int(k[i])]
+        if taken[locs].any():
+            continue
+        taken[locs] = True
+        if n_rep:
+            rank = 1 + int(np.count_nonzero(replicate_max >= llr[i] - 1e-9))
+            p = rank / (n_rep + 1)
+        else:
+            p = math.nan
+        ci, mi = float(c[i]), float(mu[i])
+        rr_out = (total - ci) / (total - mi) if total > mi else math.nan
+        rr = (ci / mi) / rr_out if rr_out and rr_out > 0 else math.inf
+        out.append(
+            ScanCluster(
+                locations=locs.astype(np.int64),
+                centre=int(i),
+                radius_km=float(circles.distance_km[start + int(k[i]) - 1]),
+                start_day=n_days - int(w[i]),
+                end_day=n_days - 1,
+                observed=round(ci),
+                expected=mi,
+                llr=float(llr[i]),
+                relative_risk=float(rr),
+                p_value=float(p),
+                recurrence_days=float(analysis_interval_days / p) if n_rep else math.nan,
+            )
+        )
+    return tuple(out)
+
+
+def _n_threads() -> int:
+    return max(1, int(numba.get_num_threads()))
+
+
+def space_time_permutation_scan(
+    case_location: npt.ArrayLike,
+    case_day: npt.ArrayLike,
+    distance_km: npt.ArrayLike,
+    *,
+    n_days: int,
+    max_days: int,
+    max_share: float = 0.5,
+    max_radius_km: float | None = None,
+    min_cases: int = 2,
+    replicates: int = 999,
+    rng: np.random.Generator,
+    case_count: npt.ArrayLike | None = None,
+    analysis_interval_days: float = 1.0,
+) -> ScanResult:
+    """Return the clusters of a prospective space-time permutation scan.
+
+    Parameters
+    ----------
+    case_location
+        Location index (0..n_locations-1) of each case record.
+    case_day
+        Day index (0 = first day of the study period, ``n_days - 1`` = its end)
+        of each case record.
+    distance_km
+        Distances between locations (see :func:`chord_distance_km`).
+    n_days
+        Length of the study period in days.
+    max_days
+        Longest window, in days, ending on the last day.
+    max_share
+        Largest share of all cases inside one circle.
+    max_radius_km
+        Largest circle radius, or None.
+    min_cases
+        Fewest cases in a reported cylinder (at least 2).
+    replicates
+        Monte Carlo replicates (0 for none: p-values are NaN).
+    rng
+        Source of randomness for the replicates.
+    case_count
+        Cases per record (default 1 each).
+    analysis_interval_days
+        How often the prospective analysis is repeated, for recurrence intervals.
+    """
+    loc = np.asarray(case_location, dtype=np.int64).ravel()
+    day = np.asarray(case_day, dtype=np.int64).ravel()
+    dist = np.asarray(distance_km, dtype=np.float64)
+    n_loc = dist.shape[0] if dist.ndim == 2 else 0
+    _validate_common(n_loc, n_days, max_days=max_days, min_cases=min_cases, replicates=replicates)
+    if loc.size != day.size:
+        msg = f"{loc.size} case locations but {day.size} case days"
+        raise InvalidInputError(msg)
+    count = (
+        np.ones(loc.size, dtype=np.int64)
+        if case_count is None
+        else np.asarray(case_count, dtype=np.int64).ravel()
+    )
+    if count.size != loc.size or (count < 0).any():
+        msg = "case counts must be one non-negative integer per case record"
+        raise InvalidInputError(msg)
+    if loc.size and (loc.min() < 0 or loc.max() >= n_loc):
+        msg = f"case location index outside 0..{n_loc - 1}"
+        raise InvalidInputError(msg)
+    if day.size and (day.min() < 0 or day.max() >= n_days):
+        msg = f"case day outside the study period of {n_days} days"
+        raise InvalidInputError(msg)
+    loc = np.repeat(loc, count)
+    day = np.repeat(day, count)
+    n_cases = int(loc.size)
+    if n_cases == 0:
+        msg = "no cases in the study period; nothing to scan"
+        raise InvalidInputError(msg)
+    n_z = np.bincount(loc, minlength=n_loc).astype(np.float64)
+    n_d = np.bincount(day, minlength=n_days).astype(np.float64)
+    circles = build_circles(dist, n_z, max_share=max_share, max_radius_km=max_radius_km)
+    # Days counted back from the end: back = 0 is the last day.
+    back = n_days - 1 - day
+    in_window = back < max_days
+    tail_cases = np.zeros((n_loc, max_days), dtype=np.int64)
+    np.add.at(tail_cases, (loc[in_window], back[in_window]), 1)
+    tail_cases = np.cumsum(tail_cases, axis=1)
+    d_w = np.cumsum(n_d[::-1][:max_days])
+    tail_mu = n_z[:, None] * d_w[None, :] / n_cases
+    best = _scan_best_per_centre(
+        circles.ptr, circles.neighbours, circles.is_end, tail_cases, tail_mu,
+        float(n_cases), int(min_cases),
+    )  # fmt: skip
+    m = int(in_window.sum())
+    if replicates and m:
+        recent_day = np.sort(back[in_window]).astype(np.int64)
+        uniforms = rng.random((replicates, m))
+        rep = _permutation_replicates(
+            circles.ptr, circles.neighbours, circles.is_end, loc, recent_day, uniforms,
+            tail_mu, int(min_cases), n_loc, _n_threads(),
+        )  # fmt: skip
+    else:
+        rep = np.zeros(replicates)
+    clusters = _report(
+        circles,
+        best,
+        rep,
+        total=float(n_cases),
+        n_days=n_days,
+        analysis_interval_days=analysis_interval_days,
+    )
+    log.info(
+        "space-time permutation scan: %d cases, %d locations, %d days, %d circles, "
+        "%d replicates, %d clusters",
+        n_cases, n_loc, n_days, circles.n_circles, replicates, len(clusters),
+    )  # fmt: skip
+    return ScanResult(
+        status="ok" if clusters else "no_cluster",
+        model="space-time-permutation",
+        clusters=clusters,
+        n_cases=n_cases,
+        n_locations=n_loc,
+        n_days=n_days,
+        replicates=replicates,
+        replicate_max_llr=rep,
+    )
+
+
+def poisson_scan(
+    cases: npt.ArrayLike,
+    expected: npt.ArrayLike,
+    distance_km: npt.ArrayLike,
+    *,
+    max_days: int,
+    max_share: float = 0.5,
+    max_radius_km: float | None = None,
+    min_cases: int = 2,
+    replicates: int = 999,
+    rng: np.random.Generator,
+    analysis_interval_days: float = 1.0,
+) -> ScanResult:
+    """Return the clusters of a prospective Poisson space-time scan against a baseline.
+
+    Parameters
+    ----------
+    cases
+        Observed counts, shape (n_locations, n_days); the last column is the
+        last day of the study period.
+    expected
+        Baseline expected counts of the same shape; scaled to the observed total.
+    distance_km
+        Distances between locations.
+    max_days, max_share, max_radius_km, min_cases, replicates, rng, analysis_interval_days
+        As in :func:`space_time_permutation_scan`; ``max_share`` is a share of
+        the expected count.
+    """
+    obs = np.asarray(cases)
+    exp = np.asarray(expected, dtype=np.float64)
+    if obs.ndim != 2 or exp.shape != obs.shape:
+        msg = f"cases {obs.shape} and expected {exp.shape} must both be (locations, days)"
+        raise InvalidInputError(msg)
+    if (obs < 0).any() or not np.isfinite(exp).all() or (exp < 0).any():
+        msg = "cases and expected counts must be finite and non-negative"
+        raise InvalidInputError(msg)
+    obs = obs.astype(np.int64)
+    n_loc, n_days = obs.shape
+    dist = np.asarray(distance_km, dtype=np.float64)
+    if dist.shape != (n_loc, n_loc):
+        msg = f"distance matrix {dist.shape} does not match {n_loc} locations"
+        raise InvalidInputError(msg)
+    _validate_common(n_loc, n_days, max_days=max_days, min_cases=min_cases, replicates=replicates)
+    total = float(obs.sum())
+    if total <= 0 or exp.sum() <= 0:
+        msg = "no cases or no expected cases; nothing to scan"
+        raise InvalidInputError(msg)
+    mu = exp * (total / exp.sum())
+    circles = build_circles(dist, mu.sum(axis=1), max_share=max_share, max_radius_km=max_radius_km)
+    window_obs = obs[:, ::-1][:, :max_days]
+    window_mu = mu[:, ::-1][:, :max_days]
+    tail_cases = np.cumsum(window_obs, axis=1)
+    tail_mu = np.cumsum(window_mu, axis=1)
+    best = _scan_best_per_centre(
+        circles.ptr, circles.neighbours, circles.is_end, tail_cases, tail_mu, total,
+        int(min_cases),
+    )  # fmt: skip
+    if replicates:
+        p = np.append(window_mu.ravel(), max(0.0, total - window_mu.sum())) / total
+        p = p / p.sum()
+        draws = rng.multinomial(int(total), p, size=replicates)[:, :-1].astype(np.int64)
+        rep = _poisson_replicates(
+            circles.ptr, circles.neighbours, circles.is_end, np.ascontiguousarray(draws),
+            tail_mu, total, int(min_cases), _n_threads(),
+        )  # fmt: skip
+    else:
+        rep = np.zeros(0)
+    clusters = _report(
+        circles,
+        best,
+        rep,
+        total=total,
+        n_days=n_days,
+        analysis_interval_days=analysis_interval_days,
+    )
+    log.info(
+        "Poisson space-time scan: %d cases, %d locations, %d days, %d replicates, %d clusters",
+        int(total), n_loc, n_days, replicates, len(clusters),
+    )  # fmt: skip
+    return ScanResult(
+        status="ok" if clusters else "no_cluster",
+        model="poisson",
+        clusters=clusters,
+        n_cases=int(total),
+        n_locations=n_loc,
+        n_days=n_days,
+        replicates=replicates,
+        replicate_max_llr=rep,
+    )
