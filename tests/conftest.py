@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from watchfloor.storage.regions import Region
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +28,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("WATCHFLOOR_HOME", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def rutland_region(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Region:
+    """The 2022 Rutland extract built once into a temporary data home (read-only: don't modify)."""
+    from watchfloor.services.regions import build_region  # noqa: PLC0415 (lazy: optional)
+    from watchfloor.settings import Settings  # noqa: PLC0415
+
+    home = tmp_path_factory.mktemp("rutland-home")
+    settings = Settings(home=home, data_dir=data_dir)
+    return build_region(data_dir / "rutland-2022-07-20.osm.pbf", name="rutland", settings=settings)
