@@ -1,0 +1,175 @@
+"""Database engine, sessions and migrations (SQLAlchemy 2 + Alembic).
+
+SQLite is the embedded default (``home/watchfloor.db``), opened in WAL mode with
+``synchronous=FULL`` so that a committed transaction survives a crash or power
+loss; PostgreSQL is used when ``WATCHFLOOR_DATABASE_URL`` says so
+(``postgresql+psycopg://user@host/db``).
+
+Tables are declared on :class:`Base`; the schema is only ever created by the
+Alembic migrations in ``watchfloor/storage/migrations/versions`` (one branch per
+area, each with its own ``branch_labels``): :func:`upgrade_database` runs
+``alembic upgrade heads``. Nothing here is built at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from watchfloor.errors import ConfigurationError
+from watchfloor.settings import Settings
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Base",
+    "Database",
+    "alembic_config",
+    "open_database",
+    "upgrade_database",
+]
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Stable constraint names, so that migrations can refer to them on every backend.
+_NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table of watchfloor (typed ORM, SQLAlchemy 2)."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+def _make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        msg = "WATCHFLOOR_DATABASE_URL is not a database URL; use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        raise ConfigurationError(msg) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            max_overflow=8,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    msg = f"database backend {backend!r} is not supported; use SQLite or PostgreSQL"
+    raise ConfigurationError(msg)
+
+
+@dataclass(frozen=True)
+class Database:
+    """An engine and its session factory; build it with :func:`open_database`."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def backend(self) -> str:
+        """Return the backend name: ``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Yield a session that commits on success and rolls back on error."""
+        with self.sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """Return the database of ``settings`` (engine and session factory), not migrated.
+
+    Raises
+    ------
+    ConfigurationError
+        When the database URL names an unsupported backend.
+    """
+    engine = _make_engine(settings.resolved_database_url)
+    return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+
+def alembic_config(url: str) -> Config:
+    """Return an Alembic ``Config`` for the package's migrations and the database ``url``."""
+    config = Config()
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("version_locations", str(MIGRATIONS_DIR / "versions"))
+    # ConfigParser interpolation: a literal % in a password must be doubled.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def upgrade_database(settings: Settings) -> None:
+    """Apply every migration of every branch (``alembic upgrade heads``).
+
+    Raises
+    ------
+    ConfigurationError
+        When the database cannot be reached or the URL is not supported.
+    """
+    url = settings.resolved_database_url
+    engine = _make_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "heads")
+    except OperationalError as exc:
+        msg = (
+            f"cannot open the database ({type(exc.orig).__name__}); "
+            "check WATCHFLOOR_DATABASE_URL and that the server is running"
+        )
+        raise ConfigurationError(msg) from None
+    finally:
+        engine.dispose()
+    log.info("database at %s is up to date", make_url(url).render_as_string(hide_password=True))

@@ -1,0 +1,313 @@
+"""The web app factory: :func:`create_app` builds everything from one ``Settings``.
+
+Nothing is built at import time. Routers are listed in :data:`ROUTERS` as
+``(module, attribute)`` and included when their module exists; add one line to
+add a router. Every domain error becomes a JSON problem (RFC 9457) with the
+status of ``exc.http_status`` (or an HTML page for browser pages); request
+validation errors become 422 with one message per field; nothing a client sends
+can cause a 500. The database must have been migrated first
+(:func:`watchfloor.storage.db.upgrade_database`; ``watchfloor serve`` does it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from watchfloor.errors import ConfigurationError, WatchfloorError
+from watchfloor.settings import Settings
+from watchfloor.storage.db import open_database
+from watchfloor.web.security import (
+    CSRF_COOKIE,
+    ASGIApp,
+    BodySizeLimitMiddleware,
+    Message,
+    RateLimiter,
+    Receive,
+    Scope,
+    SecurityHeadersMiddleware,
+    Send,
+    new_token,
+)
+from watchfloor.web.templating import make_templates, render
+
+__all__ = ["ROUTERS", "WebOptions", "create_app"]
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+#: Routers of the app, ``(module, attribute)``; a router is included when its module exists.
+ROUTERS: tuple[tuple[str, str], ...] = (
+    ("watchfloor.web.routes.public", "router"),
+    ("watchfloor.web.routes.api", "router"),
+    ("watchfloor.web.routes.staff", "router"),
+    ("watchfloor.web.routes.staff_api", "router"),
+    ("watchfloor.web.dashboard", "router"),
+)
+
+_MIN_SECRET_CHARS = 16
+
+
+class WebOptions(BaseSettings):
+    """Web-server options, read from ``WATCHFLOOR_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="WATCHFLOOR_", extra="ignore", frozen=True)
+
+    max_request_bytes: int = 16 * 1024 * 1024
+    """Largest request body accepted (photos included)."""
+
+    rate_limit_per_minute: int = 60
+    """Public submissions and logins allowed per client and minute."""
+
+    secure_cookies: bool | None = None
+    """Mark cookies Secure; default: when the request came over HTTPS."""
+
+
+def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Log in needed",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    422: "Something needs changing",
+    429: "Too many requests",
+    500: "Something went wrong on our side",
+}
+
+
+def _error_response(request: Request, status: int, detail: str, **extra: Any) -> Response:
+    title = _TITLES.get(status, "Error")
+    if _wants_html(request):
+        if status == 401 and request.method == "GET":
+            return RedirectResponse("/staff/login", status_code=303)
+        context = {"title": title, "detail": detail, "status": status, **extra}
+        return render(request, "error.html", context, status_code=status)
+    return _problem(status, title, detail, **extra)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    errors = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path")]
+        message = str(err.get("msg", "is not valid"))
+        if message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        errors.append({"field": ".".join(loc) or "body", "message": message})
+    return errors
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, WatchfloorError)
+        status = exc.http_status
+        if status >= 500:
+            log.error("request failed: %s", type(exc).__name__)
+            return _error_response(request, status, "the service is not set up correctly")
+        extra: dict[str, Any] = {}
+        field = getattr(exc, "field", None)
+        if isinstance(field, str):
+            extra["errors"] = [{"field": field, "message": str(exc)}]
+        return _error_response(request, status, str(exc), **extra)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = _field_errors(exc)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return _error_response(request, 422, detail, errors=errors)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
+        if exc.status_code == 404:
+            detail = "there is no page at this address"
+        response = _error_response(request, exc.status_code, detail)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        # The type only: messages may quote report text or identity.
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, _route(request))
+        return _error_response(request, 500, "please try again in a minute")
+
+    app.add_exception_handler(WatchfloorError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _route(request: Request) -> str:
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "(unmatched)"
+
+
+class _CsrfCookieMiddleware:
+    """Give every client a random ``wf_csrf`` cookie (the double-submit value)."""
+
+    def __init__(self, app: ASGIApp, *, secure: bool | None) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        has_cookie = any(
+            name == b"cookie" and CSRF_COOKIE.encode() + b"=" in value
+            for name, value in scope.get("headers", [])
+        )
+        if has_cookie:
+            await self.app(scope, receive, send)
+            return
+        value = new_token(24)
+        scope.setdefault("state", {})["csrf_cookie"] = value
+        secure = self.secure if self.secure is not None else scope.get("scheme") == "https"
+        cookie = f"{CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict"
+        if secure:
+            cookie += "; Secure"
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+class _TimingLogMiddleware:
+    """Log method, route template, status and duration: never addresses or queries."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not log.isEnabledFor(logging.DEBUG):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, tracking_send)
+        route = getattr(scope.get("route"), "path", "(unmatched)")
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.debug("%s %s -> %d in %.1f ms", scope["method"], route, status, elapsed_ms)
+
+
+def _secret_bytes(settings: Settings) -> bytes:
+    if settings.secret_key is not None:
+        secret = settings.secret_key.get_secret_value()
+        if len(secret) < _MIN_SECRET_CHARS:
+            msg = (
+                f"WATCHFLOOR_SECRET_KEY is too short; use at least {_MIN_SECRET_CHARS} random "
+                'characters, e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+            raise ConfigurationError(msg)
+        return secret.encode()
+    if settings.demo:
+        log.warning("demo mode: using a random secret key; sessions end when the server stops")
+        return secrets.token_bytes(32)
+    msg = (
+        "WATCHFLOOR_SECRET_KEY is not set; the web app will not start without it outside "
+        "demo mode. Set it to a long random value, e.g. "
+        'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+    )
+    raise ConfigurationError(msg)
+
+
+def _include_routers(app: FastAPI) -> None:
+    for module_name, attr in ROUTERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module_name.startswith(exc.name):
+                raise
+            continue
+        app.include_router(getattr(module, attr))
+
+
+def create_app(settings: Settings, *, options: WebOptions | None = None) -> FastAPI:
+    """Return the watchfloor web app (public pages, staff pages, API) for ``settings``.
+
+    Raises
+    ------
+    ConfigurationError
+        Without ``WATCHFLOOR_SECRET_KEY`` outside demo mode, or for a bad database URL.
+    """
+    options = options or WebOptions()
+    secret = _secret_bytes(settings)
+    database = open_database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="watchfloor",
+        summary="Public reports, staff triage and the operations room.",
+        version="0.1.0",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.options = options
+    app.state.secret = secret
+    app.state.db = database
+    app.state.templates = make_templates()
+    app.state.rate_limiter = RateLimiter(limit=options.rate_limit_per_minute)
+    _install_error_handlers(app)
+    _include_routers(app)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # Outermost last: size limit first, then headers on every response.
+    app.add_middleware(_TimingLogMiddleware)
+    app.add_middleware(_CsrfCookieMiddleware, secure=options.secure_cookies)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=options.max_request_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    log.info("web app ready (%d routes)", len(app.routes))
+    return app
