@@ -1,8 +1,45 @@
 """Posture: risk per site and time slot after a declared event, with the reasons kept.
 
-See :mod:`watchfloor.posture.risk` for the model.
+The model (factors, how they combine, how event factors decay) is described in
+:mod:`watchfloor.posture.risk`; the factors and their defaults are in
+``defaults.yaml``; playbooks in ``playbooks/*.yaml``.
 """
 
+from watchfloor.posture.config import Factors, UserEvent, default_factors, factors_from_dict
+from watchfloor.posture.event import (
+    ATTACK_KINDS,
+    COMMUNITIES,
+    THREAT_LEVELS,
+    Event,
+    event_from_dict,
+)
+from watchfloor.posture.loader import event_from_yaml, factors_from_yaml, playbook_from_yaml
+from watchfloor.posture.playbooks import Playbook, resolve_playbook, shipped_playbooks
 from watchfloor.posture.result import Factor, Posture, RankedCell, Reason
+from watchfloor.posture.risk import SiteTable, TensionLevel, compute_posture, tension_by_area
 
-__all__ = ["Factor", "Posture", "RankedCell", "Reason"]
+__all__ = [
+    "ATTACK_KINDS",
+    "COMMUNITIES",
+    "THREAT_LEVELS",
+    "Event",
+    "Factor",
+    "Factors",
+    "Playbook",
+    "Posture",
+    "RankedCell",
+    "Reason",
+    "SiteTable",
+    "TensionLevel",
+    "UserEvent",
+    "compute_posture",
+    "default_factors",
+    "event_from_dict",
+    "event_from_yaml",
+    "factors_from_dict",
+    "factors_from_yaml",
+    "playbook_from_yaml",
+    "resolve_playbook",
+    "shipped_playbooks",
+    "tension_by_area",
+]
