@@ -1,0 +1,385 @@
+"""The operations-room dashboard, its JSON layers, shift briefings and the public page.
+
+Staff pages and ``/api/ops/...`` need a staff login; situation changes
+(declare, threat level, calendar, re-plan, public message) need a planning
+role and the CSRF token. ``/community`` is public: what the force is doing,
+how to report, and the message of the day that staff published.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import AwareDatetime, BaseModel, Field
+from starlette.responses import Response
+
+from watchfloor.errors import PermissionDeniedError
+from watchfloor.services import operations as ops
+from watchfloor.services.auth import StaffUser
+from watchfloor.web import dashboard_layers as layers
+from watchfloor.web.deps import CurrentUser, get_database, get_settings
+from watchfloor.web.templating import render
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+_ROOM_LOCK = threading.Lock()
+
+#: Roles that use the operations room.
+_OPS_ROLES = frozenset(
+    {
+        "planner",
+        "supervisor",
+        "admin",
+        "regional_ct",
+        "ct_analyst",
+        "hate_crime_officer",
+        "neighbourhood_officer",
+        "reviewer",
+    }
+)
+
+
+def get_room(request: Request) -> ops.OperationsRoom:
+    """Return the app's operations room, created on first use from the app's database."""
+    room = getattr(request.app.state, "ops_room", None)
+    if isinstance(room, ops.OperationsRoom):
+        return room
+    with _ROOM_LOCK:
+        room = getattr(request.app.state, "ops_room", None)
+        if not isinstance(room, ops.OperationsRoom):
+            database = get_database(request)
+            room = ops.OperationsRoom(get_settings(request), store=ops.OpsStore(database))
+            request.app.state.ops_room = room
+    return room
+
+
+Room = Annotated[ops.OperationsRoom, Depends(get_room)]
+
+
+def _actor(user: StaffUser) -> ops.Actor:
+    return ops.Actor(name=user.username, roles=frozenset({user.role}))
+
+
+def _ops_user(user: CurrentUser) -> StaffUser:
+    if user.role not in _OPS_ROLES:
+        msg = f"your role ({user.role}) does not use the operations room"
+        raise PermissionDeniedError(msg)
+    return user
+
+
+OpsUser = Annotated[StaffUser, Depends(_ops_user)]
+
+
+class EventIn(BaseModel):
+    """A declared event, as the dashboard and the API send it."""
+
+    kind: str = Field(min_length=1, max_length=100, examples=["vehicle attack"])
+    place: str = Field(min_length=1, max_length=200, examples=["Finsbury Park, London"])
+    at: AwareDatetime
+    targeted_community: str | None = Field(default=None, max_length=100)
+    backlash_community: str | None = Field(default=None, max_length=100)
+    threat_level: str | None = None
+    playbook: str | None = Field(default=None, max_length=100)
+
+
+class ThreatIn(BaseModel):
+    """A new national threat level."""
+
+    level: str = Field(examples=["severe"])
+
+
+class CalendarIn(BaseModel):
+    """A calendar window to plan for (a match, a vigil, a festival)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    start: AwareDatetime
+    end: AwareDatetime
+    site_id: str | None = Field(default=None, max_length=32)
+    weight: float = Field(default=1.5, gt=0, le=10)
+
+
+class JobOut(BaseModel):
+    """A re-plan job."""
+
+    job_id: str
+    region: str
+    trigger: str
+    status: str
+    submitted_at: str
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+    plan_id: str | None
+    timings_s: dict[str, float]
+
+
+def _job_out(job: ops.Job | dict[str, Any]) -> JobOut:
+    data = job.snapshot() if isinstance(job, ops.Job) else job
+    return JobOut(**data)
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+@router.get("/dashboard", include_in_schema=False)
+def dashboard_page(
+    request: Request, user: OpsUser, room: Room, region: str | None = None
+) -> Response:
+    """Return the operations-room page of ``region`` (default: the first built region)."""
+    name = ops.pick_region(room.settings, region)
+    view = ops.region_view(room.settings, name)
+    situation = room.situation(name)
+    message = room.published_message(name)
+    context = {
+        "region": name,
+        "region_title": name.replace("-", " ").title(),
+        "regions": ops.built_regions(room.settings),
+        "bounds_json": json.dumps(view.bounds),
+        "threat_level": situation.threat_level,
+        "threat_levels": ops.THREAT_LEVELS,
+        "playbooks": ops.playbook_names(),
+        "can_plan": _actor(user).can_plan(),
+        "user_name": f"{user.username} ({user.role})",
+        "now_local": room.now().astimezone(ops.LONDON).strftime("%Y-%m-%dT%H:%M"),
+        "message_text": message["text"] if message else ops.DEFAULT_MESSAGE,
+        "static": "/static",
+    }
+    return render(request, "dashboard.html", context)
+
+
+@router.post("/dashboard/message", include_in_schema=False)
+def publish_message_form(
+    user: OpsUser,
+    room: Room,
+    region: Annotated[str, Form(max_length=100)],
+    text: Annotated[str, Form(max_length=4000)],
+) -> Response:
+    """Publish the public message of the day (one click from the dashboard)."""
+    name = ops.pick_region(room.settings, region)
+    room.publish_message(name, text, actor=_actor(user))
+    return RedirectResponse(f"/community?region={name}", status_code=303)
+
+
+@router.get("/dashboard/briefing/{region}/{shift}/{unit}", include_in_schema=False)
+def briefing_page(
+    request: Request, *, user: OpsUser, room: Room, region: str, shift: str, unit: str
+) -> Response:
+    """Return the printable briefing of one unit for one shift, with its route map."""
+    name = ops.pick_region(room.settings, region)
+    brief = ops.unit_briefing(room, name, shift=shift, unit=unit)
+    view = ops.region_view(room.settings, name)
+    context = {
+        "region": name,
+        "brief": brief,
+        "brief_json": _script_json(brief["geojson"]),
+        "bounds_json": json.dumps(brief["bounds"] or view.bounds),
+        "static": "/static",
+        "user_name": user.username,
+    }
+    return render(request, "dashboard_briefing.html", context)
+
+
+@router.get("/community", include_in_schema=False)
+def community_page(request: Request, room: Room, region: str | None = None) -> Response:
+    """Return the public community update page (no login)."""
+    name = ops.pick_region(room.settings, region)
+    context = ops.community_update(room, name)
+    return render(request, "dashboard_community.html", context)
+
+
+# --- JSON API ---------------------------------------------------------------------------
+
+
+@router.get("/api/ops/regions", tags=["operations"])
+def api_regions(user: OpsUser, room: Room) -> list[dict[str, Any]]:
+    """Return the built regions with their plan status."""
+    out = []
+    for name in ops.built_regions(room.settings):
+        plan = room.plan(name)
+        out.append(
+            {
+                "region": name,
+                "threat_level": room.situation(name).threat_level,
+                "plan_id": plan.plan_id if plan else None,
+                "plan_created_at": plan.created_at.isoformat() if plan else None,
+            }
+        )
+    return out
+
+
+@router.get("/api/ops/alerts", tags=["operations"])
+def api_alerts(user: OpsUser, room: Room, region: str | None = None) -> list[dict[str, Any]]:
+    """Return tension alerts and report clusters (every region for regional CT staff)."""
+    return [ops.log_entry_json(e) for e in room.alerts(_actor(user), region=region)]
+
+
+@router.get("/api/ops/jobs/{job_id}", tags=["operations"])
+def api_job(user: OpsUser, room: Room, job_id: str) -> JobOut:
+    """Return one re-plan job."""
+    return _job_out(room.job(job_id))
+
+
+@router.get("/api/ops/{region}/status", tags=["operations"])
+def api_status(
+    request: Request, user: OpsUser, room: Room, region: str, shift: str = "current"
+) -> dict[str, Any]:
+    """Return the plan in force, its diff and timings, jobs, timeline, alerts, queues, units."""
+    name = ops.pick_region(room.settings, region)
+    status = ops.status_json(room, name, actor=_actor(user), shift=shift)
+    status["queues"] = ops.report_queues(get_database(request))
+    return status
+
+
+@router.get("/api/ops/{region}/basemap", tags=["operations"])
+def api_basemap(user: OpsUser, room: Room, region: str) -> Response:
+    """Return the region's roads by class (GeoJSON), simplified for drawing."""
+    name = ops.pick_region(room.settings, region)
+    return _geojson(_basemap(room, name))
+
+
+@router.get("/api/ops/{region}/sites", tags=["operations"])
+def api_sites(user: OpsUser, room: Room, region: str) -> Response:
+    """Return the sites with their risk rank and reasons (GeoJSON points)."""
+    name = ops.pick_region(room.settings, region)
+    return _geojson(
+        layers.sites_geojson(ops.region_view(room.settings, name).region.sites, _body(room, name))
+    )
+
+
+@router.get("/api/ops/{region}/patrols", tags=["operations"])
+def api_patrols(user: OpsUser, room: Room, region: str, shift: str = "current") -> Response:
+    """Return the patrol routes and visits of a shift (GeoJSON lines and points)."""
+    name = ops.pick_region(room.settings, region)
+    return _geojson(layers.patrols_geojson(_body(room, name), shift=shift))
+
+
+@router.get("/api/ops/{region}/arv/bases", tags=["operations"])
+def api_arv_bases(user: OpsUser, room: Room, region: str) -> Response:
+    """Return the ARV standby bases (GeoJSON points)."""
+    return _geojson(layers.arv_bases_geojson(_body(room, ops.pick_region(room.settings, region))))
+
+
+@router.get("/api/ops/{region}/arv/isochrones", tags=["operations"])
+def api_arv_isochrones(user: OpsUser, room: Room, region: str) -> Response:
+    """Return the ARV bases' response-standard isochrones (GeoJSON polygons)."""
+    return _geojson(
+        layers.arv_isochrones_geojson(_body(room, ops.pick_region(room.settings, region)))
+    )
+
+
+@router.get("/api/ops/{region}/tension", tags=["operations"])
+def api_tension(user: OpsUser, room: Room, region: str) -> Response:
+    """Return tension areas with their level 1-5 (GeoJSON polygons)."""
+    return _geojson(layers.tension_geojson(_body(room, ops.pick_region(room.settings, region))))
+
+
+@router.get("/api/ops/{region}/reports", tags=["operations"])
+def api_reports(request: Request, user: OpsUser, room: Room, region: str) -> Response:
+    """Return located public reports in the region: kind, queue, time; never text or identity."""
+    name = ops.pick_region(room.settings, region)
+    view = ops.region_view(room.settings, name)
+    return _geojson(ops.reports_geojson(get_database(request), view.bbox))
+
+
+@router.get("/api/ops/{region}/dispatch", tags=["operations"])
+def api_dispatch(
+    *,
+    user: OpsUser,
+    room: Room,
+    region: str,
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    busy: str = "",
+) -> dict[str, Any]:
+    """Return the available ARVs ranked by road ETA to an incident at ``lon, lat``."""
+    name = ops.pick_region(room.settings, region)
+    busy_units = tuple(u.strip() for u in busy.split(",") if u.strip())
+    return ops.dispatch_advice(room, name, lon=lon, lat=lat, busy=busy_units)
+
+
+@router.post("/api/ops/{region}/events", tags=["operations"], status_code=202)
+def api_declare(user: OpsUser, room: Room, region: str, body: EventIn) -> JobOut:
+    """Declare an event; returns the re-plan job (poll ``/api/ops/jobs/{id}``)."""
+    name = ops.pick_region(room.settings, region)
+    event = ops.EventDeclaration(
+        kind=body.kind,
+        place=body.place,
+        at=body.at,
+        targeted_community=body.targeted_community or None,
+        backlash_community=body.backlash_community or None,
+        threat_level=body.threat_level or None,
+        playbook=body.playbook or None,
+    )
+    return _job_out(room.declare_event(name, event, actor=_actor(user)))
+
+
+@router.post("/api/ops/{region}/threat", tags=["operations"], status_code=202)
+def api_threat(user: OpsUser, room: Room, region: str, body: ThreatIn) -> JobOut:
+    """Change the national threat level; returns the re-plan job."""
+    name = ops.pick_region(room.settings, region)
+    return _job_out(room.set_threat_level(name, body.level, actor=_actor(user)))
+
+
+@router.post("/api/ops/{region}/calendar", tags=["operations"], status_code=202)
+def api_calendar(user: OpsUser, room: Room, region: str, body: CalendarIn) -> JobOut:
+    """Add a calendar window; returns the re-plan job."""
+    name = ops.pick_region(room.settings, region)
+    entry = ops.CalendarEntry(
+        name=body.name, start=body.start, end=body.end, site_id=body.site_id, weight=body.weight
+    )
+    return _job_out(room.add_calendar_entry(name, entry, actor=_actor(user)))
+
+
+@router.post("/api/ops/{region}/replan", tags=["operations"], status_code=202)
+def api_replan(user: OpsUser, room: Room, region: str) -> JobOut:
+    """Re-plan with the current situation; returns the job."""
+    name = ops.pick_region(room.settings, region)
+    return _job_out(room.replan(name, actor=_actor(user)))
+
+
+class MessageIn(BaseModel):
+    """The public message of the day."""
+
+    text: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/api/ops/{region}/message", tags=["operations"])
+def api_message(user: OpsUser, room: Room, region: str, body: MessageIn) -> dict[str, Any]:
+    """Publish the reassurance message of the day on the community page."""
+    name = ops.pick_region(room.settings, region)
+    message = room.publish_message(name, body.text, actor=_actor(user))
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in message.items()}
+
+
+def _geojson(data: dict[str, Any]) -> Response:
+    return JSONResponse(data, media_type="application/geo+json")
+
+
+def _script_json(data: Any) -> str:
+    # Inside <script type="application/json">: "<" is escaped so no text can close the tag.
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _body(room: ops.OperationsRoom, region: str) -> dict[str, Any] | None:
+    plan = room.plan(region)
+    return plan.body if plan is not None else None
+
+
+_BASEMAPS: dict[tuple[str, int], dict[str, Any]] = {}
+
+
+def _basemap(room: ops.OperationsRoom, region: str) -> dict[str, Any]:
+    view = ops.region_view(room.settings, region)
+    key = (str(view.region.path), view.mtime_ns)
+    cached = _BASEMAPS.get(key)
+    if cached is None:
+        cached = layers.basemap_from_graph(view.region.graph)
+        _BASEMAPS[key] = cached
+    return cached

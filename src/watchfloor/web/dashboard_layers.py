@@ -1,0 +1,235 @@
+"""GeoJSON layers for the operations-room map, drawn from a region's own data.
+
+The basemap is the region's road graph, grouped by road class (major, middle,
+minor), each direction of a two-way road drawn once, merged into long lines and
+simplified (Douglas-Peucker in degrees) so a county draws in well under a
+second. Nothing here fetches tiles or fonts: the map is entirely local.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from watchfloor.roads.graph import ROAD_CLASSES, RoadGraph
+
+__all__ = [
+    "ROAD_GROUPS",
+    "arv_bases_geojson",
+    "arv_isochrones_geojson",
+    "basemap_from_graph",
+    "feature_collection",
+    "patrols_geojson",
+    "sites_geojson",
+    "tension_geojson",
+]
+
+log = logging.getLogger(__name__)
+
+#: Drawing groups of road classes, from the most to the least important.
+ROAD_GROUPS: dict[str, tuple[str, ...]] = {
+    "major": ("motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link"),
+    "middle": ("secondary", "secondary_link", "tertiary", "tertiary_link"),
+    "minor": ("unclassified", "residential", "living_street", "service", "road"),
+}
+
+# Simplification tolerance in degrees (about 5 m, 10 m and 20 m at 52 N): the
+# map is read at town scale, where a few metres are invisible.
+_TOLERANCE_DEG = {"major": 0.00005, "middle": 0.0001, "minor": 0.0002}
+
+
+def feature_collection(features: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return a GeoJSON FeatureCollection holding ``features``."""
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _group_codes() -> dict[str, npt.NDArray[np.uint8]]:
+    index = {name: i for i, name in enumerate(ROAD_CLASSES)}
+    return {
+        group: np.array([index[c] for c in classes if c in index], dtype=np.uint8)
+        for group, classes in ROAD_GROUPS.items()
+    }
+
+
+def basemap_from_graph(graph: RoadGraph, *, max_minor_edges: int = 150_000) -> dict[str, Any]:
+    """Return a GeoJSON FeatureCollection of the road network, one feature per road group.
+
+    Parameters
+    ----------
+    graph
+        The region's road graph; its edge geometry is used when present,
+        otherwise straight segments between the end nodes.
+    max_minor_edges
+        When the graph has more minor-road edges than this, minor roads are
+        left out (the dashboard stays fast on a large county; main roads
+        still show the shape of the place).
+
+    Returns
+    -------
+    dict
+        FeatureCollection; each feature has ``properties.group`` in
+        :data:`ROAD_GROUPS` and a MultiLineString geometry with coordinates
+        rounded to 5 decimals (about 1 m).
+    """
+    tails = graph.edge_tails().astype(np.int64)
+    heads = graph.indices.astype(np.int64)
+    # Draw each undirected road once: keep u < v, plus one-way edges whose
+    # reverse does not exist.
+    key_fwd = tails * graph.n_nodes + heads
+    key_rev = heads * graph.n_nodes + tails
+    has_reverse = np.isin(key_fwd, key_rev)
+    keep = (tails < heads) | ~has_reverse
+    features: list[dict[str, Any]] = []
+    for group, codes in _group_codes().items():
+        edges = np.flatnonzero(keep & np.isin(graph.road_class, codes))
+        if group == "minor" and edges.size > max_minor_edges:
+            log.info(
+                "basemap: %d minor-road edges left out (limit %d)", edges.size, max_minor_edges
+            )
+            continue
+        if edges.size == 0:
+            continue
+        lines = _edge_lines(graph, edges, tails, heads)
+        merged = shapely.line_merge(shapely.multilinestrings(lines))
+        simple = shapely.simplify(merged, _TOLERANCE_DEG[group], preserve_topology=False)
+        geometry = shapely.geometry.mapping(shapely.set_precision(simple, 1e-5))
+        if geometry["type"] == "LineString":
+            geometry = {"type": "MultiLineString", "coordinates": [geometry["coordinates"]]}
+        features.append({"type": "Feature", "properties": {"group": group}, "geometry": geometry})
+        log.info("basemap: %s roads from %d edges", group, edges.size)
+    return feature_collection(features)
+
+
+def _edge_lines(
+    graph: RoadGraph,
+    edges: npt.NDArray[np.intp],
+    tails: npt.NDArray[np.int64],
+    heads: npt.NDArray[np.int64],
+) -> list[Any]:
+    offsets, coords = graph.geometry_offsets, graph.geometry_lonlat
+    if offsets is not None and coords is not None:
+        starts, ends = offsets[edges], offsets[edges + 1]
+        usable = ends - starts >= 2
+    else:
+        usable = np.zeros(edges.size, dtype=bool)
+    lines: list[Any] = []
+    straight = edges[~usable]
+    if straight.size:
+        pts = np.stack(
+            [
+                np.column_stack([graph.lon[tails[straight]], graph.lat[tails[straight]]]),
+                np.column_stack([graph.lon[heads[straight]], graph.lat[heads[straight]]]),
+            ],
+            axis=1,
+        )
+        lines.extend(shapely.linestrings(pts))
+    if usable.any() and offsets is not None and coords is not None:
+        lines.extend(
+            shapely.linestrings(coords[int(s) : int(e)])
+            for s, e in zip(starts[usable], ends[usable], strict=True)
+        )
+    return lines
+
+
+def _point(lon: float, lat: float) -> dict[str, Any]:
+    return {"type": "Point", "coordinates": [round(float(lon), 6), round(float(lat), 6)]}
+
+
+def sites_geojson(sites: Any, plan_body: dict[str, Any] | None) -> dict[str, Any]:
+    """Return every site as a GeoJSON point with its rank, risk (0-1 scaled) and reasons.
+
+    Before the first plan every site has risk 0 and no rank.
+    """
+    ranked = {s["site_id"]: s for s in (plan_body or {}).get("sites", [])}
+    top = max((float(s["risk"]) for s in ranked.values()), default=0.0) or 1.0
+    features: list[dict[str, Any]] = []
+    for i, site_id in enumerate(sites.site_id):
+        info = ranked.get(site_id, {})
+        risk = float(info.get("risk", 0.0))
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "site_id": site_id,
+                    "name": sites.name[i] or sites.category[i],
+                    "kind": sites.kind[i],
+                    "category": sites.category[i],
+                    "religion": sites.religion[i],
+                    "rank": info.get("rank"),
+                    "risk": round(risk, 4),
+                    "risk_norm": round(risk / top, 4),
+                    "reasons": list(info.get("reasons", []))[:6],
+                },
+                "geometry": _point(sites.lon[i], sites.lat[i]),
+            }
+        )
+    # Draw the riskiest last, on top.
+    features.sort(key=lambda f: float(f["properties"]["risk"]))
+    return feature_collection(features)
+
+
+def patrols_geojson(plan_body: dict[str, Any] | None, *, shift: str) -> dict[str, Any]:
+    """Return a shift's patrol routes (``type=route`` lines) and visits (``type=visit`` points)."""
+    features: list[dict[str, Any]] = []
+    for body in (plan_body or {}).get("shifts", []):
+        if body.get("key") != shift:
+            continue
+        for unit in body.get("units", []):
+            props = {"unit": unit["unit"], "unit_index": unit["unit_index"]}
+            path = unit.get("path") or []
+            if len(path) >= 2:
+                features.append(
+                    {
+                        "type": "Feature",
+                        "properties": {**props, "type": "route", "mode": unit.get("mode", "")},
+                        "geometry": {"type": "LineString", "coordinates": path},
+                    }
+                )
+            for k, visit in enumerate(unit.get("visits", [])):
+                features.append(
+                    {
+                        "type": "Feature",
+                        "properties": {
+                            **props,
+                            "type": "visit",
+                            "order": k + 1,
+                            "site_id": visit["site_id"],
+                            "name": visit.get("name", ""),
+                            "arrive": visit["arrive"],
+                            "depart": visit["depart"],
+                        },
+                        "geometry": _point(visit["lon"], visit["lat"]),
+                    }
+                )
+    return feature_collection(features)
+
+
+def arv_bases_geojson(plan_body: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the ARV standby bases of the plan as GeoJSON points."""
+    arv = (plan_body or {}).get("arv") or {}
+    features = [
+        {
+            "type": "Feature",
+            "properties": {k: v for k, v in base.items() if k not in {"lon", "lat"}},
+            "geometry": _point(base["lon"], base["lat"]),
+        }
+        for base in arv.get("bases", [])
+    ]
+    return feature_collection(features)
+
+
+def arv_isochrones_geojson(plan_body: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the isochrones of the ARV bases (their response-standard reach)."""
+    arv = (plan_body or {}).get("arv") or {}
+    iso = arv.get("isochrones") or {}
+    return feature_collection(list(iso.get("features", [])))
+
+
+def tension_geojson(plan_body: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the tension areas of the plan with their ``level`` (1-5)."""
+    tension = (plan_body or {}).get("tension") or {}
+    return feature_collection(list(tension.get("features", [])))

@@ -1,0 +1,319 @@
+// Operations-room dashboard: one MapLibre map drawn from the region's own data,
+// panels fed by /api/ops/<region>/... . No external tiles, fonts or glyphs: only
+// circle, line, fill and heatmap layers, labels in HTML popups.
+(function () {
+  "use strict";
+
+  const root = document.getElementById("ops");
+  const region = root.dataset.region;
+  const api = "/api/ops/" + encodeURIComponent(region);
+  const csrf = root.dataset.csrf || "";
+  const state = { planId: undefined, shift: "current", layersReady: false, loadedAt: null };
+  window.wfState = state;
+
+  maplibregl.setWorkerUrl(root.dataset.worker);
+
+  const RISK_COLOURS = ["interpolate", ["linear"], ["get", "risk_norm"],
+    0, "#2c7bb6", 0.25, "#abd9e9", 0.5, "#fdae61", 0.75, "#f46d43", 1, "#a50026"];
+  const TENSION_COLOURS = ["match", ["get", "level"],
+    1, "#fee5d9", 2, "#fcae91", 3, "#fb6a4a", 4, "#de2d26", 5, "#a50f15", "#cccccc"];
+  const UNIT_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
+    "#a6761d", "#1f78b4", "#b2df8a", "#fb9a99", "#6a3d9a", "#b15928"];
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  async function getJSON(url) {
+    const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(body.detail || body.message || res.statusText);
+    return body;
+  }
+
+  async function postJSON(url, payload) {
+    const res = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(payload),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : body.detail;
+      throw new Error(detail || body.message || res.statusText);
+    }
+    return body;
+  }
+
+  const bounds = JSON.parse(root.dataset.bounds);
+  const map = new maplibregl.Map({
+    container: "map",
+    style: {
+      version: 8,
+      sources: {},
+      layers: [{ id: "background", type: "background", paint: { "background-color": "#f3f1ec" } }],
+    },
+    bounds: bounds,
+    fitBoundsOptions: { padding: 20 },
+    attributionControl: { compact: true, customAttribution: "Roads and sites © OpenStreetMap contributors" },
+  });
+  window.wfMap = map;
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+
+  const empty = { type: "FeatureCollection", features: [] };
+
+  function addLayers() {
+    map.addSource("roads", { type: "geojson", data: empty });
+    map.addSource("tension", { type: "geojson", data: empty });
+    map.addSource("isochrones", { type: "geojson", data: empty });
+    map.addSource("reports", { type: "geojson", data: empty });
+    map.addSource("patrols", { type: "geojson", data: empty });
+    map.addSource("sites", { type: "geojson", data: empty });
+    map.addSource("arv", { type: "geojson", data: empty });
+    map.addSource("incident", { type: "geojson", data: empty });
+
+    map.addLayer({ id: "roads-minor", type: "line", source: "roads", filter: ["==", ["get", "group"], "minor"],
+      paint: { "line-color": "#d6d2c8", "line-width": ["interpolate", ["linear"], ["zoom"], 9, 0.3, 15, 2] } });
+    map.addLayer({ id: "roads-middle", type: "line", source: "roads", filter: ["==", ["get", "group"], "middle"],
+      paint: { "line-color": "#c4b69a", "line-width": ["interpolate", ["linear"], ["zoom"], 9, 0.7, 15, 3.5] } });
+    map.addLayer({ id: "roads-major", type: "line", source: "roads", filter: ["==", ["get", "group"], "major"],
+      paint: { "line-color": "#e0a84f", "line-width": ["interpolate", ["linear"], ["zoom"], 9, 1.3, 15, 5] } });
+    map.addLayer({ id: "tension-areas", type: "fill", source: "tension",
+      paint: { "fill-color": TENSION_COLOURS, "fill-opacity": 0.45, "fill-outline-color": "#a50f15" } });
+    map.addLayer({ id: "arv-isochrones", type: "fill", source: "isochrones",
+      paint: { "fill-color": "#3182bd", "fill-opacity": 0.08, "fill-outline-color": "#3182bd" } });
+    map.addLayer({ id: "reports-heat", type: "heatmap", source: "reports", maxzoom: 14,
+      paint: { "heatmap-radius": 22, "heatmap-opacity": 0.55, "heatmap-intensity": 1 } });
+    map.addLayer({ id: "reports-points", type: "circle", source: "reports", minzoom: 10,
+      paint: { "circle-radius": 3.5, "circle-color": ["match", ["get", "queue"], "hate_crime", "#984ea3", "ct", "#e41a1c", "#4d4d4d"],
+        "circle-stroke-color": "#fff", "circle-stroke-width": 0.8 } });
+    map.addLayer({ id: "patrol-routes", type: "line", source: "patrols", filter: ["==", ["get", "type"], "route"],
+      paint: { "line-color": ["get", "colour"], "line-width": 3, "line-opacity": 0.85 } });
+    map.addLayer({ id: "sites-risk", type: "circle", source: "sites",
+      paint: { "circle-radius": ["interpolate", ["linear"], ["get", "risk_norm"], 0, 3, 1, 9],
+        "circle-color": RISK_COLOURS, "circle-stroke-color": "#222", "circle-stroke-width": 0.6 } });
+    map.addLayer({ id: "patrol-visits", type: "circle", source: "patrols", filter: ["==", ["get", "type"], "visit"],
+      paint: { "circle-radius": 4, "circle-color": "#fff", "circle-stroke-color": ["get", "colour"], "circle-stroke-width": 2.5 } });
+    map.addLayer({ id: "arv-bases", type: "circle", source: "arv",
+      paint: { "circle-radius": 8, "circle-color": "#08519c", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } });
+    map.addLayer({ id: "incident", type: "circle", source: "incident",
+      paint: { "circle-radius": 9, "circle-color": "#000", "circle-opacity": 0.2, "circle-stroke-color": "#000", "circle-stroke-width": 2 } });
+    state.layersReady = true;
+  }
+
+  async function loadLayer(source, path) {
+    const data = await getJSON(api + path);
+    map.getSource(source).setData(data);
+    state.counts = state.counts || {};
+    state.counts[source] = data.features.length;
+    return data;
+  }
+
+  function colourUnits(fc) {
+    for (const f of fc.features) f.properties.colour = UNIT_COLOURS[f.properties.unit_index % UNIT_COLOURS.length];
+    return fc;
+  }
+
+  async function loadPlanLayers() {
+    const t0 = performance.now();
+    const [patrols] = await Promise.all([
+      getJSON(api + "/patrols?shift=" + state.shift).then(colourUnits),
+      loadLayer("sites", "/sites"),
+      loadLayer("arv", "/arv/bases"),
+      loadLayer("isochrones", "/arv/isochrones"),
+      loadLayer("tension", "/tension"),
+      loadLayer("reports", "/reports"),
+    ]);
+    map.getSource("patrols").setData(patrols);
+    state.counts.patrols = patrols.features.length;
+    state.patrols = patrols;
+    state.layerLoadMs = performance.now() - t0;
+  }
+
+  // --- panels -------------------------------------------------------------------
+
+  function fillList(id, items, render) {
+    const list = document.getElementById(id);
+    list.replaceChildren();
+    if (!items.length) { list.append(el("li", { class: "muted" }, "none")); return; }
+    for (const item of items) list.append(render(item));
+  }
+
+  function renderStatus(status) {
+    const plan = status.plan;
+    const box = document.getElementById("plan-status");
+    box.replaceChildren();
+    if (!plan) {
+      box.append(el("p", {}, "No plan yet: declare an event or press re-plan."));
+    } else {
+      box.append(el("p", { id: "plan-timing" }, "Plan in force since " + new Date(plan.created_at).toLocaleTimeString() +
+        ", computed in " + plan.timings_s.total.toFixed(2) + " s"));
+      box.append(el("p", { class: "muted" }, "Trigger: " + plan.trigger));
+      const parts = Object.entries(plan.timings_s).filter(([k]) => k !== "total")
+        .map(([k, v]) => k + " " + v.toFixed(2) + " s").join(", ");
+      box.append(el("p", { class: "muted small" }, parts));
+    }
+    const failed = status.jobs.find((j) => j.status === "failed");
+    const latest = status.jobs[0];
+    if (latest && latest.status === "failed") {
+      box.append(el("p", { class: "error", id: "plan-error" }, "Last re-plan failed: " + latest.error + " (the plan above stays in force)"));
+    } else if (latest && (latest.status === "queued" || latest.status === "running")) {
+      box.append(el("p", { class: "busy" }, "Re-planning: " + latest.trigger));
+    } else if (failed) {
+      box.append(el("p", { class: "muted small" }, "Earlier failure: " + failed.error));
+    }
+    const sit = status.situation;
+    document.getElementById("threat-level").textContent = sit.threat_level.toUpperCase();
+    document.getElementById("threat-level").className = "threat threat-" + sit.threat_level;
+
+    const diff = status.diff;
+    fillList("diff-risen", diff ? diff.risen.slice(0, 8) : [], (r) =>
+      el("li", {}, (r.name || r.site_id) + ": " + (r.old_rank ? "#" + r.old_rank + " → " : "new → ") + "#" + r.new_rank +
+        (r.reason ? " (" + r.reason + ")" : "")));
+    fillList("diff-units", diff ? diff.changed_units.filter((u) => u.shift === "current").slice(0, 12) : [], (u) =>
+      el("li", {}, u.unit + ": +" + u.added.length + " / −" + u.removed.length + " sites"));
+    fillList("timeline", status.timeline, (e) => {
+      const li = el("li", { class: "tl-" + e.kind });
+      li.append(el("time", {}, new Date(e.occurred_at).toLocaleString()), " ", el("span", {}, e.summary));
+      return li;
+    });
+    fillList("alerts", status.alerts, (a) => el("li", {}, "[" + a.region + "] " + a.summary));
+    fillList("queues", status.queues, (q) => {
+      const li = el("li");
+      const link = el("a", { href: q.href }, q.label);
+      li.append(link, " ", el("strong", {}, q.count));
+      return li;
+    });
+    fillList("units", status.units, (u) => {
+      const li = el("li");
+      const dot = el("span", { class: "dot" });
+      dot.style.background = UNIT_COLOURS[u.unit_index % UNIT_COLOURS.length];
+      li.append(dot, u.unit + ": " + u.n_visits + " visits, " + Math.round(u.travel_s / 60) + " min travel ");
+      li.append(el("a", { href: u.briefing, target: "_blank" }, "briefing"));
+      return li;
+    });
+  }
+
+  async function refresh() {
+    let status;
+    try {
+      status = await getJSON(api + "/status?shift=" + state.shift);
+    } catch (err) {
+      document.getElementById("plan-status").replaceChildren(el("p", { class: "error" }, String(err.message)));
+      return;
+    }
+    state.status = status;
+    const planId = status.plan ? status.plan.plan_id : null;
+    if (planId !== state.planId && state.layersReady) {
+      state.planId = planId;
+      await loadPlanLayers();
+    }
+    renderStatus(status);
+    state.loadedAt = Date.now();
+  }
+
+  // --- actions ------------------------------------------------------------------
+
+  function formPayload(form) {
+    const out = {};
+    for (const [k, v] of new FormData(form).entries()) if (v !== "") out[k] = v;
+    return out;
+  }
+
+  async function submitForm(form, path, transform) {
+    const msg = form.querySelector(".form-msg");
+    msg.textContent = "Sending...";
+    msg.className = "form-msg";
+    try {
+      const job = await postJSON(api + path, transform(formPayload(form)));
+      msg.textContent = "Re-plan started (" + job.trigger + ")";
+      pollJob(job.job_id, msg);
+    } catch (err) {
+      msg.textContent = err.message;
+      msg.className = "form-msg error";
+    }
+  }
+
+  async function pollJob(jobId, msg) {
+    for (let i = 0; i < 120; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const job = await getJSON("/api/ops/jobs/" + jobId);
+      if (job.status === "done") {
+        msg.textContent = "New plan in " + job.timings_s.total.toFixed(2) + " s";
+        break;
+      }
+      if (job.status === "failed") {
+        msg.textContent = "Re-plan failed: " + job.error + " (last good plan stays in force)";
+        msg.className = "form-msg error";
+        break;
+      }
+    }
+    await refresh();
+  }
+
+  document.getElementById("declare-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submitForm(ev.target, "/events", (p) => {
+      if (p.at) p.at = new Date(p.at).toISOString();
+      return p;
+    });
+  });
+  document.getElementById("threat-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submitForm(ev.target, "/threat", (p) => p);
+  });
+  document.getElementById("shift-select").addEventListener("change", async (ev) => {
+    state.shift = ev.target.value;
+    state.planId = null;
+    await refresh();
+  });
+
+  // Click on the map: dispatch advice for an incident at that point.
+  map.on("click", async (ev) => {
+    const hit = map.queryRenderedFeatures(ev.point, { layers: ["sites-risk", "arv-bases"] });
+    if (hit.length && hit[0].layer.id === "sites-risk") {
+      const p = hit[0].properties;
+      const reasons = JSON.parse(p.reasons || "[]");
+      const box = el("div", { class: "popup" });
+      box.append(el("strong", {}, p.name || p.site_id), el("br"), p.kind + " · rank " + p.rank + " · risk " + Number(p.risk).toFixed(2));
+      const ul = el("ul");
+      for (const r of reasons.slice(0, 5)) ul.append(el("li", {}, r));
+      box.append(ul);
+      new maplibregl.Popup().setLngLat(ev.lngLat).setDOMContent(box).addTo(map);
+    }
+    const { lng, lat } = ev.lngLat;
+    map.getSource("incident").setData({ type: "FeatureCollection",
+      features: [{ type: "Feature", properties: {}, geometry: { type: "Point", coordinates: [lng, lat] } }] });
+    const panel = document.getElementById("dispatch");
+    panel.replaceChildren(el("p", { class: "muted" }, "Computing dispatch advice..."));
+    try {
+      const advice = await getJSON(api + "/dispatch?lon=" + lng.toFixed(6) + "&lat=" + lat.toFixed(6));
+      panel.replaceChildren(el("p", {}, "Incident at " + lng.toFixed(4) + ", " + lat.toFixed(4) + ":"));
+      const ol = el("ol", { id: "dispatch-list" });
+      for (const u of advice.units) {
+        ol.append(el("li", {}, u.unit + ": " + (u.eta_s === null ? "unreachable" : Math.round(u.eta_s / 60) + " min " + Math.round(u.eta_s % 60) + " s") +
+          (u.status && u.status !== "available" ? " (" + u.status + ")" : "")));
+      }
+      panel.append(ol);
+      state.dispatch = advice;
+    } catch (err) {
+      panel.replaceChildren(el("p", { class: "error" }, err.message));
+    }
+  });
+
+  map.on("load", async () => {
+    addLayers();
+    const t0 = performance.now();
+    const roads = await getJSON(api + "/basemap");
+    map.getSource("roads").setData(roads);
+    await refresh();
+    map.once("idle", () => { state.renderMs = performance.now() - t0; state.rendered = true; });
+  });
+
+  setInterval(() => { if (document.visibilityState === "visible") refresh(); }, 5000);
+})();
