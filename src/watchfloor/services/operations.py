@@ -1568,18 +1568,12 @@ def default_builder(
         "tension": {"type": "FeatureCollection", "features": []},
         "notes": notes,
     }
-    stages = (
-        ("watchfloor.services.posture", _posture_stage),
-        ("watchfloor.services.patrol", _patrol_stage),
-        ("watchfloor.services.arv", _arv_stage),
-    )
     inputs = StageInput(settings, view, situation, shifts, now, timer)
-    for module_name, stage in stages:
-        module = _optional_service(module_name)
-        if module is None:
-            notes.append(f"{module_name.rsplit('.', 1)[-1]} planning is not installed")
-            continue
-        stage(module, inputs, body)
+    posture = _posture_stage(inputs, body)
+    for stage in (_patrol_stage, _arv_stage):
+        note = stage(inputs, body, posture)
+        if note:
+            notes.append(note)
     return body
 
 
@@ -1613,16 +1607,144 @@ class StageInput:
     timer: Timer
 
 
-def _posture_stage(module: Any, stage: StageInput, body: dict[str, Any]) -> None:
-    msg = "the posture service's planning interface is not wired in yet"
-    raise ConfigurationError(msg)
+#: Slot length of the posture the room computes (minutes).
+POSTURE_SLOT_MINUTES = 30
+
+#: Radius around a located alert inside which sites take its tension level (metres).
+ALERT_RADIUS_M = 1500.0
 
 
-def _patrol_stage(module: Any, stage: StageInput, body: dict[str, Any]) -> None:
+def _posture_stage(stage: StageInput, body: dict[str, Any]) -> Any:
+    """Compute the posture over the two shifts; fill ``body["sites"]`` and ``body["tension"]``."""
+    from watchfloor.posture import compute_posture, resolve_playbook, shipped_playbooks  # noqa: PLC0415
+
+    situation, sites = stage.situation, stage.view.region.sites
+    event = None
+    playbook = None
+    if situation.event is not None:
+        event = validate_event(situation.event, situation.threat_level)
+        if situation.event.playbook:
+            playbook = resolve_playbook(situation.event.playbook, shipped_playbooks())
+    start, end = stage.shifts[0].start, stage.shifts[-1].end
+    n_slots = int((end - start).total_seconds() // (60 * POSTURE_SLOT_MINUTES))
+    tension, areas = _tension_levels(situation, sites)
+    with stage.timer.step("posture"):
+        posture = compute_posture(
+            sites,
+            event,
+            start=start,
+            n_slots=n_slots,
+            slot_minutes=POSTURE_SLOT_MINUTES,
+            playbook=playbook,
+            tension=tension,
+            threat_level=situation.threat_level,
+        )
+    body["sites"] = _ranked_sites(posture, sites, stage.shifts[0])
+    body["tension"] = {"type": "FeatureCollection", "features": areas}
+    body["posture"] = {
+        "slot_minutes": POSTURE_SLOT_MINUTES,
+        "start": start.isoformat(),
+        "n_slots": n_slots,
+        "threat_level": posture.threat_level,
+        "playbook": posture.playbook,
+        "brief_roles": list(posture.brief_roles),
+    }
+    return posture
+
+
+def _ranked_sites(posture: Any, sites: Any, shift: Shift) -> list[dict[str, Any]]:
+    """Rank sites by their highest value in ``shift``, with that slot's reasons."""
+    value = np.asarray(posture.value)
+    if value.size == 0:
+        return []
+    n_shift = int((shift.end - shift.start).total_seconds() // (60 * posture.slot_minutes))
+    first = max(0, posture.slot_index(shift.start))
+    window = value[:, first : first + n_shift]
+    best_slot = first + np.argmax(window, axis=1)
+    best = value[np.arange(value.shape[0]), best_slot]
+    order = np.lexsort((np.asarray(posture.site_id, dtype=object).astype(str), -best))
+    out = []
+    for rank, i in enumerate(order.tolist(), start=1):
+        j = int(best_slot[i])
+        out.append(
+            {
+                "site_id": posture.site_id[i],
+                "name": sites.name[i] or sites.category[i],
+                "kind": sites.kind[i],
+                "category": sites.category[i],
+                "lon": round(float(sites.lon[i]), 6),
+                "lat": round(float(sites.lat[i]), 6),
+                "node": int(sites.node[i]),
+                "risk": round(float(best[i]), 5),
+                "rank": rank,
+                "peak_slot": posture.slot_start[j].isoformat(),
+                "reasons": [str(r) for r in posture.reasons(i, j)[1:]][:6]
+                or [str(posture.reasons(i, j)[0])],
+            }
+        )
+    return out
+
+
+def _tension_levels(
+    situation: Situation, sites: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Return tension per site id from located alerts, and the alert areas as GeoJSON features.
+
+    An alert with ``lon``/``lat`` (and optional ``radius_m``, ``level`` 1-5)
+    raises every site within its radius to its level; the highest level wins.
+    """
+    from watchfloor.geo import haversine_m  # noqa: PLC0415
+    from watchfloor.posture import TensionLevel  # noqa: PLC0415
+
+    levels: dict[str, Any] = {}
+    features: list[dict[str, Any]] = []
+    for alert in situation.alerts:
+        if alert.get("lon") is None or alert.get("lat") is None:
+            continue
+        lon, lat = float(alert["lon"]), float(alert["lat"])
+        level = int(min(5, max(1, int(alert.get("level", 3)))))
+        radius_m = float(alert.get("radius_m", ALERT_RADIUS_M))
+        reason = str(alert.get("summary", "community tension"))
+        if len(sites):
+            dist = haversine_m(sites.lon, sites.lat, lon, lat)
+            for i in np.flatnonzero(dist <= radius_m).tolist():
+                sid = sites.site_id[i]
+                if sid not in levels or levels[sid].level < level:
+                    levels[sid] = TensionLevel(level=level, reason=reason)
+        if isinstance(alert.get("geometry"), dict):
+            geometry = alert["geometry"]
+        else:
+            geometry = _circle(lon, lat, radius_m)
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"level": level, "summary": reason, "area": alert.get("area", "")},
+                "geometry": geometry,
+            }
+        )
+    return levels, features
+
+
+def _circle(lon: float, lat: float, radius_m: float, n: int = 48) -> dict[str, Any]:
+    angle = np.linspace(0.0, 2 * np.pi, n + 1)
+    dlat = radius_m / 111_320.0
+    dlon = dlat / max(np.cos(np.radians(lat)), 1e-6)
+    ring = np.column_stack([lon + dlon * np.cos(angle), lat + dlat * np.sin(angle)])
+    ring[-1] = ring[0]
+    return {"type": "Polygon", "coordinates": [np.round(ring, 6).tolist()]}
+
+
+def _patrol_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str | None:
+    """Plan patrols for each shift; fill ``body["shifts"]``. Returns a note when skipped."""
+    if _optional_service("watchfloor.services.patrol") is None:
+        return "patrol planning is not installed"
     msg = "the patrol service's planning interface is not wired in yet"
     raise ConfigurationError(msg)
 
 
-def _arv_stage(module: Any, stage: StageInput, body: dict[str, Any]) -> None:
+def _arv_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str | None:
+    """Place ARVs; fill ``body["arv"]``. Returns a note when skipped."""
+    if _optional_service("watchfloor.services.arv") is None:
+        return "ARV placement is not installed"
     msg = "the ARV service's planning interface is not wired in yet"
     raise ConfigurationError(msg)
