@@ -570,7 +570,7 @@ class _Model:
                 self.out.apply(
                     f"event:{key}:day{d}",
                     "event",
-                    f"{text} after {when}, day {d} of decay (half-life {half_life_days:g} d)",
+                    f"{text} after {when}, day {d} of decay",
                     rows,
                     mult,
                 )
