@@ -440,9 +440,9 @@ class OperationsRoom:
 
     def timeline(self, region: str, *, limit: int = 100) -> list[LogEntry]:
         """Return the situation log of ``region``, newest first."""
+        # The log is kept in the order entries were recorded.
         with self._lock:
-            rows = [e for e in self._log if e.region == region]
-        rows.sort(key=lambda e: e.recorded_at, reverse=True)
+            rows = [e for e in reversed(self._log) if e.region == region]
         return rows[:limit]
 
     def alerts(self, actor: Actor, *, region: str | None = None) -> list[LogEntry]:
@@ -452,14 +452,11 @@ class OperationsRoom:
         staff see their own region (or the one asked for when they have none).
         """
         with self._lock:
-            rows = [e for e in self._log if e.kind in {"tension_alert", "report_cluster"}]
-        if not actor.roles & CROSS_REGION_ROLES:
-            mine = actor.region or region
-            rows = [e for e in rows if e.region == mine]
-        elif region is not None and not actor.roles & {"regional_ct"}:
-            rows = [e for e in rows if e.region == region]
-        rows.sort(key=lambda e: e.recorded_at, reverse=True)
-        return rows
+            rows = [e for e in reversed(self._log) if e.kind in {"tension_alert", "report_cluster"}]
+        if actor.roles & CROSS_REGION_ROLES:
+            return rows
+        mine = actor.region or region
+        return [e for e in rows if e.region == mine]
 
     def wait(self, job_id: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
         """Block until a job has finished (or the timeout passes) and return it."""
