@@ -119,10 +119,10 @@ def _settlement(
     rng: np.random.Generator,
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Add a street grid clipped to a wobbly blob; return node ids, edges (u, v) and classes."""
-    # A grid over the blob's bounding box holds about n_target / 0.86 points.
+    # A grid over the blob's bounding box of about n_target / 0.7 points; the blob keeps n_target.
     aspect = rng.uniform(0.75, 1.33)
-    cols = max(3, round(math.sqrt(n_target / 0.86 * aspect)))
-    rows = max(3, math.ceil(n_target / 0.86 / cols))
+    cols = max(3, round(math.sqrt(n_target / 0.7 * aspect)))
+    rows = max(3, math.ceil(n_target / 0.7 / cols))
     gx, gy = np.meshgrid(np.arange(cols, dtype=np.float64), np.arange(rows, dtype=np.float64))
     ux = (gx.ravel() - (cols - 1) / 2) / ((cols - 1) / 2)
     uy = (gy.ravel() - (rows - 1) / 2) / ((rows - 1) / 2)
@@ -130,8 +130,9 @@ def _settlement(
     lobes = rng.uniform(0.08, 0.22) * np.sin(3 * angle + rng.uniform(0, 6.3)) + rng.uniform(
         0.0, 0.12
     ) * np.sin(5 * angle + rng.uniform(0, 6.3))
-    inside = np.hypot(ux, uy) <= 1.05 * (1.0 + lobes)
-    inside[(rows // 2) * cols + cols // 2] = True
+    reach = np.hypot(ux, uy) / (1.0 + lobes)
+    inside = np.zeros(rows * cols, dtype=bool)
+    inside[np.argsort(reach, kind="stable")[: min(n_target, rows * cols)]] = True
     pts = np.column_stack([gx.ravel() - (cols - 1) / 2, gy.ravel() - (rows - 1) / 2]) * spacing_m
     # Streets are neither straight nor evenly spaced: jitter, then a gentle swirl.
     pts += rng.normal(0.0, 0.22 * spacing_m, pts.shape)
@@ -144,9 +145,9 @@ def _settlement(
         ]
     )
     ids = b.add_nodes(rot[inside] + centre)
-    grid = np.full(rows * cols, -1, dtype=np.int64)
-    grid[inside] = ids
-    grid = grid.reshape(rows, cols)
+    flat = np.full(rows * cols, -1, dtype=np.int64)
+    flat[inside] = ids
+    grid = flat.reshape(rows, cols)
     h_u, h_v = grid[:, :-1].ravel(), grid[:, 1:].ravel()
     v_u, v_v = grid[:-1, :].ravel(), grid[1:, :].ravel()
     # Classes: the middle row and column carry the through roads.
