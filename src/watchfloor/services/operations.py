@@ -64,6 +64,8 @@ __all__ = [
     "Plan",
     "PlanDiff",
     "Shift",
+    "compare_plans",
+    "plan_diff_json",
     "shift_at",
 ]
 
@@ -511,7 +513,7 @@ class OperationsRoom:
             targeted_community=checked.targeted_community,
             backlash_community=checked.backlash_community,
             threat_level=level,
-            playbook=check_playbook(event.playbook) if event.playbook else None,
+            playbook=check_playbook(self.settings, event.playbook) if event.playbook else None,
         )
         entry = self._record(
             region, "event", event.summary(), _event_payload(event), occurred_at=at, actor=actor
@@ -854,7 +856,7 @@ class OpsStore:
         """Store a plan put in force, with its diff against the one before."""
         body = dict(plan.body)
         body["timings_s"] = dict(plan.timings_s)
-        body["diff"] = _diff_json(diff)
+        body["diff"] = plan_diff_json(diff)
         with self.database.session() as session:
             session.add(
                 OpsPlanRow(
@@ -935,7 +937,8 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _diff_json(diff: PlanDiff) -> dict[str, Any]:
+def plan_diff_json(diff: PlanDiff) -> dict[str, Any]:
+    """Return a plan diff as JSON-ready data."""
     return {
         "previous_plan_id": diff.previous_plan_id,
         "plan_id": diff.plan_id,
@@ -1079,14 +1082,14 @@ def region_data_time(settings: Settings, name: str) -> datetime | None:
 # -- events and playbooks ----------------------------------------------------------------
 
 
-def playbook_names() -> list[str]:
-    """Return the names of the playbooks a planner can choose when declaring an event."""
-    from watchfloor.posture.playbooks import shipped_playbooks  # noqa: PLC0415
+def playbook_names(settings: Settings) -> list[str]:
+    """Return the names of the playbooks a planner can choose (shipped and the force's own)."""
+    from watchfloor.services.posture import available_playbooks  # noqa: PLC0415
 
-    return sorted(shipped_playbooks())
+    return sorted(available_playbooks(settings))
 
 
-def check_playbook(name: str) -> str:
+def check_playbook(settings: Settings, name: str) -> str:
     """Return the canonical name of playbook ``name``.
 
     Raises
@@ -1094,9 +1097,10 @@ def check_playbook(name: str) -> str:
     InvalidInputError
         When there is no such playbook (the message lists the available ones).
     """
-    from watchfloor.posture.playbooks import resolve_playbook, shipped_playbooks  # noqa: PLC0415
+    from watchfloor.posture import resolve_playbook  # noqa: PLC0415
+    from watchfloor.services.posture import available_playbooks  # noqa: PLC0415
 
-    return resolve_playbook(name, shipped_playbooks()).name
+    return resolve_playbook(name, available_playbooks(settings)).name
 
 
 def validate_event(event: EventDeclaration, threat_level: str) -> Any:
@@ -1195,7 +1199,7 @@ def status_json(room: OperationsRoom, region: str, *, actor: Actor, shift: str) 
             if plan
             else None
         ),
-        "diff": _diff_json(diff) if diff else None,
+        "diff": plan_diff_json(diff) if diff else None,
         "jobs": room.jobs(region, limit=10),
         "timeline": [log_entry_json(e) for e in room.timeline(region, limit=50)],
         "alerts": [log_entry_json(e) for e in room.alerts(actor, region=region)[:30]],
@@ -1613,7 +1617,8 @@ ALERT_RADIUS_M = 1500.0
 
 def _posture_stage(stage: StageInput, body: dict[str, Any]) -> Any:
     """Compute the posture over the two shifts; fill ``body["sites"]`` and ``body["tension"]``."""
-    from watchfloor.posture import compute_posture, resolve_playbook, shipped_playbooks  # noqa: PLC0415
+    from watchfloor.posture import compute_posture, resolve_playbook  # noqa: PLC0415
+    from watchfloor.services.posture import available_playbooks  # noqa: PLC0415
 
     situation, sites = stage.situation, stage.view.region.sites
     event = None
@@ -1621,7 +1626,9 @@ def _posture_stage(stage: StageInput, body: dict[str, Any]) -> Any:
     if situation.event is not None:
         event = validate_event(situation.event, situation.threat_level)
         if situation.event.playbook:
-            playbook = resolve_playbook(situation.event.playbook, shipped_playbooks())
+            playbook = resolve_playbook(
+                situation.event.playbook, available_playbooks(stage.settings)
+            )
     start, end = stage.shifts[0].start, stage.shifts[-1].end
     n_slots = int((end - start).total_seconds() // (60 * POSTURE_SLOT_MINUTES))
     tension, areas = _tension_levels(situation, sites)

@@ -144,7 +144,7 @@ def dashboard_page(
         "bounds_json": json.dumps(view.bounds),
         "threat_level": situation.threat_level,
         "threat_levels": ops.THREAT_LEVELS,
-        "playbooks": ops.playbook_names(),
+        "playbooks": ops.playbook_names(room.settings),
         "can_plan": _actor(user).can_plan(),
         "user_name": f"{user.username} ({user.role})",
         "now_local": room.now().astimezone(ops.LONDON).strftime("%Y-%m-%dT%H:%M"),
