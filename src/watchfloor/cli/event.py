@@ -143,11 +143,10 @@ def declare(
         if missing:
             msg = f"give {', '.join(missing)} (or --file event.yaml)"
             raise typer.BadParameter(msg)
-        assert kind is not None and place is not None and at is not None
         declaration = ops.EventDeclaration(
-            kind=kind,
-            place=place,
-            at=parse_local_time(at),
+            kind=str(kind),
+            place=str(place),
+            at=parse_local_time(str(at)),
             targeted_community=targeted,
             backlash_community=backlash,
             threat_level=threat_level,
