@@ -198,7 +198,9 @@ def test_scan_invariant_to_labels_and_record_order(
     best_b = b.clusters[0].llr if b.clusters else 0.0
     assert best_a == pytest.approx(best_b, abs=1e-9)
     for c in a.clusters:
-        assert c.llr > 0 and c.observed >= 2 and c.observed > c.expected
+        assert c.llr > 0
+        assert c.observed >= 2
+        assert c.observed > c.expected
 
 
 @settings(max_examples=15, deadline=None)
