@@ -1,23 +1,64 @@
-"""Fixtures for the web tests: a migrated database and an app with a test client."""
+"""Fixtures for the web tests: migrated databases (SQLite, PostgreSQL) and app clients."""
 
 from __future__ import annotations
 
+import secrets
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy import create_engine, text
 
 with warnings.catch_warnings():
     # starlette's TestClient warns that it wants httpx2; httpx is what is installed.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
+from watchfloor.services.auth import create_user
 from watchfloor.settings import Settings
-from watchfloor.storage.db import upgrade_database
+from watchfloor.storage.db import open_database, upgrade_database
 from watchfloor.web.app import WebOptions, create_app
 
 SECRET = "test-secret-key-0123456789abcdef"
+PASSWORD = "correct horse battery staple"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session (dropped after)."""
+    name = "wf_test_" + secrets.token_hex(4)
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(
+            "PostgreSQL at 127.0.0.1:5432 is not reachable (start it: scripts/install --dev)"
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables)
+        if names:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
 
 
 @pytest.fixture
@@ -28,9 +69,69 @@ def settings(tmp_path: Path) -> Settings:
     return result
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Migrated settings on SQLite, then on the local PostgreSQL server (emptied)."""
+    if request.param == "sqlite":
+        result = Settings(home=tmp_path / "home", secret_key=SECRET)
+    else:
+        url = request.getfixturevalue("pg_url")
+        result = Settings(home=tmp_path / "home", secret_key=SECRET, database_url=url)
+    upgrade_database(result)
+    if request.param == "postgresql":
+        _empty_postgres(result.resolved_database_url)
+    return result
+
+
+def _client(settings: Settings) -> TestClient:
+    app = create_app(settings, options=WebOptions(rate_limit_per_minute=100_000))
+    return TestClient(app, raise_server_exceptions=False)
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    """A test client of the app for ``settings``."""
-    app = create_app(settings, options=WebOptions(rate_limit_per_minute=10_000))
-    with TestClient(app) as test_client:
+    """A test client of the app for SQLite ``settings``."""
+    with _client(settings) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def any_client(any_settings: Settings) -> Iterator[TestClient]:
+    """A test client of the app on each database backend."""
+    with _client(any_settings) as test_client:
+        yield test_client
+
+
+def add_user(settings: Settings, username: str, role: str) -> None:
+    """Create a staff account with the shared test password."""
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            create_user(session, username, role=role, password=PASSWORD)
+    finally:
+        database.dispose()
+
+
+StaffLogin = Callable[[str], TestClient]
+
+
+@pytest.fixture
+def staff(settings: Settings, client: TestClient) -> Iterator[StaffLogin]:
+    """Return a function giving a new logged-in client for a role (CSRF header set)."""
+    opened: list[TestClient] = []
+
+    def login(role: str) -> TestClient:
+        username = role.replace("_", "-") + "-" + secrets.token_hex(2)
+        add_user(settings, username, role)
+        staff_client = TestClient(client.app, raise_server_exceptions=False)
+        opened.append(staff_client)
+        response = staff_client.post(
+            "/api/staff/session", json={"username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        staff_client.headers["x-csrf-token"] = response.json()["csrf_token"]
+        return staff_client
+
+    yield login
+    for c in opened:
+        c.close()

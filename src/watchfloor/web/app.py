@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from starlette.responses import Response
 from watchfloor.errors import ConfigurationError, WatchfloorError
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database
+from watchfloor.web.reporting import build_reporting
 from watchfloor.web.security import (
     CSRF_COOKIE,
     ASGIApp,
@@ -122,7 +124,13 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
         message = str(err.get("msg", "is not valid"))
         if message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
-        errors.append({"field": ".".join(loc) or "body", "message": message})
+        field = ".".join(loc)
+        if err.get("type") == "json_invalid":
+            field, message = "body", "the request body is not valid JSON; check its syntax"
+        match = re.match(r"^(\w+): (.*)$", message)
+        if match and not field:
+            field, message = match.group(1), match.group(2)
+        errors.append({"field": field or "body", "message": message})
     return errors
 
 
@@ -294,6 +302,7 @@ def create_app(settings: Settings, *, options: WebOptions | None = None) -> Fast
     app.state.db = database
     app.state.templates = make_templates()
     app.state.rate_limiter = RateLimiter(limit=options.rate_limit_per_minute)
+    app.state.reporting = build_reporting(settings, secret)
     _install_error_handlers(app)
     _include_routers(app)
     if STATIC_DIR.is_dir():

@@ -1,0 +1,1 @@
+"""Routers of the public pages, the public API and the staff side."""

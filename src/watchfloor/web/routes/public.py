@@ -1,0 +1,255 @@
+"""Public pages: choose what to report, the report form, the receipt and follow-up.
+
+Server-rendered, usable without JavaScript; the only script is an optional
+helper that fills in the location from the phone.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from watchfloor.errors import InvalidInputError, NotFoundError
+from watchfloor.services.reports import (
+    KINDS,
+    PROTECTED_CHARACTERISTICS,
+    Photo,
+    ReportCreate,
+    add_information,
+    check_photo,
+    receipt_status,
+    submit_report,
+)
+from watchfloor.storage.db import Database
+from watchfloor.web.deps import DbSession, get_database, verify_csrf
+from watchfloor.web.reporting import ReportingDep, rate_limit
+from watchfloor.web.templating import render
+
+__all__ = ["router", "validation_messages"]
+
+router = APIRouter(include_in_schema=False)
+
+_LONDON = ZoneInfo("Europe/London")
+_FORM_FIELDS = (
+    "description",
+    "place_text",
+    "site_id",
+    "people_description",
+    "vehicle_description",
+    "link",
+    "protected_characteristic",
+    "victim_or_witness",
+    "prevent_relationship",
+)
+
+
+def validation_messages(exc: ValidationError) -> dict[str, str]:
+    """Return one plain-English message per form field from a pydantic error."""
+    messages: dict[str, str] = {}
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+        match = re.match(r"^(\w+): (.*)$", message)
+        if not loc and match:
+            field, message = match.group(1), match.group(2)
+        else:
+            field = loc[-1] if loc and loc[0] != "contact" else "contact_" + loc[-1]
+            if not loc:
+                field = "form"
+        messages.setdefault(field, message[:1].upper() + message[1:])
+    return messages
+
+
+def _sites(reporting: Any) -> list[tuple[str, str]]:
+    sites = reporting.sites
+    pairs = sorted(zip(sites.name, sites.site_id, strict=True), key=lambda p: p[0].lower())
+    return [(site_id, name) for name, site_id in pairs if name][:500]
+
+
+@router.get("/")
+def start_page(request: Request) -> Response:
+    """The start page: is it happening now, and what do you want to report."""
+    return render(request, "start.html", {"kinds": KINDS})
+
+
+@router.get("/report")
+def report_form(
+    request: Request, reporting: ReportingDep, kind: str = "", now: str = ""
+) -> Response:
+    """The report form for ``kind``; "happening now" stops here and says call 999."""
+    if now == "yes":
+        return render(request, "call999.html", {})
+    if kind not in KINDS:
+        errors = {"kind": "Choose what you want to tell us about"} if kind or now else {}
+        status = 422 if errors else 200
+        return render(request, "start.html", {"kinds": KINDS, "errors": errors}, status_code=status)
+    return render(
+        request,
+        "report_form.html",
+        {
+            "kind": kind,
+            "kind_label": KINDS[kind],
+            "characteristics": PROTECTED_CHARACTERISTICS,
+            "sites": _sites(reporting),
+            "values": {},
+            "errors": {},
+        },
+    )
+
+
+def _form_to_data(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {"kind": str(form.get("kind", ""))}
+    for name in _FORM_FIELDS:
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            data[name] = value
+    data["happening_now"] = form.get("happening_now") == "yes"
+    when = str(form.get("occurred_at", "")).strip()
+    if when:
+        try:
+            data["occurred_at"] = datetime.fromisoformat(when).replace(tzinfo=_LONDON)
+        except ValueError:
+            errors["occurred_at"] = "Enter the date and time, for example 21/11/2026 14:30"
+    for name in ("lon", "lat"):
+        value = str(form.get(name, "")).strip()
+        if value:
+            try:
+                data[name] = float(value)
+            except ValueError:
+                errors["where"] = "The map position is not valid; pick the place again"
+    data["anonymous"] = form.get("anonymous", "yes") != "no"
+    if not data["anonymous"]:
+        data["contact"] = {
+            key: str(form.get("contact_" + key, "")).strip() for key in ("name", "phone", "email")
+        }
+    return data, errors
+
+
+async def _read_photos(form: Any, *, max_bytes: int, max_count: int) -> list[Photo]:
+    photos: list[Photo] = []
+    for upload in form.getlist("photos"):
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            continue
+        data = await upload.read(max_bytes + 1)
+        if not data:
+            continue
+        photos.append(check_photo(data, max_bytes=max_bytes))
+    if len(photos) > max_count:
+        msg = f"Send at most {max_count} photos"
+        raise InvalidInputError(msg)
+    return photos
+
+
+@router.post("/report", dependencies=[Depends(rate_limit), Depends(verify_csrf)])
+async def submit_form(
+    request: Request,
+    reporting: ReportingDep,
+    database: Annotated[Database, Depends(get_database)],
+) -> Response:
+    """Store a report sent from the form; show the reference and receipt code once."""
+    form = await request.form()
+    data, errors = _form_to_data(form)
+    photos: list[Photo] = []
+    try:
+        photos = await _read_photos(
+            form,
+            max_bytes=reporting.options.max_photo_bytes,
+            max_count=reporting.options.max_photos,
+        )
+    except InvalidInputError as exc:
+        errors["photos"] = str(exc).removeprefix("photos: ").capitalize()
+    report: ReportCreate | None = None
+    if data["happening_now"]:
+        return render(request, "call999.html", {}, status_code=422)
+    try:
+        report = ReportCreate.model_validate(data)
+    except ValidationError as exc:
+        errors = {**validation_messages(exc), **errors}
+    kind = data["kind"]
+    if errors or report is None:
+        if kind not in KINDS:
+            return render(
+                request,
+                "start.html",
+                {"kinds": KINDS, "errors": {"kind": "Choose what you want to tell us about"}},
+                status_code=422,
+            )
+        values = {key: form.get(key, "") for key in form}
+        return render(
+            request,
+            "report_form.html",
+            {
+                "kind": kind,
+                "kind_label": KINDS[kind],
+                "characteristics": PROTECTED_CHARACTERISTICS,
+                "sites": _sites(reporting),
+                "values": values,
+                "errors": errors,
+            },
+            status_code=422,
+        )
+    receipt = await run_in_threadpool(
+        submit_report,
+        database,
+        report,
+        keyring=reporting.keyring,
+        secret=reporting.secret,
+        photos=photos,
+        sites=reporting.sites,
+        options=reporting.options,
+    )
+    return render(request, "report_done.html", {"receipt": receipt})
+
+
+@router.get("/receipt")
+def receipt_form(request: Request) -> Response:
+    """Form to check a report or add information, with the reference and receipt code."""
+    return render(request, "receipt.html", {"values": {}, "errors": {}})
+
+
+@router.post("/receipt", dependencies=[Depends(rate_limit), Depends(verify_csrf)])
+async def receipt_check(request: Request, session: DbSession) -> Response:
+    """Show whether the report was received or reviewed; add information when given."""
+    form = await request.form()
+    reference = str(form.get("reference", "")).strip()
+    code = str(form.get("receipt_code", "")).strip()
+    information = str(form.get("information", "")).strip()
+    values = {"reference": reference, "information": information}
+    errors: dict[str, str] = {}
+    if not reference:
+        errors["reference"] = "Enter the reference, for example WF1A2B3C4D"
+    if not code:
+        errors["receipt_code"] = "Enter the receipt code you were given"
+    if errors:
+        return render(
+            request, "receipt.html", {"values": values, "errors": errors}, status_code=422
+        )
+    try:
+        if information:
+            await run_in_threadpool(add_information, session, reference, code, information)
+        status = await run_in_threadpool(receipt_status, session, reference, code)
+    except NotFoundError as exc:
+        return render(
+            request,
+            "receipt.html",
+            {"values": values, "errors": {"receipt_code": str(exc).capitalize()}},
+            status_code=404,
+        )
+    except InvalidInputError as exc:
+        message = str(exc).removeprefix("information: ").capitalize()
+        return render(
+            request,
+            "receipt.html",
+            {"values": values, "errors": {"information": message}},
+            status_code=422,
+        )
+    return render(request, "receipt_status.html", {"status": status, "added": bool(information)})
