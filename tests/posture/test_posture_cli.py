@@ -62,7 +62,7 @@ def test_posture_show_json_on_rutland(rutland_home: Path, tmp_path: Path) -> Non
     assert len(posture["slot_start"]) == 24
     assert posture["slot_start"][0] == "2026-06-19T12:00:00+00:00"  # 13:00 BST
     assert posture["playbook"] == "place-of-worship-attack v1"
-    assert len(posture["reasons"]) == n_sites * 24
+    assert len(posture["reason_ptr"]) == n_sites * 24 + 1
     # Rutland has no mosque: the top sites are churches, crowded places and town
     # centres, each with its base value as the first reason.
     for rec in doc["top"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta
 
@@ -254,10 +255,12 @@ def test_to_dict_is_json_ready(hand_register: SiteRegister) -> None:
         n_slots=3,
     )
     doc = posture.to_dict()
-    assert len(doc["reasons"]) == 15
-    first = doc["reasons"][0]
-    assert doc["factors"][first[0][0]]["source"] == "base"
-    assert math.prod(m for _, m in first) == pytest.approx(doc["value"][0][0], rel=1e-5)
+    assert len(doc["reason_ptr"]) == 5 * 3 + 1
+    lo, hi = doc["reason_ptr"][0], doc["reason_ptr"][1]
+    assert doc["factors"][doc["reason_factor"][lo]]["source"] == "base"
+    product = math.prod(doc["reason_multiplier"][lo:hi])
+    assert product == pytest.approx(doc["value"][0][0], rel=1e-5)
+    json.dumps(doc)
 
 
 # The register fixture is frozen, so sharing it between examples is safe.

@@ -9,16 +9,18 @@ ones named.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from watchfloor.errors import InvalidInputError
+from watchfloor.errors import ConfigurationError, InvalidInputError
 
 __all__ = [
     "WEEKDAYS",
@@ -283,14 +285,20 @@ def explain_validation_error(exc: ValidationError, *, what: str, model: type[Bas
     return f"{what}: " + "; ".join(lines) + tail
 
 
-def defaults_dict() -> dict[str, Any]:
-    """Return the shipped defaults as a plain mapping (parsed ``defaults.yaml``)."""
+@lru_cache(maxsize=1)
+def _parsed_defaults() -> dict[str, Any]:
     text = resources.files("watchfloor.posture").joinpath("defaults.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader, C or Python)
     if not isinstance(data, dict):
         msg = "the shipped posture defaults are not a mapping; reinstall watchfloor"
-        raise InvalidInputError(msg)
+        raise ConfigurationError(msg)
     return data
+
+
+def defaults_dict() -> dict[str, Any]:
+    """Return the shipped defaults as a plain mapping (parsed ``defaults.yaml``)."""
+    return copy.deepcopy(_parsed_defaults())
 
 
 def factors_from_dict(override: Mapping[str, Any] | None = None) -> Factors:
@@ -313,6 +321,7 @@ def factors_from_dict(override: Mapping[str, Any] | None = None) -> Factors:
         ) from None
 
 
+@lru_cache(maxsize=1)
 def default_factors() -> Factors:
-    """Return the shipped default factors."""
+    """Return the shipped default factors (frozen, parsed once)."""
     return factors_from_dict(None)

@@ -234,8 +234,9 @@ class Posture:
     def to_dict(self, *, with_reasons: bool = True) -> dict[str, Any]:
         """Return a JSON-ready dict: sites, slots, values and (optionally) reasons.
 
-        Reasons are given per cell as ``[factor_index, multiplier]`` pairs into the
-        ``factors`` list, which keeps the document small.
+        Reasons keep their compact CSR form: the reasons of cell
+        ``i * n_slots + j`` are ``reason_factor[reason_ptr[c]:reason_ptr[c + 1]]``
+        (rows of ``factors``) with the parallel ``reason_multiplier``.
         """
         doc: dict[str, Any] = {
             "status": self.status,
@@ -251,14 +252,7 @@ class Posture:
             doc["factors"] = [
                 {"id": f.factor_id, "source": f.source, "text": f.text} for f in self.factors
             ]
-            cells = []
-            for cell in range(self.n_sites * self.n_slots):
-                lo, hi = int(self.reason_ptr[cell]), int(self.reason_ptr[cell + 1])
-                cells.append(
-                    [
-                        [int(self.reason_factor[k]), round(float(self.reason_multiplier[k]), 6)]
-                        for k in range(lo, hi)
-                    ]
-                )
-            doc["reasons"] = cells
+            doc["reason_ptr"] = self.reason_ptr.tolist()
+            doc["reason_factor"] = self.reason_factor.tolist()
+            doc["reason_multiplier"] = np.round(self.reason_multiplier, 6).tolist()
         return doc
