@@ -1217,25 +1217,31 @@ REPORT_QUEUES: dict[str, str] = {
 
 
 def report_queues(database: Database) -> list[dict[str, Any]]:
-    """Return the open-report count of each staff queue, with a link to the queue page."""
+    """Return each staff queue's counts of new and open reports, with a link to the queue page."""
     from sqlalchemy import func  # noqa: PLC0415
 
     from watchfloor.storage.models import Report  # noqa: PLC0415
 
     with database.session() as session:
         rows = session.execute(
-            select(Report.queue, func.count())
+            select(Report.queue, Report.status, func.count())
             .where(Report.status != "closed")
-            .group_by(Report.queue)
+            .group_by(Report.queue, Report.status)
         ).all()
-    counts = {str(q): int(n) for q, n in rows}
-    names = list(REPORT_QUEUES) + sorted(set(counts) - set(REPORT_QUEUES))
+    new: dict[str, int] = {}
+    open_: dict[str, int] = {}
+    for queue, status, n in rows:
+        open_[str(queue)] = open_.get(str(queue), 0) + int(n)
+        if status == "new":
+            new[str(queue)] = new.get(str(queue), 0) + int(n)
+    names = list(REPORT_QUEUES) + sorted(set(open_) - set(REPORT_QUEUES))
     return [
         {
             "queue": q,
             "label": REPORT_QUEUES.get(q, q.replace("_", " ").title()),
-            "count": counts.get(q, 0),
-            "href": f"/staff/queues/{q}",
+            "count": new.get(q, 0),
+            "open": open_.get(q, 0),
+            "href": f"/staff/queues?queue={q}&status=new",
         }
         for q in names
     ]

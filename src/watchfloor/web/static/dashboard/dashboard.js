@@ -186,7 +186,7 @@
     fillList("queues", status.queues, (q) => {
       const li = el("li");
       const link = el("a", { href: q.href }, q.label);
-      li.append(link, " ", el("strong", {}, q.count));
+      li.append(link, " ", el("strong", {}, q.count + " new"), " / " + q.open + " open");
       return li;
     });
     fillList("units", status.units, (u) => {
