@@ -350,6 +350,55 @@ def _collect(path: Path) -> _Collected:
     return out
 
 
+def _segments(
+    is_node: npt.NDArray[np.bool_], way_of: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    cut = np.flatnonzero(is_node)
+    a, b = cut[:-1], cut[1:]
+    same_way = way_of[a] == way_of[b]
+    return a[same_way], b[same_way]
+
+
+def _split_parallel(
+    refs: npt.NDArray[np.int64],
+    way_of: npt.NDArray[np.int64],
+    cum: npt.NDArray[np.float64],
+    is_node: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Return segment ends (positions) of a simple graph: no loops, no parallel edges.
+
+    A closed loop is cut at two interior vertices and the longer of two roads
+    joining the same junctions at its middle vertex, so every road keeps its
+    geometry while the CSR has at most one edge per ordered node pair (which
+    some graph routines require). Parallel straight segments with no vertex
+    to cut at are the same road mapped twice: the shorter is kept.
+    ``is_node`` is updated in place.
+    """
+    a, b = _segments(is_node, way_of)
+    loop = (refs[a] == refs[b]) & (b - a >= 3)
+    span = (b - a)[loop]
+    is_node[a[loop] + span // 3] = True
+    is_node[a[loop] + 2 * span // 3] = True
+    a, b = _segments(is_node, way_of)
+
+    def duplicates(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        lo, hi = np.minimum(refs[a], refs[b]), np.maximum(refs[a], refs[b])
+        order = np.lexsort((cum[b] - cum[a], hi, lo))
+        dup = np.zeros(a.shape[0], dtype=bool)
+        dup[order[1:]] = (lo[order][1:] == lo[order][:-1]) & (hi[order][1:] == hi[order][:-1])
+        return dup
+
+    dup = duplicates(a, b)
+    split = dup & (b - a >= 2)
+    is_node[(a[split] + b[split]) // 2] = True
+    a, b = _segments(is_node, way_of)
+    drop = duplicates(a, b) | (refs[a] == refs[b])
+    if drop.any():
+        log.debug("dropped %d segments duplicating another or looping", int(drop.sum()))
+    log.debug("cut %d loops and %d parallel roads", int(loop.sum()), int(split.sum()))
+    return a[~drop], b[~drop]
+
+
 def _build_graph(col: _Collected, *, boundary: Any | None) -> tuple[RoadGraph, dict[str, Any]]:
     refs = np.asarray(col.refs, dtype=np.int64)
     lons = np.asarray(col.lons, dtype=np.float64)
@@ -372,10 +421,8 @@ def _build_graph(col: _Collected, *, boundary: Any | None) -> tuple[RoadGraph, d
     seg[way_of[:-1] != way_of[1:]] = 0.0
     cum = np.concatenate([[0.0], np.cumsum(seg)])
 
+    a, b = _split_parallel(refs, way_of, cum, is_node)
     cut = np.flatnonzero(is_node)
-    a, b = cut[:-1], cut[1:]
-    same_way = way_of[a] == way_of[b]
-    a, b = a[same_way], b[same_way]
     way = way_of[a]
     length = cum[b] - cum[a]
 
