@@ -298,3 +298,26 @@ def test_value_is_the_product_of_its_reasons(
             assert math.prod(r.multiplier for r in reasons) == pytest.approx(
                 posture.value[i, j], rel=1e-12
             )
+
+
+def test_tension_from_pairs_and_from_tension_levels(hand_register: SiteRegister) -> None:
+    from watchfloor.tension.alerts import TensionLevel as AreaTension  # noqa: PLC0415
+
+    start = datetime(2026, 6, 19, 12, 0, tzinfo=LONDON)
+    plain = compute_posture(hand_register, None, start=start, n_slots=1)
+    as_pairs = compute_posture(
+        hand_register, None, start=start, n_slots=1, tension={"n3": (3, "graffiti cluster")}
+    )
+    as_objects = compute_posture(
+        hand_register,
+        None,
+        start=start,
+        n_slots=1,
+        tension={"n3": AreaTension("E01", 3, "graffiti cluster")},
+    )
+    # Level 3: x1.5 on the synagogue only.
+    assert as_pairs.value[2, 0] == pytest.approx(1.5 * plain.value[2, 0])
+    np.testing.assert_allclose(as_pairs.value, as_objects.value)
+    assert "community tension level 3: graffiti cluster x1.5" in [
+        str(r) for r in as_objects.reasons(2, 0)
+    ]

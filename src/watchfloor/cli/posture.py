@@ -44,6 +44,9 @@ def show(
         Path | None,
         typer.Option("--factors", help="The force's factor file, merged over the defaults."),
     ] = None,
+    tension: Annotated[
+        bool, typer.Option("--tension", help="Raise sites by the region's stored tension levels.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (values, reasons).")] = False,
 ) -> None:
     """Show the sites that matter most at a time, and why."""
@@ -58,6 +61,7 @@ def show(
         hours=hours,
         slot_minutes=parse_slot_minutes(slot),
         factors_path=factors,
+        with_tension=tension,
         now=now,
     )
     posture = run.posture

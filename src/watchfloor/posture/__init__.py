@@ -16,7 +16,13 @@ from watchfloor.posture.event import (
 from watchfloor.posture.loader import event_from_yaml, factors_from_yaml, playbook_from_yaml
 from watchfloor.posture.playbooks import Playbook, resolve_playbook, shipped_playbooks
 from watchfloor.posture.result import Factor, Posture, RankedCell, Reason
-from watchfloor.posture.risk import SiteTable, TensionLevel, compute_posture, tension_by_area
+from watchfloor.posture.risk import (
+    SiteTable,
+    TensionInput,
+    TensionLevel,
+    compute_posture,
+    tension_by_area,
+)
 
 __all__ = [
     "ATTACK_KINDS",
@@ -30,6 +36,7 @@ __all__ = [
     "RankedCell",
     "Reason",
     "SiteTable",
+    "TensionInput",
     "TensionLevel",
     "UserEvent",
     "compute_posture",

@@ -71,7 +71,9 @@ from watchfloor.posture.result import Factor, FactorSource, Posture
 __all__ = [
     "SLOT_MINUTES",
     "SiteTable",
+    "TensionInput",
     "TensionLevel",
+    "TensionLike",
     "compute_posture",
     "tension_by_area",
 ]
@@ -118,11 +120,31 @@ class TensionLevel:
     reason: str
 
 
+class TensionLike(Protocol):
+    """Anything with a tension ``level`` (1..5) and its ``reason`` (e.g. tension's own type)."""
+
+    @property
+    def level(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+
+
+#: Tension of a site: an object with ``level`` and ``reason``, or a ``(level, reason)`` pair.
+TensionInput = TensionLike | tuple[int, str]
+
+
+def _tension_pair(value: TensionInput) -> tuple[int, str]:
+    if isinstance(value, tuple):
+        level, reason = value
+        return level, str(reason)
+    return value.level, str(value.reason)
+
+
 def tension_by_area(
     area_of_site: Sequence[str | None],
     site_id: Sequence[str],
-    levels: Mapping[str, TensionLevel],
-) -> dict[str, TensionLevel]:
+    levels: Mapping[str, TensionInput],
+) -> dict[str, TensionInput]:
     """Return tension per site from tension per area.
 
     Parameters
@@ -512,18 +534,17 @@ class _Model:
             text = f"{ev.text} {s_loc:%a %d %b %H:%M}-{e_loc:%H:%M}"
             self.out.apply(f"user:{k}", "calendar", text, rows, 1.0 + (ev.multiplier - 1.0) * frac)
 
-    def tension(self, tension: Mapping[str, TensionLevel]) -> None:
+    def tension(self, tension: Mapping[str, TensionInput]) -> None:
         mult = self.factors.tension.level_multiplier
         index = {s: i for i, s in enumerate(self.sites.site_id)}
         groups: dict[tuple[int, str], list[int]] = {}
-        for sid, tl in tension.items():
-            if not isinstance(tl.level, int) or not 1 <= tl.level <= 5:
-                msg = (
-                    f"tension level of site {sid!r} is {tl.level!r}; allowed levels: 1, 2, 3, 4, 5"
-                )
+        for sid, entry in tension.items():
+            level, reason = _tension_pair(entry)
+            if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
+                msg = f"tension level of site {sid!r} is {level!r}; allowed levels: 1, 2, 3, 4, 5"
                 raise InvalidInputError(msg)
             if sid in index:
-                groups.setdefault((tl.level, tl.reason), []).append(index[sid])
+                groups.setdefault((level, reason), []).append(index[sid])
         for n, ((level, reason), members) in enumerate(sorted(groups.items())):
             text = f"community tension level {level}" + (f": {reason}" if reason else "")
             rows = np.asarray(sorted(members), dtype=np.int64)
@@ -697,7 +718,7 @@ def compute_posture(
     slot_minutes: int = 60,
     factors: Factors | None = None,
     playbook: Playbook | None = None,
-    tension: Mapping[str, TensionLevel] | None = None,
+    tension: Mapping[str, TensionInput] | None = None,
     threat_level: str | None = None,
     user_events: Sequence[UserEvent] = (),
 ) -> Posture:
@@ -720,7 +741,9 @@ def compute_posture(
     playbook
         Playbook to apply (the one the event names, resolved by the caller).
     tension
-        Community-tension level per site id (see :func:`tension_by_area`).
+        Community-tension level and reason per site id: :class:`TensionLevel`,
+        tension's own level objects, or ``(level, reason)`` pairs (see
+        :func:`tension_by_area`).
     threat_level
         National threat level; defaults to the event's, else ``substantial``.
     user_events

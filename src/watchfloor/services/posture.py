@@ -22,7 +22,6 @@ from watchfloor.posture import (
     Playbook,
     Posture,
     SiteTable,
-    TensionLevel,
     UserEvent,
     compute_posture,
     default_factors,
@@ -33,8 +32,9 @@ from watchfloor.posture import (
     shipped_playbooks,
 )
 from watchfloor.posture.calendar import LONDON
-from watchfloor.posture.risk import SLOT_MINUTES
+from watchfloor.posture.risk import SLOT_MINUTES, TensionInput
 from watchfloor.services.regions import open_region
+from watchfloor.services.tension import tension_levels
 from watchfloor.settings import Settings
 from watchfloor.sites.register import SiteRegister
 
@@ -159,7 +159,7 @@ def posture_for_sites(
     slot_minutes: int = 60,
     factors: Factors | None = None,
     playbooks: Mapping[str, Playbook] | None = None,
-    tension: Mapping[str, TensionLevel] | None = None,
+    tension: Mapping[str, TensionInput] | None = None,
     threat_level: str | None = None,
     user_events: Sequence[UserEvent] = (),
     now: datetime | None = None,
@@ -230,10 +230,14 @@ def posture_for_region(
     hours: float = 24.0,
     slot_minutes: int = 60,
     factors_path: Path | None = None,
-    tension: Mapping[str, TensionLevel] | None = None,
+    tension: Mapping[str, TensionInput] | None = None,
+    with_tension: bool = False,
     now: datetime | None = None,
 ) -> PostureRun:
     """Return the posture of a built region for an event file (and a factor file).
+
+    With ``with_tension`` and no ``tension`` given, the stored tension levels of
+    the region (alerts of the latest scan and recent liaison notes) are used.
 
     Raises
     ------
@@ -246,6 +250,9 @@ def posture_for_region(
     factors = load_factors(factors_path)
     books = available_playbooks(settings)
     built = open_region(region, settings)
+    if tension is None and with_tension:
+        tension = tension_levels(settings, region, sites=built.sites)
+        log.info("tension levels for %d sites of region %s", len(tension), region)
     posture = posture_for_sites(
         built.sites,
         event,
