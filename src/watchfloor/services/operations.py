@@ -1700,9 +1700,12 @@ def _tension_levels(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return tension per site id from located alerts, and the alert areas as GeoJSON features.
 
-    An alert with ``lon``/``lat`` (and optional ``radius_m``, ``level`` 1-5)
-    raises every site within its radius to its level; the highest level wins.
+    An alert with a GeoJSON ``geometry`` (its areas) raises every site inside
+    it to its ``level`` (1-5); one with only ``lon``/``lat`` raises the sites
+    within ``radius_m``. The highest level wins.
     """
+    import shapely  # noqa: PLC0415
+
     from watchfloor.geo import haversine_m  # noqa: PLC0415
     from watchfloor.posture import TensionLevel  # noqa: PLC0415
 
@@ -1715,9 +1718,13 @@ def _tension_levels(
         level = int(min(5, max(1, int(alert.get("level", 3)))))
         radius_m = float(alert.get("radius_m", ALERT_RADIUS_M))
         reason = str(alert.get("summary", "community tension"))
+        if isinstance(alert.get("geometry"), dict):
+            area = shapely.geometry.shape(alert["geometry"])
+            inside = shapely.contains_xy(area, sites.lon, sites.lat) if len(sites) else []
+        else:
+            inside = haversine_m(sites.lon, sites.lat, lon, lat) <= radius_m if len(sites) else []
         if len(sites):
-            dist = haversine_m(sites.lon, sites.lat, lon, lat)
-            for i in np.flatnonzero(dist <= radius_m).tolist():
+            for i in np.flatnonzero(inside).tolist():
                 sid = sites.site_id[i]
                 if sid not in levels or levels[sid].level < level:
                     levels[sid] = TensionLevel(level=level, reason=reason)
