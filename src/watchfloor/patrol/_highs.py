@@ -48,6 +48,7 @@ def solve_highs(
     maximize: bool = False,
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-6,
+    lp_solver: str = "choose",
 ) -> HighsOutcome:
     """Return the outcome of solving ``opt cost @ x`` s.t. ``row_lower <= A x <= row_upper``.
 
@@ -61,6 +62,8 @@ def solve_highs(
         Maximise instead of minimise.
     time_limit_s, mip_rel_gap
         Stop criteria passed to HiGHS.
+    lp_solver
+        HiGHS ``solver`` option: ``"choose"``, ``"simplex"``, ``"ipm"`` or ``"pdlp"``.
     """
     n_rows, n_cols = matrix.shape
     csc = sparse.csc_array(matrix)
@@ -86,10 +89,11 @@ def solve_highs(
             for flag in integer
         ]
     h = highspy.Highs()  # type: ignore[no-untyped-call]
-    h.setOptionValue("output_flag", False)
+    h.setOptionValue("output_flag", bool(__import__("os").environ.get("WF_HIGHS_LOG")))
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("threads", 1)
+    h.setOptionValue("solver", lp_solver)
     h.passModel(lp)
     started = time.perf_counter()
     h.run()
