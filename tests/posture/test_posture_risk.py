@@ -321,3 +321,39 @@ def test_tension_from_pairs_and_from_tension_levels(hand_register: SiteRegister)
     assert "community tension level 3: graffiti cluster x1.5" in [
         str(r) for r in as_objects.reasons(2, 0)
     ]
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    hour=st.integers(min_value=0, max_value=24 * 7),
+    lower=st.integers(min_value=0, max_value=3),
+    raise_by=st.integers(min_value=1, max_value=4),
+)
+def test_a_higher_threat_level_never_lowers_a_value(
+    hand_register: SiteRegister, hour: int, lower: int, raise_by: int
+) -> None:
+    levels = ["low", "moderate", "substantial", "severe", "critical"]
+    higher = min(4, lower + raise_by)
+    start = datetime(2026, 6, 15, 0, 0, tzinfo=LONDON) + timedelta(hours=hour)
+    event = event_from_dict({**ANTI_MUSLIM, "at": start.isoformat()})
+    low = compute_posture(hand_register, event, start=start, n_slots=6, threat_level=levels[lower])
+    high = compute_posture(
+        hand_register, event, start=start, n_slots=6, threat_level=levels[higher]
+    )
+    assert np.all(high.value >= low.value)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(days=st.floats(min_value=0.0, max_value=20.0), later=st.floats(min_value=0.01, max_value=5))
+def test_event_factors_only_fade(hand_register: SiteRegister, days: float, later: float) -> None:
+    event = event_from_dict({**ANTI_MUSLIM, "at": "2026-06-01T12:30:00+01:00"})
+    at = event.at + timedelta(days=days)
+    first = compute_posture(hand_register, event, start=at, n_slots=1)
+    second = compute_posture(hand_register, event, start=at + timedelta(days=later), n_slots=1)
+    m1 = _reason(first, "n1", first.slot_start[0], "event:targeted_community")
+    m2 = _reason(second, "n1", second.slot_start[0], "event:targeted_community")
+    assert 1.0 <= m2 <= m1 <= 3.0
