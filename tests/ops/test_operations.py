@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,6 @@ from watchfloor.errors import (
 from watchfloor.services import operations as ops
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database, upgrade_database
-from watchfloor.storage.regions import Region
 
 # Friday 19 June 2026, 12:00 UTC (13:00 in London): the day shift 06:00-14:00 local.
 NOW = datetime(2026, 6, 19, 12, 0, tzinfo=UTC)
@@ -39,13 +37,6 @@ def attack(**overrides: Any) -> ops.EventDeclaration:
     }
     fields.update(overrides)
     return ops.EventDeclaration(**fields)
-
-
-@pytest.fixture
-def region_settings(rutland_region: Region, tmp_path: Path) -> Settings:
-    """Settings whose data home holds the built Rutland region, with a private database."""
-    home = rutland_region.path.parent.parent
-    return Settings(home=home, database_url=f"sqlite:///{tmp_path / 'ops.db'}")
 
 
 @pytest.fixture

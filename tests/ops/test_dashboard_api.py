@@ -1,0 +1,154 @@
+"""The operations-room web API and pages on the Rutland region."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from tests.ops.conftest import log_in
+
+from watchfloor.settings import Settings
+from watchfloor.storage.regions import Region
+
+EVENT = {
+    "kind": "vehicle attack",
+    "place": "Finsbury Park, London",
+    "targeted_community": "muslim",
+    "threat_level": "severe",
+    "playbook": "place-of-worship-attack",
+}
+
+
+def wait_job(client: TestClient, job_id: str) -> dict[str, Any]:
+    for _ in range(600):
+        job = client.get(f"/api/ops/jobs/{job_id}").json()
+        if job["status"] in {"done", "failed"}:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def declare(client: TestClient, **overrides: Any) -> Any:
+    at = (datetime.now(UTC) - timedelta(hours=6)).isoformat()
+    return client.post("/api/ops/rutland/events", json={**EVENT, "at": at, **overrides})
+
+
+def test_pages_and_api_need_a_staff_login(app_client: TestClient) -> None:
+    response = app_client.get("/api/ops/rutland/status")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "log in to see this page"
+    page = app_client.get("/dashboard", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/staff/login"
+
+
+def test_declare_event_replans_and_every_layer_is_served(
+    app_client: TestClient, region_settings: Settings, rutland_region: Region
+) -> None:
+    log_in(app_client, region_settings, "duty", "supervisor")
+    before = app_client.get("/api/ops/rutland/status").json()
+    assert before["plan"] is None
+    response = declare(app_client)
+    assert response.status_code == 202, response.text
+    job = wait_job(app_client, response.json()["job_id"])
+    assert job["status"] == "done", job["error"]
+    status = app_client.get("/api/ops/rutland/status").json()
+    assert status["plan"]["plan_id"] == job["plan_id"]
+    assert status["plan"]["timings_s"]["total"] > 0
+    assert status["situation"]["threat_level"] == "severe"
+    assert status["timeline"][0]["kind"] == "event"
+    assert status["diff"]["risen"]
+    assert {q["queue"] for q in status["queues"]} >= {"ct", "hate_crime"}
+
+    sites = app_client.get("/api/ops/rutland/sites").json()
+    assert len(sites["features"]) == len(rutland_region.sites)
+    ranks = sorted(f["properties"]["rank"] for f in sites["features"])
+    assert ranks == list(range(1, len(rutland_region.sites) + 1))
+    top = max(sites["features"], key=lambda f: f["properties"]["risk"])
+    assert top["properties"]["risk_norm"] == 1.0
+    assert top["properties"]["reasons"]
+
+    basemap = app_client.get("/api/ops/rutland/basemap")
+    assert basemap.headers["content-type"] == "application/geo+json"
+    groups = {f["properties"]["group"] for f in basemap.json()["features"]}
+    assert groups == {"major", "middle", "minor"}
+    for layer in ("patrols", "arv/bases", "arv/isochrones", "tension", "reports"):
+        body = app_client.get(f"/api/ops/rutland/{layer}").json()
+        assert body["type"] == "FeatureCollection"
+
+
+def test_bad_requests_get_clear_messages(app_client: TestClient, region_settings: Settings) -> None:
+    log_in(app_client, region_settings, "duty", "supervisor")
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    response = declare(app_client, at=future)
+    assert response.status_code == 422
+    assert "is in the future" in response.json()["detail"]
+    response = declare(app_client, playbook="no-such-plan")
+    assert response.status_code == 422
+    assert "unknown playbook 'no-such-plan'" in response.json()["detail"]
+    response = app_client.post("/api/ops/rutland/events", json={**EVENT, "at": "yesterday"})
+    assert response.status_code == 422
+    response = app_client.post("/api/ops/bedfordshire/threat", json={"level": "severe"})
+    assert response.status_code == 404
+    assert "region 'bedfordshire' is not built" in response.json()["detail"]
+    response = app_client.post("/api/ops/rutland/threat", json={"level": "elevated"})
+    assert response.status_code == 422
+    assert "unknown threat level 'elevated'" in response.json()["detail"]
+    response = app_client.get("/api/ops/rutland/dispatch", params={"lon": 200, "lat": 52.6})
+    assert response.status_code == 422
+
+
+def test_roles_are_checked_on_changes(app_client: TestClient, region_settings: Settings) -> None:
+    log_in(app_client, region_settings, "handler", "reviewer")
+    assert app_client.get("/api/ops/rutland/status").status_code == 200
+    response = declare(app_client)
+    assert response.status_code == 403
+    assert "planner, supervisor or regional_ct" in response.json()["detail"]
+
+
+def test_state_changes_need_the_csrf_token(
+    app_client: TestClient, region_settings: Settings
+) -> None:
+    log_in(app_client, region_settings, "duty", "supervisor")
+    del app_client.headers["X-CSRF-Token"]
+    response = declare(app_client)
+    assert response.status_code == 403
+
+
+def test_published_message_shows_on_the_public_page(
+    app_client: TestClient, region_settings: Settings
+) -> None:
+    log_in(app_client, region_settings, "duty", "supervisor")
+    text = "Officers are visiting every place of worship in Rutland today."
+    response = app_client.post("/api/ops/rutland/message", json={"text": text})
+    assert response.status_code == 200, response.text
+    app_client.cookies.clear()
+    page = app_client.get("/community?region=rutland")
+    assert page.status_code == 200
+    assert text in page.text
+    assert "0800 789 321" in page.text
+    assert "101" in page.text
+    assert "999" in page.text
+
+
+def test_dashboard_page_renders_for_staff(
+    app_client: TestClient, region_settings: Settings
+) -> None:
+    log_in(app_client, region_settings, "duty", "planner")
+    page = app_client.get("/dashboard")
+    assert page.status_code == 200
+    assert 'data-region="rutland"' in page.text
+    assert "/static/vendor/maplibre/maplibre-gl-csp.js" in page.text
+    assert "Declare an event" in page.text
+    # Everything the page loads is served by the app itself.
+    for path in (
+        "/static/vendor/maplibre/maplibre-gl-csp.js",
+        "/static/vendor/maplibre/maplibre-gl-csp-worker.js",
+        "/static/vendor/maplibre/maplibre-gl.css",
+        "/static/dashboard/dashboard.js",
+        "/static/dashboard/dashboard.css",
+    ):
+        assert app_client.get(path).status_code == 200, path
+    assert "https://" not in app_client.get("/static/dashboard/dashboard.js").text
