@@ -119,7 +119,7 @@ class SiteRegister:
             kwargs[name] = [str(v) for v in columns.get(name, [""] * n)]
         for name in _FLOAT_COLUMNS:
             default = np.full(n, np.nan)
-            kwargs[name] = np.asarray(columns.get(name, default), dtype=np.float64).reshape(n)
+            kwargs[name] = np.asarray(columns.get(name, default), dtype=np.float64).reshape(-1)
         kwargs["osm_id"] = np.asarray(columns.get("osm_id", np.zeros(n)), dtype=np.int64)
         kwargs["node"] = np.asarray(columns.get("node", np.full(n, -1)), dtype=np.int64)
         kwargs["members"] = np.asarray(columns.get("members", np.ones(n)), dtype=np.int64)
