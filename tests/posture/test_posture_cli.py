@@ -127,3 +127,44 @@ def test_posture_show_bad_input_is_one_line(rutland_home: Path, tmp_path: Path) 
     missing = runner.invoke(app, ["posture", "show", "--region", "nowhere", "--event", str(event)])
     assert missing.exit_code == 2
     assert "region 'nowhere' is not built" in missing.output
+
+
+def test_posture_show_with_a_force_factor_file(rutland_home: Path, tmp_path: Path) -> None:
+    event = tmp_path / "event.yaml"
+    event.write_text(EVENT, encoding="utf-8")
+    factors = tmp_path / "force.yaml"
+    # A vigil at every railway station 12:00-14:00, x10: the station ranks first at 13:00.
+    factors.write_text(
+        "user_events:\n"
+        "  - text: vigil\n"
+        "    applies_to: {category: [station]}\n"
+        "    start: 2026-06-19T12:00:00+01:00\n"
+        "    end: 2026-06-19T14:00:00+01:00\n"
+        "    multiplier: 10\n",
+        encoding="utf-8",
+    )
+    args = [
+        "-q",
+        "posture",
+        "show",
+        "--region",
+        "rutland",
+        "--event",
+        str(event),
+        "--at",
+        "2026-06-19T13:00",
+        "--top",
+        "1",
+        "--json",
+        "--factors",
+        str(factors),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    top = json.loads(result.stdout.strip().splitlines()[-1])["top"][0]
+    assert top["category"] == "station"
+    assert "vigil Fri 19 Jun 12:00-14:00 x10.0" in [r["label"] for r in top["reasons"]]
+    factors.write_text("event:\n  half_lfe_days: 2\n", encoding="utf-8")
+    bad = runner.invoke(app, args)
+    assert bad.exit_code == 2
+    assert "unknown key 'event.half_lfe_days'; allowed keys: backlash_community" in bad.output

@@ -372,6 +372,7 @@ class _Model:
         last = datetime.fromtimestamp(float(slots.end_s[-1]), LONDON).date()
         # Windows may start up to a week before the first slot (Shabbat ends a day later).
         self.dates = [first + timedelta(days=k) for k in range(-8, (last - first).days + 1)]
+        self.date_set = set(self.dates)
         years = sorted({d.year for d in self.dates})
         self.ramadan_days = {d for y in years for d in computed_festival_dates("ramadan", y)}
 
@@ -493,7 +494,7 @@ class _Model:
             if fest.rule:
                 for y in years:
                     days.update(computed_festival_dates(fest.rule, y))
-            in_range = sorted(d for d in days if d in set(self.dates))
+            in_range = sorted(days & self.date_set)
             if not in_range:
                 continue
             window = _Window(fest.text, WEEKDAYS, "always", fest.start, fest.end, 0)
