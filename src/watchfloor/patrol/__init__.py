@@ -1,1 +1,78 @@
-"""watchfloor.patrol."""
+"""Protective patrols as Stackelberg security games.
+
+* :mod:`~watchfloor.patrol.game`: security games with K resources each covering
+  one target; exact strong Stackelberg equilibrium (water-filling; ERASER MILP
+  for Bayesian attacker types).
+* :mod:`~watchfloor.patrol.schedule`: the schedule-constrained game over
+  site-slots, whose coverage feasible shift routes realise (transition-graph
+  flows, HiGHS), with operator pins.
+* :mod:`~watchfloor.patrol.sampling`: concrete routes drawn from the flows.
+* :mod:`~watchfloor.patrol.metrics`: predictability and dosage.
+* :mod:`~watchfloor.patrol.reference`: the brute-force multiple-LPs solver.
+"""
+
+from watchfloor.patrol.game import (
+    GameSolution,
+    SecurityGame,
+    attacker_best_response,
+    sample_assignments,
+    solve_game,
+)
+from watchfloor.patrol.metrics import (
+    EmpiricalCoverage,
+    VisitLengths,
+    empirical_coverage,
+    inter_visit_spread_s,
+    peak_revisit_share,
+    visit_lengths,
+)
+from watchfloor.patrol.sampling import (
+    ClassStrategy,
+    Leg,
+    RouteCheck,
+    UnitRoute,
+    Visit,
+    check_route,
+    class_strategies,
+    sample_shift,
+    strategy_entropy_bits,
+)
+from watchfloor.patrol.schedule import (
+    DWELL_MAX_S,
+    DWELL_MIN_S,
+    ClassFlow,
+    PatrolSchedule,
+    PatrolUnit,
+    Pin,
+    solve_patrol_schedule,
+)
+
+__all__ = [
+    "DWELL_MAX_S",
+    "DWELL_MIN_S",
+    "ClassFlow",
+    "ClassStrategy",
+    "EmpiricalCoverage",
+    "GameSolution",
+    "Leg",
+    "PatrolSchedule",
+    "PatrolUnit",
+    "Pin",
+    "RouteCheck",
+    "SecurityGame",
+    "UnitRoute",
+    "Visit",
+    "VisitLengths",
+    "attacker_best_response",
+    "check_route",
+    "class_strategies",
+    "empirical_coverage",
+    "inter_visit_spread_s",
+    "peak_revisit_share",
+    "sample_assignments",
+    "sample_shift",
+    "solve_game",
+    "solve_patrol_schedule",
+    "strategy_entropy_bits",
+    "visit_lengths",
+]

@@ -37,7 +37,9 @@ visits per tick) is solved per slot by water-filling; its value ``z_lb``
 bounds ``z`` from below, so targets with ``A^u < z_lb`` can never be the
 best response and need no node. Each site is linked to its
 ``n_neighbours`` nearest sites (by travel time) with up to
-``max_wait_ticks`` ticks of waiting: a restriction, so routes stay feasible
+``max_wait_ticks`` ticks of waiting, and to itself at the first tick of
+the next slot (a unit may stay on, but a site-slot is never visited twice
+by one unit): a restriction, so routes stay feasible
 and the guarantee stays valid (conservative).
 
 Pins (operator overrides) anchor one unit at a site for a window
@@ -386,6 +388,7 @@ def _build_graph(
     neighbours: IntArray,
     dwell_s: float,
     max_wait_ticks: int,
+    tick_slot: IntArray,
 ) -> _Graph:
     """Return the transition graph of one class (visit nodes, then anchors)."""
     n_sites, n_ticks = node_ok.shape
@@ -449,6 +452,16 @@ def _build_graph(
                 valid &= head >= 0
                 tails.append(node_ids[valid])
                 heads.append(head[valid])
+        # stay: the same site again at the first tick of a later slot (never twice in a slot)
+        later = np.searchsorted(tick_slot, tick_slot[node_tick], side="right")
+        later = np.maximum(
+            later, np.searchsorted(tick_time_s, tick_time_s[node_tick] + dwell_s - 1e-6)
+        )
+        valid = later < n_ticks
+        head = lookup[node_seg, node_site, np.where(valid, later, 0)]
+        valid &= head >= 0
+        tails.append(node_ids[valid])
+        heads.append(head[valid])
     return _Graph(
         unit_ids=unit_ids,
         mode=mode,
@@ -628,6 +641,7 @@ def solve_patrol_schedule(
                     neighbours=neighbour_cache[first.mode],
                     dwell_s=float(dwell_s),
                     max_wait_ticks=int(max_wait_ticks),
+                    tick_slot=tick_slot,
                 )
             )
 

@@ -1,0 +1,154 @@
+"""Predictability and dosage metrics of sampled patrol shifts.
+
+* empirical coverage: per site-slot, the share of shifts with a visit and the
+  mean number of visits (compare with the plan's coverage);
+* inter-visit spread: per site, the standard deviation of the time between
+  consecutive visits across shifts (a rota has spread 0: it is predictable);
+* revisits in peak windows: the share of priority sites whose peak window has
+  no gap longer than ``within_s`` (2 hours) without a visit, averaged over
+  shifts (Koper 1995; Project Servator's unpredictable, repeated presence);
+* visit lengths: the distribution of ``dwell_s`` (600-960 s expected).
+
+The entropy of the mixed strategy itself is
+:func:`watchfloor.patrol.sampling.strategy_entropy_bits`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from watchfloor.patrol.sampling import UnitRoute
+
+__all__ = [
+    "EmpiricalCoverage",
+    "VisitLengths",
+    "empirical_coverage",
+    "inter_visit_spread_s",
+    "peak_revisit_share",
+    "visit_lengths",
+]
+
+FloatArray = npt.NDArray[np.float64]
+Shift = Sequence[UnitRoute]
+
+
+@dataclass(frozen=True, eq=False)
+class EmpiricalCoverage:
+    """Return value of :func:`empirical_coverage` (float64[n_sites, n_slots] each)."""
+
+    visited_share: FloatArray
+    mean_visits: FloatArray
+    n_shifts: int
+
+
+@dataclass(frozen=True)
+class VisitLengths:
+    """Return value of :func:`visit_lengths`: counts per minute bin and summary numbers."""
+
+    bin_edges_s: tuple[float, ...]
+    counts: tuple[int, ...]
+    mean_s: float
+    p10_s: float
+    p90_s: float
+    n_visits: int
+
+
+def empirical_coverage(shifts: Sequence[Shift], *, n_sites: int, n_slots: int) -> EmpiricalCoverage:
+    """Return the share of shifts that visit each site-slot and the mean visits per shift."""
+    visited = np.zeros((n_sites, n_slots))
+    visits = np.zeros((n_sites, n_slots))
+    for shift in shifts:
+        hit = np.zeros((n_sites, n_slots))
+        for route in shift:
+            for v in route.visits:
+                if 0 <= v.slot < n_slots:
+                    hit[v.site, v.slot] += 1
+        visits += hit
+        visited += hit > 0
+    n = max(len(shifts), 1)
+    return EmpiricalCoverage(
+        visited_share=visited / n, mean_visits=visits / n, n_shifts=len(shifts)
+    )
+
+
+def inter_visit_spread_s(shifts: Sequence[Shift], *, n_sites: int) -> FloatArray:
+    """Return per site the standard deviation (s) of gaps between visits (nan: < 2 gaps)."""
+    gaps: list[list[float]] = [[] for _ in range(n_sites)]
+    for shift in shifts:
+        times: list[list[float]] = [[] for _ in range(n_sites)]
+        for route in shift:
+            for v in route.visits:
+                times[v.site].append(v.arrive_s)
+        for i, t in enumerate(times):
+            if len(t) > 1:
+                gaps[i].extend(np.diff(np.sort(t)).tolist())
+    return np.array([float(np.std(g)) if len(g) > 1 else np.nan for g in gaps])
+
+
+def peak_revisit_share(
+    shifts: Sequence[Shift],
+    *,
+    priority_sites: Sequence[int],
+    peak_start_s: Sequence[float],
+    peak_end_s: Sequence[float],
+    within_s: float = 7200.0,
+) -> float:
+    """Return the mean share of priority sites never left unvisited for ``within_s`` in their peak.
+
+    Site ``priority_sites[k]``'s peak window is ``[peak_start_s[k], peak_end_s[k]]``;
+    it counts as revisited in a shift when the window start, its visits and the
+    window end are never more than ``within_s`` apart.
+    """
+    if not priority_sites or not shifts:
+        return float("nan")
+    shares = []
+    for shift in shifts:
+        times: dict[int, list[float]] = {}
+        for route in shift:
+            for v in route.visits:
+                times.setdefault(v.site, []).append(v.arrive_s)
+        ok = 0
+        for site, a, b in zip(priority_sites, peak_start_s, peak_end_s, strict=True):
+            t = sorted(x for x in times.get(site, []) if a <= x <= b)
+            marks = np.array([a, *t, b])
+            ok += bool(np.diff(marks).max() <= within_s)
+        shares.append(ok / len(priority_sites))
+    return float(np.mean(shares))
+
+
+def visit_lengths(shifts: Sequence[Shift], *, include_pinned: bool = False) -> VisitLengths:
+    """Return the distribution of visit lengths in one-minute bins from 10 to 16 minutes."""
+    dwell = np.array(
+        [
+            v.dwell_s
+            for shift in shifts
+            for route in shift
+            for v in route.visits
+            if include_pinned or not v.pinned
+        ]
+    )
+    edges = np.arange(600.0, 961.0, 60.0)
+    counts, _ = (
+        np.histogram(np.clip(dwell, 600.0, 960.0), bins=edges)
+        if dwell.size
+        else (
+            np.zeros(edges.size - 1, dtype=np.int64),
+            edges,
+        )
+    )
+    if dwell.size == 0:
+        return VisitLengths(
+            tuple(edges.tolist()), tuple(int(c) for c in counts), np.nan, np.nan, np.nan, 0
+        )
+    return VisitLengths(
+        bin_edges_s=tuple(edges.tolist()),
+        counts=tuple(int(c) for c in counts),
+        mean_s=float(dwell.mean()),
+        p10_s=float(np.percentile(dwell, 10)),
+        p90_s=float(np.percentile(dwell, 90)),
+        n_visits=int(dwell.size),
+    )
