@@ -357,3 +357,16 @@ def test_event_factors_only_fade(hand_register: SiteRegister, days: float, later
     m1 = _reason(first, "n1", first.slot_start[0], "event:targeted_community")
     m2 = _reason(second, "n1", second.slot_start[0], "event:targeted_community")
     assert 1.0 <= m2 <= m1 <= 3.0
+
+
+def test_kol_nidre_raises_the_synagogue_on_the_eve_of_yom_kippur(
+    hand_register: SiteRegister,
+) -> None:
+    # Yom Kippur 5787 is Monday 21 Sep 2026; Kol Nidre is on the Sunday evening
+    # (sunset in Oakham about 19:05 BST): the 19:00 slot of 20 Sep is raised x2.5.
+    start = datetime(2026, 9, 20, 12, 0, tzinfo=LONDON)
+    posture = compute_posture(hand_register, None, start=start, n_slots=12)
+    at_19 = datetime(2026, 9, 20, 19, 0, tzinfo=LONDON)
+    assert _reason(posture, "n3", at_19, "festival:kol_nidre") == pytest.approx(2.5)
+    assert _reason(posture, "n3", start, "festival:kol_nidre") == 1.0
+    assert _reason(posture, "n1", at_19, "festival:kol_nidre") == 1.0

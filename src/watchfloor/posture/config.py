@@ -106,6 +106,7 @@ class Festival(_Model):
     applies_to: Selector
     rule: str | None = None
     dates: tuple[date, ...] = ()
+    day_offset: int = Field(default=0, ge=-1, le=1)
     start: str
     end: str
     multiplier: float = Field(ge=0.0)

@@ -494,7 +494,9 @@ class _Model:
             if fest.rule:
                 for y in years:
                     days.update(computed_festival_dates(fest.rule, y))
-            in_range = sorted(days & self.date_set)
+            # day_offset -1: the window is on the eve (a Jewish festival begins at sunset).
+            shifted = {d + timedelta(days=fest.day_offset) for d in days}
+            in_range = sorted(shifted & self.date_set)
             if not in_range:
                 continue
             window = _Window(fest.text, WEEKDAYS, "always", fest.start, fest.end, 0)
