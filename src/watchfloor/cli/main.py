@@ -31,6 +31,7 @@ _GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("watchfloor.cli.tension", "app", "tension"),
     ("watchfloor.cli.users", "app", "users"),
     ("watchfloor.cli.keys", "app", "keys"),
+    ("watchfloor.cli.reports", "app", "reports"),
     ("watchfloor.cli.event", "app", "event"),
     ("watchfloor.cli.serve", "register", None),
     ("watchfloor.cli.demo", "register", None),

@@ -11,6 +11,7 @@ can cause a 500. The database must have been migrated first
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import re
@@ -21,15 +22,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from watchfloor.errors import ConfigurationError, WatchfloorError
+from watchfloor.services.forwarding import deliver_outbox
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database
 from watchfloor.web.reporting import build_reporting
@@ -259,6 +264,24 @@ def _secret_bytes(settings: Settings) -> bytes:
     raise ConfigurationError(msg)
 
 
+async def _forward_forever(app: FastAPI, *, interval_s: float = 2.0) -> None:
+    """Deliver the forwarding outbox every ``interval_s`` while the server runs."""
+    options = app.state.reporting.options
+    with httpx.Client() as client:
+        while True:
+            try:
+                await run_in_threadpool(
+                    deliver_outbox,
+                    app.state.db,
+                    options.forward_url,
+                    client=client,
+                    stuck_after=options.forward_stuck_after,
+                )
+            except SQLAlchemyError as exc:
+                log.warning("outbox: delivery pass failed (%s)", type(exc).__name__)
+            await asyncio.sleep(interval_s)
+
+
 def _include_routers(app: FastAPI) -> None:
     for module_name, attr in ROUTERS:
         try:
@@ -283,8 +306,13 @@ def create_app(settings: Settings, *, options: WebOptions | None = None) -> Fast
     database = open_database(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if app.state.reporting.options.forward_url:
+            task = asyncio.create_task(_forward_forever(app))
         yield
+        if task is not None:
+            task.cancel()
         database.dispose()
 
     app = FastAPI(

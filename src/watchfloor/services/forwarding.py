@@ -1,0 +1,125 @@
+"""Forwarding reports to an outside system through a durable outbox.
+
+Messages are written in the same transaction as the report (see
+:func:`watchfloor.services.reports.submit_report`), so nothing is lost while
+the receiver is down. :func:`deliver_outbox` POSTs due messages as JSON; a
+failure schedules a retry with exponential backoff (10 s, 20 s, 40 s ... up to
+one hour) and after ``stuck_after`` failures the message is flagged ``stuck``
+(it is still retried, and shown to supervisors as an alert). The receiver
+should treat ``reference`` as an idempotency key: a message may be delivered
+more than once if the process stops between the POST and the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+
+from watchfloor.storage.db import Database
+from watchfloor.storage.models import OutboxMessage, Report, utc_now
+
+__all__ = ["DeliveryResult", "backoff", "build_payload", "deliver_outbox"]
+
+log = logging.getLogger(__name__)
+
+_BASE_DELAY_S = 10.0
+_MAX_DELAY_S = 3600.0
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """Counts of one delivery pass."""
+
+    sent: int
+    failed: int
+    stuck: int
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return the wait before the next attempt after ``attempts`` failures."""
+    return timedelta(seconds=min(_MAX_DELAY_S, _BASE_DELAY_S * 2 ** max(0, attempts - 1)))
+
+
+def build_payload(report: Report) -> dict[str, object]:
+    """Return what is forwarded of a report: no contact details, no receipt."""
+    return {
+        "reference": report.reference,
+        "kind": report.kind,
+        "queue": report.queue,
+        "priority": report.priority,
+        "received_at": report.received_at.isoformat(),
+        "occurred_at": report.occurred_at.isoformat() if report.occurred_at else None,
+        "lon": report.lon,
+        "lat": report.lat,
+        "place_text": report.place_text,
+        "site_id": report.site_id,
+        "description": report.description,
+        "people_description": report.people_description,
+        "vehicle_description": report.vehicle_description,
+        "link": report.link,
+        "details": report.details,
+        "reporter_gave_contact": report.contact_ciphertext is not None,
+    }
+
+
+def deliver_outbox(
+    database: Database,
+    url: str,
+    *,
+    client: httpx.Client,
+    stuck_after: int = 5,
+    batch: int = 50,
+    now: datetime | None = None,
+) -> DeliveryResult:
+    """Return the counts after POSTing every due outbox message once to ``url``."""
+    now = now or utc_now()
+    sent = failed = stuck = 0
+    with database.sessions() as session:
+        due = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status.in_(("pending", "stuck")),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(batch)
+            )
+        )
+        for message in due:
+            report = session.get(Report, message.report_id)
+            if report is None:  # pragma: no cover - foreign key keeps it
+                continue
+            error = ""
+            try:
+                response = client.post(url, json=build_payload(report), timeout=10.0)
+                if response.status_code >= 300:
+                    error = f"receiver answered HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}"
+            message.attempts += 1
+            if not error:
+                message.status, message.sent_at, message.last_error = "sent", now, ""
+                sent += 1
+            else:
+                failed += 1
+                message.last_error = error[:200]
+                message.next_attempt_at = now + backoff(message.attempts)
+                if message.attempts >= stuck_after:
+                    if message.status != "stuck":
+                        log.warning(
+                            "outbox: message %d is stuck after %d attempts (%s)",
+                            message.id,
+                            message.attempts,
+                            error,
+                        )
+                    message.status = "stuck"
+                    stuck += 1
+            session.commit()
+    if due:
+        log.info("outbox: %d sent, %d failed, %d stuck", sent, failed, stuck)
+    return DeliveryResult(sent=sent, failed=failed, stuck=stuck)
