@@ -297,13 +297,15 @@ def solve_backup(
     travel_s, demand, n_units, standard_s, time_limit_s, mip_rel_gap
         As in :func:`solve_mclp`.
     primary_weight : float
-        ``theta`` in (0, 1]: 1 is MCLP, smaller values favour backup coverage.
+        ``theta`` in [0.5, 1]: 1 is MCLP, 0.5 weighs first and second cover alike.
+        Below 0.5 the continuous ``y, u`` would split a single cover into two halves,
+        so smaller values are refused.
     """
     t0 = time.perf_counter()
     travel, weight = validate_problem(travel_s, demand, n_units)
     _check_options(time_limit_s, mip_rel_gap)
-    if not 0 < primary_weight <= 1:
-        msg = f"primary_weight must be in (0, 1], got {primary_weight}"
+    if not 0.5 <= primary_weight <= 1:
+        msg = f"primary_weight must be in [0.5, 1], got {primary_weight}"
         raise InvalidInputError(msg)
     sets = coverage_sets(travel, weight, standard_s)
     require_some_coverage(sets, standard_s)
