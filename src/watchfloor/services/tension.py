@@ -847,7 +847,9 @@ def run_scan(
         dist = chord_distance_km(areas.lon, areas.lat)
         int_counts = np.rint(counts).astype(np.int64)
         loc_idx, per_idx = np.nonzero(int_counts)
-        kind_words = _kind_words(kinds)
+        kind_words = _kind_words(kinds or sorted({str(r[2]) for r in use}))
+        if len(kind_words.split(" or ")) > 2:
+            kind_words = ""
         unit_days = 1 if resolution == "day" else 30.44
         alerts: list[Alert] = []
 
@@ -1134,14 +1136,21 @@ def alerts_geojson(settings: Settings, report: TensionReport) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def plot_report(report: TensionReport, out_dir: str | Path) -> list[Path]:
-    """Return the PNGs written: one time series per alerted area and one map of levels."""
+def plot_report(report: TensionReport, out_dir: str | Path, *, max_areas: int = 12) -> list[Path]:
+    """Return the PNGs written: a time series per alerted area and one map of levels.
+
+    Areas are taken alert by alert (strongest first, centre of a cluster first),
+    at most ``max_areas`` of them; the map shows every area.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     idx = {c: i for i, c in enumerate(report.area_codes)}
     starts = _mpl_days(np.array(report.period_starts(), dtype="datetime64[D]"))
-    alerted = sorted({c for a in report.alerts for c in a.area_codes}, key=lambda c: idx[c])
+    alerted = list(dict.fromkeys(c for a in report.alerts for c in a.area_codes))
+    if len(alerted) > max_areas:
+        log.info("plotting %d of %d alerted areas", max_areas, len(alerted))
+        alerted = alerted[:max_areas]
     for code in alerted:
         i = idx[code]
         fig = Figure(figsize=(8, 3))
