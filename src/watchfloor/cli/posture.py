@@ -85,7 +85,7 @@ def show(
     table.add_column("#", justify="right")
     table.add_column("site / name", max_width=24)
     table.add_column("value", justify="right")
-    table.add_column("reasons", ratio=1, min_width=40)
+    table.add_column("reasons", ratio=1)
     for rec in ranked:
         reasons = "\n".join(r["label"] for r in rec["reasons"])
         table.add_row(
