@@ -376,12 +376,13 @@ def _stp_max_llr(  # noqa: PLR0917 (numba kernel)
     mu of a cylinder is ``ncirc * d_w / N`` (the circle's cases over the study
     period times the window's cases, over all cases), so no expected counts are
     accumulated per neighbour. The exact LLR is computed only when the bound
-    ``c ln(c/mu) - (N - c)(c - mu)/(N - mu)`` (from ln x <= x - 1) beats the best
+    ``c ln(c/mu) - (c - mu)`` (from ln x <= x - 1) beats the best
     so far; logs of integers come from a table. The scan stops early once the
     maximum reaches ``stop_at`` (enough for the p-values).
     """
     n_w = tail_cases.shape[1]
     log_total = math.log(total)
+    d_share = d_w / total
     best = 0.0
     for i in range(ptr.size - 1):
         cw[:] = 0
@@ -398,21 +399,22 @@ def _stp_max_llr(  # noqa: PLR0917 (numba kernel)
                 c = cw[w]
                 if c < min_cases:
                     continue
-                mu = nc * d_w[w] / total
+                mu = nc * d_share[w]
                 if c <= mu:
                     continue
+                # (N - c) ln((N - c)/(N - mu)) <= mu - c when c > mu: a bound without logs
                 first = c * (log_int[c] - lnc - log_dw[w])
-                rest = total - c
-                if first - rest * (c - mu) / (total - mu) <= best:
+                if first + mu - c <= best:
                     continue
+                rest = total - c
                 v = first
                 if rest > 0.0:
                     v += rest * math.log(rest / (total - mu))
                 if v > best:
                     best = v
                     if best >= stop_at:
-                        return best
-    return best
+                        return float(best)
+    return float(best)
 
 
 @numba.njit(cache=True, parallel=True)
