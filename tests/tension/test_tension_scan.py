@@ -218,3 +218,14 @@ def test_replicate_maxima_are_valid_and_pvalues_in_range(seed: int) -> None:
     assert (res.replicate_max_llr >= 0).all()
     for c in res.clusters:
         assert 1 / 50 <= c.p_value <= 1.0
+    # stopping a replicate once it reaches the observed maximum leaves p-values unchanged
+    full = space_time_permutation_scan(
+        loc, day, dist, n_days=20, max_days=5, max_share=0.5, replicates=49,
+        rng=np.random.default_rng(seed), stop_early=False,
+    )  # fmt: skip
+    again = space_time_permutation_scan(
+        loc, day, dist, n_days=20, max_days=5, max_share=0.5, replicates=49,
+        rng=np.random.default_rng(seed),
+    )  # fmt: skip
+    assert [c.p_value for c in full.clusters] == [c.p_value for c in again.clusters]
+    assert (full.replicate_max_llr >= again.replicate_max_llr - 1e-9).all()

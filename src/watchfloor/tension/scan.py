@@ -368,6 +368,7 @@ def _stp_max_llr(  # noqa: PLR0917 (numba kernel)
     total: float,
     log_int: FloatArray,
     min_cases: int,
+    first_w: IntArray,
     cw: npt.NDArray[np.int64],
     stop_at: float,
 ) -> float:
@@ -376,9 +377,12 @@ def _stp_max_llr(  # noqa: PLR0917 (numba kernel)
     mu of a cylinder is ``ncirc * d_w / N`` (the circle's cases over the study
     period times the window's cases, over all cases), so no expected counts are
     accumulated per neighbour. The exact LLR is computed only when the bound
-    ``c ln(c/mu) - (c - mu)`` (from ln x <= x - 1) beats the best
+    ``c ln(c/mu) - (N - c)(c - mu)/(N - mu)`` (from ln x <= x - 1) beats the best
     so far; logs of integers come from a table. The scan stops early once the
-    maximum reaches ``stop_at`` (enough for the p-values).
+    maximum reaches ``stop_at`` (enough for the p-values). A window is
+    evaluated at a circle end only if cases were added to it since the previous
+    end: with the same cases and a larger mu the LLR can only fall.
+    ``first_w[loc]`` is the shortest window holding a case of ``loc``.
     """
     n_w = tail_cases.shape[1]
     log_total = math.log(total)
@@ -386,27 +390,34 @@ def _stp_max_llr(  # noqa: PLR0917 (numba kernel)
     best = 0.0
     for i in range(ptr.size - 1):
         cw[:] = 0
+        dirty = n_w
         for pos in range(ptr[i], ptr[i + 1]):
             loc = nbr[pos]
             if has_case[loc]:
-                for w in range(n_w):
+                f = first_w[loc]
+                dirty = min(dirty, f)
+                for w in range(f, n_w):
                     cw[w] += tail_cases[loc, w]
-            if not is_end[pos] or cw[n_w - 1] < min_cases:
+            if not is_end[pos]:
+                continue
+            lo = dirty
+            dirty = n_w
+            if lo == n_w or cw[n_w - 1] < min_cases:
                 continue
             nc = ncirc[pos]
             lnc = log_ncirc[pos] - log_total
-            for w in range(n_w):
+            for w in range(lo, n_w):
                 c = cw[w]
                 if c < min_cases:
                     continue
                 mu = nc * d_share[w]
                 if c <= mu:
                     continue
-                # (N - c) ln((N - c)/(N - mu)) <= mu - c when c > mu: a bound without logs
+                # ln x <= x - 1 bounds the second term by (mu - c)(N - c)/(N - mu)
                 first = c * (log_int[c] - lnc - log_dw[w])
-                if first + mu - c <= best:
-                    continue
                 rest = total - c
+                if first + (mu - c) * rest / (total - mu) <= best:
+                    continue
                 v = first
                 if rest > 0.0:
                     v += rest * math.log(rest / (total - mu))
@@ -455,6 +466,7 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
         swaps = np.empty(m, dtype=np.int64)
         tail = np.zeros((n_locations, n_w), dtype=np.int64)
         has = np.zeros(n_locations, dtype=np.bool_)
+        first_w = np.full(n_locations, n_w, dtype=np.int64)
         cw = np.zeros(n_w, dtype=np.int64)
         for r in range(t * chunk, min(n_rep, (t + 1) * chunk)):
             for j in range(m):
@@ -468,15 +480,17 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
             for j in range(m):
                 loc = locs[j]
                 has[loc] = True
+                first_w[loc] = min(first_w[loc], recent_day[j])
                 for w in range(recent_day[j], n_w):
                     tail[loc, w] += 1
             out[r] = _stp_max_llr(
                 ptr, nbr, is_end, tail, has, ncirc, log_ncirc, d_w, log_dw, total, log_int,
-                min_cases, cw, stop_at,
+                min_cases, first_w, cw, stop_at,
             )  # fmt: skip
             for j in range(m):
                 loc = locs[j]
                 has[loc] = False
+                first_w[loc] = n_w
                 for w in range(n_w):
                     tail[loc, w] = 0
             for j in range(m - 1, -1, -1):
