@@ -8,7 +8,9 @@ neighbours whose shortest path runs through ``v`` (checked by a bounded
 "witness" Dijkstra that avoids ``v``; when the witness search gives up, the
 shortcut is added, which is always safe). Importance is the edge difference
 (shortcuts added minus edges removed) plus the number of contracted
-neighbours plus the hierarchy depth, kept current with lazy updates.
+neighbours plus the hierarchy depth, re-estimated lazily when a node reaches
+the top of the queue (and, optionally, for the neighbours of each contracted
+node). The edges of contracted nodes are unlinked from their neighbours' lists.
 
 Queries use only upward edges: the distance ``s -> t`` is the minimum of
 ``d_up(s, x) + d_down(x, t)`` over the nodes ``x`` met by the forward search
@@ -77,8 +79,15 @@ def _witness(  # noqa: PLR0917 (numba kernels take positional arrays)
     touched: Int32Array,
     hkeys: FloatArray,
     hvals: Int32Array,
+    tmark: Int32Array,
+    tstamp: int,
+    n_tgt: int,
 ) -> int:
-    """Bounded Dijkstra from ``u`` avoiding ``skip``; fill ``wdist``; return the touched count."""
+    """Bounded Dijkstra from ``u`` avoiding ``skip``; fill ``wdist``; return the touched count.
+
+    Stops once the ``n_tgt`` nodes with ``tmark == tstamp`` are settled.
+    """
+    found = 0
     n_touched = 1
     touched[0] = u
     wdist[u] = 0.0
@@ -97,6 +106,10 @@ def _witness(  # noqa: PLR0917 (numba kernels take positional arrays)
         settled += 1
         if settled > limit:
             break
+        if tmark[x] == tstamp:
+            found += 1
+            if found >= n_tgt:
+                break
         e = out_first[x]
         while e != -1:
             y = e_head[e]
@@ -135,6 +148,7 @@ def _process(  # noqa: PLR0917 (numba kernels take positional arrays)
     hkeys: FloatArray,
     hvals: Int32Array,
     result: IntArray,
+    tmark: Int32Array,
 ) -> int:
     """Count (``simulate``) or add the shortcuts needed to contract ``v``.
 
@@ -160,17 +174,24 @@ def _process(  # noqa: PLR0917 (numba kernels take positional arrays)
         live += 1
         w1 = e_w[e_in]
         max_d = -1.0
+        # A fresh stamp marks this search's targets (result[2] counts stamps).
+        result[2] += 1
+        tstamp = result[2]
+        n_tgt = 0
         e_out = out_first[v]
         while e_out != -1:
             x = e_head[e_out]
             if not contracted[x] and x != v and x != u:  # noqa: PLR1714 (numba)
                 cand = w1 + e_w[e_out]
                 max_d = max(max_d, cand)
+                if tmark[x] != tstamp:
+                    tmark[x] = tstamp
+                    n_tgt += 1
             e_out = out_next[e_out]
         if max_d >= 0.0:
             n_touched = _witness(
                 u, v, max_d, limit, e_head, e_w, out_first, out_next, contracted,
-                wdist, touched, hkeys, hvals,
+                wdist, touched, hkeys, hvals, tmark, tstamp, n_tgt,
             )  # fmt: skip
             e_out = out_first[v]
             while e_out != -1:
@@ -220,6 +241,7 @@ def _contract_all(  # noqa: PLR0917 (numba kernels take positional arrays)
     cap: int,
     sim_limit: int,
     limit: int,
+    update_neighbours: bool,
 ) -> tuple[int, Int32Array, Int32Array, Int32Array, FloatArray]:
     """Contract every node; return ``(n_edges or -1, rank, tails, heads, weights)``."""
     m = tails.shape[0]
@@ -247,7 +269,8 @@ def _contract_all(  # noqa: PLR0917 (numba kernels take positional arrays)
     touched = np.empty(max(1024, 8 * limit), dtype=np.int32)
     wkeys = np.empty(max(4096, 64 * limit), dtype=np.float64)
     wvals = np.empty(max(4096, 64 * limit), dtype=np.int32)
-    result = np.zeros(2, dtype=np.int64)
+    result = np.zeros(3, dtype=np.int64)
+    tmark = np.zeros(n, dtype=np.int32)
     prio = np.empty(n, dtype=np.float64)
     cap_p = n + 2 * cap + 16
     pkeys = np.empty(cap_p, dtype=np.float64)
@@ -257,7 +280,7 @@ def _contract_all(  # noqa: PLR0917 (numba kernels take positional arrays)
     for v in range(n):
         _process(
             v, True, sim_limit, n_edges, e_tail, e_head, e_w, out_first, out_next,
-            in_first, in_next, contracted, wdist, touched, wkeys, wvals, result,
+            in_first, in_next, contracted, wdist, touched, wkeys, wvals, result, tmark,
         )  # fmt: skip
         prio[v] = 2.0 * (result[0] - result[1]) + deleted[v] + level[v]
         size = heap_push(pkeys, pvals, size, prio[v], v)
@@ -270,7 +293,7 @@ def _contract_all(  # noqa: PLR0917 (numba kernels take positional arrays)
             continue
         _process(
             v, True, sim_limit, n_edges, e_tail, e_head, e_w, out_first, out_next,
-            in_first, in_next, contracted, wdist, touched, wkeys, wvals, result,
+            in_first, in_next, contracted, wdist, touched, wkeys, wvals, result, tmark,
         )  # fmt: skip
         newp = 2.0 * (result[0] - result[1]) + deleted[v] + level[v]
         if size > 0 and newp > pkeys[0]:
@@ -279,13 +302,44 @@ def _contract_all(  # noqa: PLR0917 (numba kernels take positional arrays)
             continue
         n_edges = _process(
             v, False, limit, n_edges, e_tail, e_head, e_w, out_first, out_next,
-            in_first, in_next, contracted, wdist, touched, wkeys, wvals, result,
+            in_first, in_next, contracted, wdist, touched, wkeys, wvals, result, tmark,
         )  # fmt: skip
         if n_edges < 0:
             return -1, rank, e_tail, e_head, e_w
         contracted[v] = True
         rank[v] = order
         order += 1
+        # Unlink v's edges from its neighbours' lists so later searches skip them.
+        e = out_first[v]
+        while e != -1:
+            x = e_head[e]
+            prev = -1
+            f = in_first[x]
+            while f != -1:
+                if f == e:
+                    if prev == -1:
+                        in_first[x] = in_next[f]
+                    else:
+                        in_next[prev] = in_next[f]
+                    break
+                prev = f
+                f = in_next[f]
+            e = out_next[e]
+        e = in_first[v]
+        while e != -1:
+            x = e_tail[e]
+            prev = -1
+            f = out_first[x]
+            while f != -1:
+                if f == e:
+                    if prev == -1:
+                        out_first[x] = out_next[f]
+                    else:
+                        out_next[prev] = out_next[f]
+                    break
+                prev = f
+                f = out_next[f]
+            e = in_next[e]
         # Neighbours: one more contracted neighbour, maybe deeper; refresh their priority.
         for side in range(2):
             e = out_first[v] if side == 0 else in_first[v]
@@ -295,14 +349,15 @@ def _contract_all(  # noqa: PLR0917 (numba kernels take positional arrays)
                     stamp[x] = v
                     deleted[x] += 1
                     level[x] = max(level[x], level[v] + 1)
-                    _process(
-                        x, True, sim_limit, n_edges, e_tail, e_head, e_w, out_first,
-                        out_next, in_first, in_next, contracted, wdist, touched, wkeys,
-                        wvals, result,
-                    )  # fmt: skip
-                    prio[x] = 2.0 * (result[0] - result[1]) + deleted[x] + level[x]
-                    if size < cap_p:
-                        size = heap_push(pkeys, pvals, size, prio[x], x)
+                    if update_neighbours:
+                        _process(
+                            x, True, sim_limit, n_edges, e_tail, e_head, e_w, out_first,
+                            out_next, in_first, in_next, contracted, wdist, touched, wkeys,
+                            wvals, result, tmark,
+                        )  # fmt: skip
+                        prio[x] = 2.0 * (result[0] - result[1]) + deleted[x] + level[x]
+                        if size < cap_p:
+                            size = heap_push(pkeys, pvals, size, prio[x], x)
                 e = out_next[e] if side == 0 else in_next[e]
     return n_edges, rank, e_tail, e_head, e_w
 
@@ -523,8 +578,12 @@ class ContractionHierarchy:
         *,
         witness_limit: int = 500,
         priority_witness_limit: int = 50,
+        update_neighbours: bool = False,
     ) -> ContractionHierarchy:
-        """Return the contraction hierarchy of a CSR graph (built in a few seconds per 100k nodes).
+        """Return the contraction hierarchy of a CSR graph.
+
+        Building takes about 5 s for 50,000 nodes and under a minute for
+        200,000 on one core; save it with :meth:`save` to build once.
 
         Parameters
         ----------
@@ -534,6 +593,10 @@ class ContractionHierarchy:
             Nodes a witness search may settle when contracting / when
             estimating priorities. Smaller is faster to build but adds more
             shortcuts; answers stay exact either way.
+        update_neighbours
+            Re-estimate the neighbours' priorities after each contraction
+            (a slightly smaller hierarchy, built about 3x slower) instead of
+            only when a node reaches the top of the queue.
         """
         start = time.perf_counter()
         n = int(indptr.shape[0] - 1)
@@ -558,6 +621,7 @@ class ContractionHierarchy:
                 cap,
                 priority_witness_limit,
                 witness_limit,
+                update_neighbours,
             )
             if n_total >= 0:
                 break

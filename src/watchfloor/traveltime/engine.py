@@ -45,8 +45,11 @@ IntArray = npt.NDArray[np.int64]
 #: Points farther than this from every road node are refused by ``nearest_nodes``.
 DEFAULT_MAX_SNAP_M = 5_000.0
 
-#: Matrices with at least this many rows on their smaller side use the hierarchy.
+#: Without a hierarchy, matrices build one when their smaller side has at least
+#: ``max(CH_MIN_ROWS, n_nodes // CH_NODES_PER_ROW)`` nodes: building costs about
+#: as much as a few hundred one-to-all searches.
 CH_MIN_ROWS = 150
+CH_NODES_PER_ROW = 200
 
 _NOT_WALKABLE = frozenset({ROAD_CLASSES.index("motorway"), ROAD_CLASSES.index("motorway_link")})
 
@@ -429,8 +432,8 @@ class TravelTimeEngine:
             Largest time of interest.
         method : {"auto", "dijkstra", "ch"}
             ``"auto"`` uses the contraction hierarchy when one is built or when
-            both sides have at least ``CH_MIN_ROWS`` nodes (then builds it),
-            else one Dijkstra per node of the smaller side.
+            the smaller side is large enough to pay for building it (see
+            ``CH_MIN_ROWS``), else one Dijkstra per node of the smaller side.
         """
         src = self._check_nodes(sources, "sources")
         tgt = self._check_nodes(targets, "targets")

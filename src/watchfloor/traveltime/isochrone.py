@@ -70,13 +70,27 @@ def reachable_area_bng(
     x0, y0 = x_m[tails[use]], y_m[tails[use]]
     x1 = x0 + frac * (x_m[heads[use]] - x0)
     y1 = y0 + frac * (y_m[heads[use]] - y0)
-    seg = np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1)
+    full = frac >= 1.0
+    # A two-way road reached end to end appears twice (u -> v and v -> u): draw it once.
+    lo = np.minimum(tails[use], heads[use])
+    hi = np.maximum(tails[use], heads[use])
+    key = lo * (x_m.shape[0] + 1) + hi
+    dup = np.zeros(use.shape[0], dtype=bool)
+    full_idx = np.flatnonzero(full)
+    _, first = np.unique(key[full_idx], return_index=True)
+    dup[full_idx] = True
+    dup[full_idx[first]] = False
+    seg = np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1)[~dup]
     moving = np.any(seg[:, 0] != seg[:, 1], axis=1)
-    parts: list[shapely.Geometry] = []
-    if moving.any():
-        parts.append(shapely.multilinestrings(seg[moving]))
-    parts.append(shapely.multipoints(np.column_stack([x_m[reached], y_m[reached]])))
-    area = shapely.buffer(shapely.GeometryCollection(parts), buffer_m, quad_segs=3)
+    starts = np.flatnonzero(time_s <= 0.0)
+    # Buffering each piece and merging the pieces (cascaded union) is far faster in GEOS
+    # than buffering one large multi-line.
+    pieces = [
+        shapely.buffer(shapely.linestrings(seg[moving]), buffer_m, quad_segs=2),
+        # Sources (time 0) may have no road drawn from them yet.
+        shapely.buffer(shapely.points(x_m[starts], y_m[starts]), buffer_m, quad_segs=2),
+    ]
+    area = shapely.union_all(np.concatenate(pieces))
     area = shapely.simplify(area, buffer_m / 10.0)
     log.debug(
         "isochrone %.0f s: %d nodes, %d edges (%d partial)",
