@@ -6,6 +6,7 @@ random token is given to the browser once and stored only as its SHA-256.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -55,8 +56,12 @@ SESSION_LIFETIME = timedelta(hours=12)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _MIN_PASSWORD = 12
 _hasher = PasswordHasher()
-# Compared against when the username is unknown, so both paths take as long.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Compared against when the username is unknown, so both paths take as long.
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,7 @@ def authenticate(session: Session, username: str, password: str) -> StaffUser:
         When the name is unknown or the password is wrong (one message for both).
     """
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    ok = verify_password(user.password_hash if user else _dummy_hash(), password)
     if user is None or not ok:
         msg = "the username or password is not right; try again"
         raise PermissionDeniedError(msg)

@@ -10,7 +10,6 @@ import numpy as np
 from fastapi import Depends, Request
 
 from watchfloor.errors import NotFoundError, WatchfloorError
-from watchfloor.services.regions import open_region
 from watchfloor.services.reports import ReportingOptions, SiteIndex
 from watchfloor.settings import Settings
 from watchfloor.storage.keys import KeyRing, load_keyring
@@ -52,6 +51,9 @@ def load_site_index(settings: Settings, region: str | None) -> SiteIndex:
     """Return the high-risk sites of ``region`` (empty when none is set or built)."""
     if not region:
         return SiteIndex.empty()
+    # Imported here: region loading pulls in scipy and pyarrow, which most starts never need.
+    from watchfloor.services.regions import open_region  # noqa: PLC0415
+
     try:
         loaded = open_region(region, settings)
     except NotFoundError:
