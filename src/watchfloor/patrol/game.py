@@ -297,35 +297,33 @@ def minimal_attacker_utility(
 def _solve_single_type(game: SecurityGame, n_units: int) -> GameSolution:
     dc, du = game.defender_covered[0], game.defender_uncovered[0]
     ac, au = game.attacker_covered[0], game.attacker_uncovered[0]
-    n = game.n_targets
-    if n_units >= n:
-        coverage = np.ones(n)
-    else:
-        u_star, coverage = minimal_attacker_utility(ac, au, float(n_units))
-        scale = max(1.0, abs(u_star))
-        attack_set = np.flatnonzero(au >= u_star - 1e-9 * scale)
-        spare = float(n_units) - float(coverage.sum())
-        # A flat target (A^c == A^u) in the attack set may take the spare coverage.
-        flat = (au - ac) <= 1e-12 * max(1.0, float(np.abs(au).max()))
-        value = coverage[attack_set] * dc[attack_set] + (1 - coverage[attack_set]) * du[attack_set]
-        flat_in = flat[attack_set]
-        if flat_in.any():
-            boost = np.minimum(1.0, coverage[attack_set] + max(spare, 0.0))
-            value = np.where(flat_in, boost * dc[attack_set] + (1 - boost) * du[attack_set], value)
-        target = int(attack_set[int(np.argmax(value))])
-        if flat[target]:
-            add = min(1.0 - coverage[target], max(spare, 0.0))
-            coverage[target] += add
-            spare -= add
-        # Spare resources make the other attack-set targets strictly worse for the attacker.
-        for t in attack_set[np.argsort(-au[attack_set], kind="stable")]:
-            if spare <= 1e-12:
-                break
-            if t == target:
-                continue
-            add = min(1.0 - coverage[t], spare)
-            coverage[t] += add
-            spare -= add
+    # No shortcut for n_units >= n: full coverage is not always best in a general-sum
+    # game (the defender may leave a target open to draw the attack there).
+    u_star, coverage = minimal_attacker_utility(ac, au, float(n_units))
+    scale = max(1.0, abs(u_star))
+    attack_set = np.flatnonzero(au >= u_star - 1e-9 * scale)
+    spare = float(n_units) - float(coverage.sum())
+    # A flat target (A^c == A^u) in the attack set may take the spare coverage.
+    flat = (au - ac) <= 1e-12 * max(1.0, float(np.abs(au).max()))
+    value = coverage[attack_set] * dc[attack_set] + (1 - coverage[attack_set]) * du[attack_set]
+    flat_in = flat[attack_set]
+    if flat_in.any():
+        boost = np.minimum(1.0, coverage[attack_set] + max(spare, 0.0))
+        value = np.where(flat_in, boost * dc[attack_set] + (1 - boost) * du[attack_set], value)
+    target = int(attack_set[int(np.argmax(value))])
+    if flat[target]:
+        add = min(1.0 - coverage[target], max(spare, 0.0))
+        coverage[target] += add
+        spare -= add
+    # Spare resources make the other attack-set targets strictly worse for the attacker.
+    for t in attack_set[np.argsort(-au[attack_set], kind="stable")]:
+        if spare <= 1e-12:
+            break
+        if t == target:
+            continue
+        add = min(1.0 - coverage[t], spare)
+        coverage[t] += add
+        spare -= add
     best = attacker_best_response(game, coverage)
     ua = game.attacker_utility(coverage)[0]
     ud = game.defender_utility(coverage)[0]
