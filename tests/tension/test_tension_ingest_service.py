@@ -18,7 +18,12 @@ from watchfloor.cli.main import app
 from watchfloor.errors import IngestError, InvalidInputError
 from watchfloor.ingest.areas import areas_from_geojson, assign_points, h3_areas
 from watchfloor.ingest.policeuk import DEFAULT_GROUPS, read_incidents_csv, read_street_crime
-from watchfloor.services.tension import ingest_file, run_scan, tension_levels
+from watchfloor.services.tension import (
+    event_window_report,
+    ingest_file,
+    run_scan,
+    tension_levels,
+)
 from watchfloor.settings import load_settings
 from watchfloor.storage.db import open_database
 from watchfloor.storage.tension_models import TensionIncidentRow
@@ -240,5 +245,12 @@ def test_daily_scan_finds_an_injected_cluster(home: Path, data_dir: Path, tmp_pa
     assert top.p_value <= 0.01
     assert report.levels[areas.codes[target]][0] >= 3
     assert "public order incidents" in top.reason
+    # event window from 3 days before the end: the target area leads, 24 against ~3
+    ew = event_window_report(settings, region="daily", event_day=end - timedelta(days=2), days=3)
+    first = ew["areas"][0]
+    assert first["code"] == areas.codes[target]
+    assert first["observed"] >= 24
+    assert first["ratio_lower"] > 1.0
+    assert ew["start"] == (end - timedelta(days=2)).isoformat()
     with pytest.raises(InvalidInputError, match="longer than half"):
         run_scan(settings, region="daily", max_days=80, replicates=0, history_days=120)

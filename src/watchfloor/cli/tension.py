@@ -19,6 +19,7 @@ from watchfloor.services.tension import (
     NOTE_INDICATORS,
     add_note,
     alerts_geojson,
+    event_window_report,
     ingest_file,
     plot_report,
     run_scan,
@@ -263,4 +264,39 @@ def levels_cmd(region: RegionOpt = DEFAULT_REGION, as_json: JsonOpt = False) -> 
     table.add_column("reason")
     for code, (lvl, why) in sorted(levels.items(), key=lambda kv: (-kv[1][0], kv[0])):
         table.add_row(code, str(lvl), why)
+    console.print(table)
+
+
+@app.command("event-window")
+def event_window_cmd(  # noqa: PLR0917 (typer options)
+    since: Annotated[str, typer.Option("--since", help="Day of the event, YYYY-MM-DD.")],
+    days: Annotated[int, typer.Option("--days", help="Days from the event.")] = 7,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="Only these kinds (repeatable).")
+    ] = None,
+    region: RegionOpt = DEFAULT_REGION,
+    top: Annotated[int, typer.Option("--top", help="Areas to list.")] = 15,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare each area's incidents after an event with what was expected."""
+    day = _day(since, "--since") or date.today()
+    with err_console.status("comparing with the baseline"):
+        doc = event_window_report(load_settings(), region=region, event_day=day, days=days,
+                                  kinds=kind)  # fmt: skip
+    if as_json:
+        print_json(doc)
+        return
+    console.print(
+        f"{region} {doc['start']} to {doc['end']}: {doc['observed']:.0f} incidents against "
+        f"{doc['expected']:.1f} expected"
+    )
+    table = Table(title="areas by how unusual their count is")
+    for col in ("area", "observed", "expected", "ratio (95 % CI)", "p"):
+        table.add_column(col)
+    for a in doc["areas"][:top]:
+        table.add_row(
+            f"{a['name']} ({a['code']})", f"{a['observed']:.0f}", f"{a['expected']:.1f}",
+            f"{a['ratio']:.2f} ({a['ratio_lower']:.2f}-{a['ratio_upper']:.2f})",
+            f"{a['p_value']:.3g}",
+        )  # fmt: skip
     console.print(table)

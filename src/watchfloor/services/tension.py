@@ -61,7 +61,7 @@ from watchfloor.tension.alerts import (
     reason_sentence,
     tension_levels_from_alerts,
 )
-from watchfloor.tension.baseline import farrington, fit_daily_baseline
+from watchfloor.tension.baseline import event_window, farrington, fit_daily_baseline
 from watchfloor.tension.charts import cusum, ears
 from watchfloor.tension.scan import (
     ScanResult,
@@ -75,6 +75,7 @@ __all__ = [
     "TensionReport",
     "add_note",
     "alerts_geojson",
+    "event_window_report",
     "ingest_file",
     "plot_report",
     "run_scan",
@@ -1022,6 +1023,78 @@ def run_scan(
         len(alerts),
     )
     return report
+
+
+def event_window_report(
+    settings: Settings,
+    *,
+    region: str,
+    event_day: date,
+    days: int = 7,
+    kinds: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Return observed against expected per area in the window after a declared event.
+
+    Daily data: expected from the daily baseline (weekday, trend, season) fitted
+    on the year before ``event_day``, summed over ``days`` days from it. Monthly
+    data: the event's month against its Farrington expectation. Ratios carry
+    exact (Garwood) limits; areas are sorted by their one-sided Poisson p-value.
+    """
+    if days < 1:
+        msg = f"--days {days} must be at least 1"
+        raise InvalidInputError(msg)
+    report = run_scan(
+        settings,
+        region=region,
+        end=event_day + timedelta(days=days - 1),
+        kinds=kinds,
+        max_days=1,
+        replicates=0,
+        store=False,
+    )
+    if report.resolution == "day":
+        n = report.counts.shape[1]
+        train = n - days
+        base = fit_daily_baseline(
+            report.counts,
+            first_weekday=report.start.weekday(),
+            train_days=train,
+            harmonics=1 if train >= 365 else 0,
+        )
+        observed = report.counts[:, train:].sum(axis=1)
+        expected = base.expected[:, train:].sum(axis=1)
+        start, end = event_day, event_day + timedelta(days=days - 1)
+    else:
+        observed = report.counts[:, -1]
+        expected = report.expected[:, -1]
+        if not np.isfinite(expected).all():
+            msg = "monthly data need more than a year of history before the event"
+            raise InvalidInputError(msg)
+        start, end = report.end, _month_end(report.end)
+    res = event_window(observed, np.maximum(expected, 1e-9), confidence=confidence)
+    order = np.argsort(res.p_value, kind="stable")
+    return {
+        "region": region,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "confidence": confidence,
+        "observed": float(observed.sum()),
+        "expected": float(expected.sum()),
+        "areas": [
+            {
+                "code": report.area_codes[i],
+                "name": report.area_names[i],
+                "observed": float(res.observed[i]),
+                "expected": float(res.expected[i]),
+                "ratio": float(res.ratio[i]),
+                "ratio_lower": float(res.ratio_lower[i]),
+                "ratio_upper": float(res.ratio_upper[i]),
+                "p_value": float(res.p_value[i]),
+            }
+            for i in order
+        ],
+    }
 
 
 def _period_end(d: date, resolution: str) -> date:
