@@ -112,7 +112,7 @@ def simulate_response(
     travel_s: FloatArray,
     call_share: FloatArray,
     *,
-    calls_per_hour: FloatArray,
+    calls_per_hour: FloatArray | float,
     mean_service_s: float,
     standard_s: float | FloatArray,
     rng: np.random.Generator,
