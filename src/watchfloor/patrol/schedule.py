@@ -723,7 +723,11 @@ def solve_patrol_schedule(
         col_lower = np.zeros(n_cols)
         col_upper = np.full(n_cols, np.inf)
         col_upper[c_cols] = 1.0 - pin_t
-        col_lower[z_col] = -np.inf
+        # Targets without a visit node keep their (pinned) coverage: z is at least their
+        # utility, which also keeps z bounded when nothing can be visited.
+        fixed = ~reach
+        fixed_u = a_u + (a_c - a_u) * pinned
+        col_lower[z_col] = float(fixed_u[fixed].max()) if fixed.any() else -np.inf
         log.info(
             "patrol LP: %d classes, %d arcs, %d rows, %d site-slots",
             len(graphs),
