@@ -13,6 +13,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
+from watchfloor.services import operations as ops
 from watchfloor.services.auth import create_user, start_session
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database, upgrade_database
@@ -36,11 +37,21 @@ def app_client(region_settings: Settings) -> Iterator[TestClient]:
     """A test client of the whole web app over the Rutland region (not logged in)."""
     upgrade_database(region_settings)
     app = create_app(region_settings, options=WebOptions(rate_limit_per_minute=10_000))
+    app.state.ops_room = small_room(region_settings)
     with TestClient(app) as client:
         yield client
     room = getattr(app.state, "ops_room", None)
     if room is not None:
         room.close()
+
+
+#: A small force, so that each re-plan in the tests takes about a second.
+SMALL = ops.RoomConfig(patrol_units=3, arv_units=2, game_sites=12, time_limit_s=10.0)
+
+
+def small_room(settings: Settings) -> ops.OperationsRoom:
+    """The operations room of ``settings`` with a small force, backed by its database."""
+    return ops.OperationsRoom(settings, store=ops.OpsStore(open_database(settings)), config=SMALL)
 
 
 def log_in(client: TestClient, settings: Settings, username: str, role: str) -> None:

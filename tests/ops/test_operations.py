@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from tests.ops.conftest import SMALL
 
 from watchfloor.errors import (
     InfeasibleError,
@@ -43,7 +44,7 @@ def attack(**overrides: Any) -> ops.EventDeclaration:
 def room(region_settings: Settings) -> Iterator[ops.OperationsRoom]:
     upgrade_database(region_settings)
     store = ops.OpsStore(open_database(region_settings))
-    the_room = ops.OperationsRoom(region_settings, clock=lambda: NOW, store=store)
+    the_room = ops.OperationsRoom(region_settings, clock=lambda: NOW, store=store, config=SMALL)
     yield the_room
     the_room.close()
 
@@ -59,6 +60,25 @@ def test_declare_event_puts_a_new_plan_in_force_with_timings(room: ops.Operation
     assert plan.timings_s["total"] > 0
     assert plan.timings_s["posture"] > 0
     assert plan.timings_s["total"] >= plan.timings_s["posture"]
+    # Patrols for this shift and the next, each unit's route feasible, visits inside the shift.
+    shifts = plan.body["shifts"]
+    assert [s["key"] for s in shifts] == ["current", "next"]
+    assert shifts[0]["start"] == "2026-06-19T05:00:00+00:00"  # 06:00 BST
+    assert shifts[1]["start"] == "2026-06-19T13:00:00+00:00"
+    for shift in shifts:
+        assert [u["unit"] for u in shift["units"]] == ["P01", "P02", "P03"]
+        assert all(u["status"] == "feasible" for u in shift["units"])
+        assert isinstance(shift["seed"], int)
+        start, end = datetime.fromisoformat(shift["start"]), datetime.fromisoformat(shift["end"])
+        for unit in shift["units"]:
+            for visit in unit["visits"]:
+                assert start <= datetime.fromisoformat(visit["arrive"]) < end
+    assert plan.timings_s["patrol_current"] > 0
+    # Two ARVs placed, with their reach drawn.
+    arv = plan.body["arv"]
+    assert [b["unit"] for b in arv["bases"]] == ["ARV1", "ARV2"]
+    assert len(arv["isochrones"]["features"]) == 2
+    assert 0.0 < arv["covered_share"] <= 1.0
     sites = plan.body["sites"]
     assert [s["rank"] for s in sites] == list(range(1, len(sites) + 1))
     risks = [s["risk"] for s in sites]
@@ -111,7 +131,7 @@ def test_failed_replan_keeps_the_last_good_plan(region_settings: Settings) -> No
         if failing["on"]:
             msg = "2 patrol units cannot cover the pinned visits; add units"
             raise InfeasibleError(msg)
-        return ops.default_builder(settings, situation, now, timer)
+        return ops.default_builder(settings, situation, now, timer, SMALL)
 
     room = ops.OperationsRoom(region_settings, builder=builder, clock=lambda: NOW)
     try:
@@ -236,7 +256,10 @@ def test_regional_ct_sees_alerts_of_every_region(room: ops.OperationsRoom) -> No
 def test_plans_log_and_messages_survive_a_restart(region_settings: Settings) -> None:
     upgrade_database(region_settings)
     room = ops.OperationsRoom(
-        region_settings, clock=lambda: NOW, store=ops.OpsStore(open_database(region_settings))
+        region_settings,
+        clock=lambda: NOW,
+        store=ops.OpsStore(open_database(region_settings)),
+        config=SMALL,
     )
     try:
         done = room.wait(room.declare_event("rutland", attack(), actor=SUPERVISOR).job_id)
@@ -246,7 +269,10 @@ def test_plans_log_and_messages_survive_a_restart(region_settings: Settings) -> 
     finally:
         room.close()
     again = ops.OperationsRoom(
-        region_settings, clock=lambda: NOW, store=ops.OpsStore(open_database(region_settings))
+        region_settings,
+        clock=lambda: NOW,
+        store=ops.OpsStore(open_database(region_settings)),
+        config=SMALL,
     )
     try:
         plan = again.plan("rutland")

@@ -39,7 +39,6 @@ import numpy as np
 from sqlalchemy import select
 
 from watchfloor.errors import (
-    ConfigurationError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
@@ -63,6 +62,7 @@ __all__ = [
     "OpsStore",
     "Plan",
     "PlanDiff",
+    "RoomConfig",
     "Shift",
     "compare_plans",
     "plan_diff_json",
@@ -378,6 +378,8 @@ class OperationsRoom:
     store
         Persists the situation log, plans, jobs and messages; ``None`` keeps
         them in memory only.
+    config
+        Patrol units, ARVs, standards and solver limits of a re-plan.
     """
 
     def __init__(
@@ -387,9 +389,11 @@ class OperationsRoom:
         builder: PlanBuilder | None = None,
         clock: Callable[[], datetime] | None = None,
         store: OpsStore | None = None,
+        config: RoomConfig | None = None,
     ) -> None:
         self.settings = settings
-        self._builder = builder if builder is not None else default_builder
+        self.config = config or RoomConfig()
+        self._builder = builder if builder is not None else self._default_builder
         self._clock = clock if clock is not None else (lambda: datetime.now(UTC))
         self._store = store
         self._lock = threading.RLock()
@@ -634,6 +638,11 @@ class OperationsRoom:
             return rows[-1] if rows else None
 
     # -- machinery -----------------------------------------------------------------------
+
+    def _default_builder(
+        self, settings: Settings, situation: Situation, now: datetime, timer: Timer
+    ) -> dict[str, Any]:
+        return default_builder(settings, situation, now, timer, self.config)
 
     def close(self) -> None:
         """Stop the background worker after the running job."""
@@ -1510,36 +1519,50 @@ def _dispatch(
     lat: float,
     busy: tuple[str, ...],
 ) -> dict[str, Any]:
+    from watchfloor.placement import rank_units  # noqa: PLC0415
+
     engine = region_engine(view)
     node, snap_m = engine.nearest_nodes([lon], [lat])
     sources = np.array([int(b["node"]) for b in bases], dtype=np.int64)
     eta = engine.matrix(sources, node, method="dijkstra")[:, 0]
-    units = []
-    for base, t in zip(bases, eta.tolist(), strict=True):
-        status = "busy" if base["unit"] in busy else "available"
-        units.append(
-            {
-                "unit": base["unit"],
-                "base": base.get("name", ""),
-                "status": status,
-                "eta_s": round(t, 1) if math.isfinite(t) else None,
-            }
-        )
-    units.sort(key=lambda u: (u["status"] != "available", u["eta_s"] is None, u["eta_s"] or 0.0))
-    first = next((u for u in units if u["status"] == "available" and u["eta_s"] is not None), None)
+    free = np.array([b["unit"] not in busy for b in bases])
+    advice = rank_units(eta, available=free)
+    units = [
+        {
+            "unit": bases[int(i)]["unit"],
+            "base": bases[int(i)].get("name", ""),
+            "status": "available",
+            "eta_s": round(float(t), 1),
+        }
+        for i, t in zip(advice.order.tolist(), advice.eta_s.tolist(), strict=True)
+    ]
+    units += [
+        {"unit": b["unit"], "base": b.get("name", ""), "status": "busy", "eta_s": None}
+        for b in bases
+        if b["unit"] in busy
+    ]
     return {
         "incident": {"lon": lon, "lat": lat, "node": int(node[0]), "snap_m": float(snap_m[0])},
-        "recommended": first["unit"] if first else None,
+        "recommended": units[0]["unit"],
         "units": units,
+        "n_unreachable": advice.n_unreachable,
         "profile": "blue_light",
     }
 
 
 # -- the plan builder ---------------------------------------------------------------------
 
-#: Default resources of a region (overridable per room).
-DEFAULT_PATROL_UNITS = 8
-DEFAULT_ARV_UNITS = 3
+
+@dataclass(frozen=True)
+class RoomConfig:
+    """Resources and limits a re-plan uses (the same for every region of a room)."""
+
+    patrol_units: int = 8
+    foot_units: int = 0
+    arv_units: int = 3
+    arv_standard_s: float = 15 * 60.0
+    time_limit_s: float = 20.0
+    game_sites: int = 40
 
 
 def _optional_service(module: str) -> Any | None:
@@ -1555,7 +1578,11 @@ def _optional_service(module: str) -> Any | None:
 
 
 def default_builder(
-    settings: Settings, situation: Situation, now: datetime, timer: Timer
+    settings: Settings,
+    situation: Situation,
+    now: datetime,
+    timer: Timer,
+    config: RoomConfig | None = None,
 ) -> dict[str, Any]:
     """Return a plan body: posture, patrols for this and the next shift, ARV bases.
 
@@ -1575,7 +1602,7 @@ def default_builder(
         "tension": {"type": "FeatureCollection", "features": []},
         "notes": notes,
     }
-    inputs = StageInput(settings, view, situation, shifts, now, timer)
+    inputs = StageInput(settings, view, situation, shifts, now, timer, config or RoomConfig())
     posture = _posture_stage(inputs, body)
     for stage in (_patrol_stage, _arv_stage):
         note = stage(inputs, body, posture)
@@ -1612,6 +1639,7 @@ class StageInput:
     shifts: list[Shift]
     now: datetime
     timer: Timer
+    config: RoomConfig
 
 
 #: Slot length of the posture the room computes (minutes).
@@ -1753,15 +1781,180 @@ def _circle(lon: float, lat: float, radius_m: float, n: int = 48) -> dict[str, A
 
 def _patrol_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str | None:
     """Plan patrols for each shift; fill ``body["shifts"]``. Returns a note when skipped."""
-    if _optional_service("watchfloor.services.patrol") is None:
+    svc = _optional_service("watchfloor.services.patrol")
+    if svc is None:
         return "patrol planning is not installed"
-    msg = "the patrol service's planning interface is not wired in yet"
-    raise ConfigurationError(msg)
+    where = {s["site_id"]: (s["lon"], s["lat"]) for s in body["sites"]}
+    value = np.asarray(posture.value)
+    for key, shift in zip(("current", "next"), stage.shifts, strict=False):
+        cols = [j for j, t in enumerate(posture.slot_start) if shift.start <= t < shift.end]
+        region, keep, cutoff = _game_sites(stage, value[:, cols])
+        with stage.timer.step(f"patrol_{key}"):
+            plan = svc.plan_for_region(
+                region,
+                value[np.ix_(keep, cols)],
+                [posture.slot_start[j] for j in cols],
+                slot_minutes=posture.slot_minutes,
+                n_units=stage.config.patrol_units,
+                n_foot=stage.config.foot_units,
+                shift_start=shift.start,
+                shift_end=shift.end,
+                time_limit_s=stage.config.time_limit_s,
+            )
+        with stage.timer.step("routes"):
+            geojson = svc.plan_to_geojson(plan)
+            data = svc.plan_to_dict(plan)
+        paths: dict[str, list[list[float]]] = {}
+        for feature in geojson["features"]:
+            if feature["geometry"]["type"] == "LineString":
+                line = paths.setdefault(feature["properties"]["unit_id"], [])
+                coords = feature["geometry"]["coordinates"]
+                line.extend(coords[1:] if line and line[-1] == coords[0] else coords)
+        units = []
+        for k, unit in enumerate(data["units"]):
+            visits = [
+                {**v, "lon": where[v["site_id"]][0], "lat": where[v["site_id"]][1]}
+                for v in unit["route"]["visits"]
+            ]
+            units.append(
+                {
+                    "unit": unit["unit_id"],
+                    "unit_index": k,
+                    "mode": unit["mode"],
+                    "base": unit["base"],
+                    "visits": visits,
+                    "travel_s": unit["route"]["total_travel_s"],
+                    "status": unit["route"]["status"],
+                    "path": [[round(x, 6), round(y, 6)] for x, y in paths.get(unit["unit_id"], [])],
+                }
+            )
+        body["shifts"].append(
+            {
+                "key": key,
+                "label": shift.label,
+                "start": shift.start.isoformat(),
+                "end": shift.end.isoformat(),
+                "seed": data["seed"],
+                "status": data["status"],
+                "guarantee": data["guarantee"],
+                "entropy_bits": data["entropy_bits"],
+                "attacker_best_response": data["attacker_best_response"],
+                "excluded_sites": len(data["excluded_sites"]),
+                "n_game_sites": int(keep.size),
+                # Sites left out of the game never exceed this risk; when it is below
+                # the guarantee no attacker would choose them and the reduction is exact.
+                "max_risk_left_out": cutoff,
+                "exact": cutoff <= float(data["guarantee"]),
+                "units": units,
+            }
+        )
+    return None
+
+
+def _game_sites(stage: StageInput, value: Any) -> tuple[Any, Any, float]:
+    """Return the region cut to the game's sites, their indices and the largest risk left out.
+
+    The game is played over the ``config.game_sites`` riskiest sites of the
+    shift plus every police station (the units' bases). The rest are left out
+    of the solve to keep a re-plan within seconds; ``max_risk_left_out`` tells
+    whether that could change the answer.
+    """
+    from dataclasses import replace as dc_replace  # noqa: PLC0415
+
+    region = stage.view.region
+    peak = value.max(axis=1) if value.size else np.zeros(len(region.sites))
+    order = np.argsort(-peak, kind="stable")
+    top = order[: stage.config.game_sites]
+    stations = np.flatnonzero(np.asarray(region.sites.kind) == "police_station")
+    keep = np.union1d(top, stations).astype(np.int64)
+    rest = np.setdiff1d(np.arange(peak.size), keep)
+    cutoff = float(peak[rest].max()) if rest.size else 0.0
+    if keep.size == len(region.sites):
+        return region, keep, cutoff
+    return dc_replace(region, sites=region.sites.take(keep)), keep, cutoff
+
+
+_ARV_PROBLEMS: dict[tuple[str, int], Any] = {}
+_REACH_CACHE: dict[tuple[int, int, float], dict[str, Any]] = {}
+
+
+def _reach_areas(engine: Any, nodes: Any, *, budget_s: float) -> dict[str, Any]:
+    """Return, per base, the area its unit reaches within ``budget_s`` (GeoJSON polygons).
+
+    The area is the concave hull of the road nodes reached in time: a drawing
+    of the reach for the map, quick enough for every re-plan (the exact
+    isochrone of the travel-time engine is for reports, not the live loop).
+    """
+    import shapely  # noqa: PLC0415
+
+    graph = engine.graph
+    features = []
+    for u, node in enumerate(np.asarray(nodes).tolist()):
+        key = (id(engine), int(node), float(budget_s))
+        feature = _REACH_CACHE.get(key)
+        if feature is None:
+            time_s = engine.one_to_all(int(node), cutoff_s=budget_s)
+            hit = np.flatnonzero(np.isfinite(time_s) & (time_s <= budget_s))
+            points = shapely.multipoints(np.column_stack([graph.lon[hit], graph.lat[hit]]))
+            area = shapely.concave_hull(points, ratio=0.2).buffer(0.002).simplify(0.0005)
+            feature = {
+                "type": "Feature",
+                "properties": {"budget_s": budget_s, "n_nodes": int(hit.size)},
+                "geometry": shapely.geometry.mapping(area),
+            }
+            _REACH_CACHE[key] = feature
+        features.append({**feature, "properties": {**feature["properties"], "unit": f"ARV{u + 1}"}})
+    return {"type": "FeatureCollection", "features": features}
 
 
 def _arv_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str | None:
-    """Place ARVs; fill ``body["arv"]``. Returns a note when skipped."""
-    if _optional_service("watchfloor.services.arv") is None:
+    """Place the ARVs (MEXCLP) with their isochrones; fill ``body["arv"]``.
+
+    The demand, candidates and blue-light travel times of a region are built
+    once and kept; each re-plan solves the placement again.
+    """
+    svc = _optional_service("watchfloor.services.arv")
+    if svc is None:
         return "ARV placement is not installed"
-    msg = "the ARV service's planning interface is not wired in yet"
-    raise ConfigurationError(msg)
+    view, cfg = stage.view, stage.config
+    key = (str(view.region.path), view.mtime_ns)
+    problem = _ARV_PROBLEMS.get(key)
+    if problem is None:
+        with stage.timer.step("arv_problem"):
+            problem = svc.build_problem(view.region)
+        _ARV_PROBLEMS[key] = problem
+    with stage.timer.step("arv"):
+        placement = svc.plan_bases(
+            problem, n_units=cfg.arv_units, model="mexclp", time_limit_s=cfg.time_limit_s
+        )
+    nodes = np.asarray(problem.candidate_node)[np.asarray(placement.sites)]
+    graph = problem.engine.graph
+    with stage.timer.step("isochrones"):
+        iso = _reach_areas(problem.engine, nodes, budget_s=cfg.arv_standard_s)
+        reach = problem.engine.nearest_source(nodes, cutoff_s=cfg.arv_standard_s)[0]
+    atoms = np.asarray(problem.atom_node)
+    covered = np.isfinite(reach[atoms]) & (reach[atoms] <= np.asarray(problem.standard_s))
+    demand = np.asarray(problem.demand, dtype=np.float64)
+    bases = [
+        {
+            "unit": f"ARV{u + 1}",
+            "name": problem.candidate_name[int(c)],
+            "kind": problem.candidate_kind[int(c)],
+            "node": int(n),
+            "lon": round(float(graph.lon[n]), 6),
+            "lat": round(float(graph.lat[n]), 6),
+        }
+        for u, (c, n) in enumerate(zip(placement.sites.tolist(), nodes.tolist(), strict=True))
+    ]
+    body["arv"] = {
+        "model": placement.model,
+        "status": placement.status,
+        "gap": float(placement.gap),
+        "objective": float(placement.objective),
+        "bases": bases,
+        "standard_s": cfg.arv_standard_s,
+        "covered_share": float(demand[covered].sum() / demand.sum()) if demand.sum() else 0.0,
+        "demand_sources": list(problem.demand_sources),
+        "isochrones": _jsonable(iso),
+    }
+    return None

@@ -209,9 +209,14 @@
     }
     state.status = status;
     const planId = status.plan ? status.plan.plan_id : null;
-    if (planId !== state.planId && state.layersReady) {
-      state.planId = planId;
-      await loadPlanLayers();
+    if (planId !== state.planId && state.layersReady && !state.loading) {
+      state.loading = true;
+      try {
+        await loadPlanLayers();
+        state.planId = planId; // set once the new plan is drawn
+      } finally {
+        state.loading = false;
+      }
     }
     renderStatus(status);
     state.loadedAt = Date.now();
@@ -311,6 +316,7 @@
     const t0 = performance.now();
     const roads = await getJSON(api + "/basemap");
     map.getSource("roads").setData(roads);
+    state.counts = Object.assign(state.counts || {}, { roads: roads.features.length });
     await refresh();
     map.once("idle", () => { state.renderMs = performance.now() - t0; state.rendered = true; });
   });

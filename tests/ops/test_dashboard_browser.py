@@ -1,0 +1,169 @@
+"""End to end in Debian's chromium: login, map layers, declare, dispatch, public page."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from tests.ops.conftest import PASSWORD, small_room
+
+from watchfloor.services.auth import create_user
+from watchfloor.settings import Settings
+from watchfloor.storage.db import open_database, upgrade_database
+from watchfloor.web.app import WebOptions, create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+LAYERS = (
+    "roads-major",
+    "roads-middle",
+    "roads-minor",
+    "sites-risk",
+    "patrol-routes",
+    "patrol-visits",
+    "arv-bases",
+    "arv-isochrones",
+    "reports-heat",
+    "reports-points",
+    "tension-areas",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(region_settings: Settings) -> Iterator[str]:
+    """The web app served by uvicorn on 127.0.0.1 in a thread; yields its base URL."""
+    upgrade_database(region_settings)
+    database = open_database(region_settings)
+    with database.session() as session:
+        create_user(session, "duty", role="supervisor", password=PASSWORD)
+    database.dispose()
+    app = create_app(region_settings, options=WebOptions(rate_limit_per_minute=10_000))
+    app.state.ops_room = small_room(region_settings)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+    room = getattr(app.state, "ops_room", None)
+    if room is not None:
+        room.close()
+
+
+@pytest.fixture
+def page(server: str) -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (bash scripts/install --dev)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        context = browser.new_context(viewport={"width": 1366, "height": 850})
+        the_page = context.new_page()
+        yield the_page
+        context.close()
+        browser.close()
+
+
+def test_operations_room_end_to_end(server: str, page: object, tmp_path: Path) -> None:
+    p = page  # playwright Page
+    p.goto(f"{server}/staff/login")  # type: ignore[attr-defined]
+    p.fill("input[name=username]", "duty")  # type: ignore[attr-defined]
+    p.fill("input[name=password]", PASSWORD)  # type: ignore[attr-defined]
+    p.click("button[type=submit]")  # type: ignore[attr-defined]
+    p.wait_for_url("**/staff/queues**")  # type: ignore[attr-defined]
+
+    started = time.perf_counter()
+    p.goto(f"{server}/dashboard?region=rutland")  # type: ignore[attr-defined]
+    p.wait_for_function("() => window.wfState && window.wfState.rendered === true", timeout=30_000)  # type: ignore[attr-defined]
+    render_s = time.perf_counter() - started
+    present = p.evaluate(  # type: ignore[attr-defined]
+        "(ids) => ids.filter((id) => window.wfMap.getLayer(id) !== undefined)", list(LAYERS)
+    )
+    assert present == list(LAYERS)
+    counts = p.evaluate("window.wfState.counts")  # type: ignore[attr-defined]
+    assert counts["roads"] == 3  # major, middle and minor roads
+    assert counts["sites"] > 100
+    assert "No plan yet" in p.inner_text("#plan-status")  # type: ignore[attr-defined]
+
+    # Declare an event from the dashboard: a new plan arrives and is drawn.
+    at = (datetime.now(UTC) - timedelta(hours=2)).astimezone().strftime("%Y-%m-%dT%H:%M")
+    p.fill("#declare-form input[name=place]", "Finsbury Park, London")  # type: ignore[attr-defined]
+    p.fill("#declare-form input[name=at]", at)  # type: ignore[attr-defined]
+    p.fill("#declare-form input[name=targeted_community]", "muslim")  # type: ignore[attr-defined]
+    p.select_option("#declare-form select[name=playbook]", "place-of-worship-attack")  # type: ignore[attr-defined]
+    p.click("#declare-form button[type=submit]")  # type: ignore[attr-defined]
+    p.wait_for_function("() => Boolean(window.wfState.planId)", timeout=60_000)  # type: ignore[attr-defined]
+    p.wait_for_selector("#plan-timing")  # type: ignore[attr-defined]
+    assert "computed in" in p.inner_text("#plan-timing")  # type: ignore[attr-defined]
+    assert p.inner_text("#diff-risen").strip() != "none"  # type: ignore[attr-defined]
+    first_plan = p.evaluate("window.wfState.planId")  # type: ignore[attr-defined]
+    first_routes = p.evaluate("JSON.stringify(window.wfState.patrols.features)")  # type: ignore[attr-defined]
+
+    # Raise the threat level: the plan on screen changes again.
+    p.click("text=Change the threat level")  # type: ignore[attr-defined]
+    p.select_option("#threat-form select[name=level]", "critical")  # type: ignore[attr-defined]
+    p.click("#threat-form button[type=submit]")  # type: ignore[attr-defined]
+    p.wait_for_function("(id) => window.wfState.planId !== id", arg=first_plan, timeout=60_000)  # type: ignore[attr-defined]
+    assert p.inner_text("#threat-level") == "CRITICAL"  # type: ignore[attr-defined]
+    routes = p.evaluate("JSON.stringify(window.wfState.patrols.features)")  # type: ignore[attr-defined]
+    n_units = p.evaluate("window.wfState.status.units.length")  # type: ignore[attr-defined]
+    if n_units:
+        assert routes != first_routes
+
+    # Click a point on the map: dispatch advice (or the reason there is none).
+    p.click("#map", position={"x": 500, "y": 400})  # type: ignore[attr-defined]
+    p.wait_for_function(  # type: ignore[attr-defined]
+        "() => Boolean(document.querySelector('#dispatch-list, #dispatch .error'))",
+        timeout=30_000,
+    )
+    has_arv = p.evaluate("window.wfState.counts['arv'] > 0")  # type: ignore[attr-defined]
+    if has_arv:
+        assert p.locator("#dispatch-list li").count() >= 1  # type: ignore[attr-defined]
+    else:
+        assert "no ARV placement" in p.inner_text("#dispatch")  # type: ignore[attr-defined]
+
+    shot = tmp_path / "ops-dashboard.png"
+    p.screenshot(path=str(shot), full_page=False)  # type: ignore[attr-defined]
+    artifacts = Path("artifacts")
+    artifacts.mkdir(exist_ok=True)
+    shutil.copy(shot, artifacts / "ops-dashboard.png")
+    assert shot.stat().st_size > 20_000
+    print(f"dashboard rendered in {render_s:.2f} s; screenshot {shot}")
+
+    # Publish the message of the day with one click; the public page shows it.
+    p.click("text=Public message of the day")  # type: ignore[attr-defined]
+    p.fill("textarea[name=text]", "Extra officers are at every place of worship today.")  # type: ignore[attr-defined]
+    p.click("form[action='/dashboard/message'] button[type=submit]")  # type: ignore[attr-defined]
+    p.wait_for_url("**/community?region=rutland")  # type: ignore[attr-defined]
+    assert "Extra officers are at every place of worship today." in p.inner_text(  # type: ignore[attr-defined]
+        "#community-message"
+    )
