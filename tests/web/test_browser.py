@@ -1,0 +1,146 @@
+"""Browser tests in Debian's chromium: a member of the public files a report on a phone
+screen with and without JavaScript; a reviewer logs in and triages it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _server import Server
+from playwright.sync_api import sync_playwright
+
+from watchfloor.services.auth import create_user
+from watchfloor.settings import Settings
+from watchfloor.storage.db import open_database, upgrade_database
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "reviewer password 123"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("browser") / "home"
+    settings = Settings(home=home, secret_key="test-secret-key-0123456789abcdef")
+    upgrade_database(settings)
+    database = open_database(settings)
+    with database.session() as session:
+        create_user(session, "rita", role="reviewer", password=PASSWORD)
+    database.dispose()
+    srv = Server(home)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (scripts/install --dev installs it)")
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+def _phone(browser, *, javascript: bool, **extra):
+    return browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, java_script_enabled=javascript, **extra
+    )
+
+
+def test_report_without_javascript_on_a_phone(server: Server, browser) -> None:
+    context = _phone(browser, javascript=False)
+    page = context.new_page()
+    page.goto(server.url + "/")
+    # The first thing on the page is the 999 line.
+    first = page.locator("body *:visible").first
+    assert "call 999" in (first.inner_text() + page.locator(".emergency").inner_text())
+    page.get_by_label("A suspicious item or vehicle").check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("What happened?").fill(
+        "A holdall with wires left under the bench by platform 1"
+    )
+    page.get_by_label("Place or address").fill("Oakham railway station")
+    page.get_by_role("button", name="Send report").click()
+    reference = page.locator("#reference").inner_text()
+    assert reference.startswith("WF")
+    assert len(page.locator("#receipt-code").inner_text().replace("-", "")) == 16
+    context.close()
+
+
+def test_happening_now_stops_the_form(server: Server, browser) -> None:
+    context = _phone(browser, javascript=False)
+    page = context.new_page()
+    page.goto(server.url + "/")
+    page.get_by_label("Yes, it is happening now").check()
+    page.get_by_label("Suspicious behaviour").check()
+    page.get_by_role("button", name="Continue").click()
+    assert page.get_by_role("heading", name="Call 999 now").is_visible()
+    assert page.locator("form[action='/report']").count() == 0
+    context.close()
+
+
+def test_missing_fields_are_named_and_linked(server: Server, browser) -> None:
+    context = _phone(browser, javascript=False)
+    page = context.new_page()
+    page.goto(server.url + "/report?kind=hate_incident")
+    page.get_by_role("button", name="Send report").click()
+    summary = page.locator(".error-summary")
+    assert "There is a problem" in summary.inner_text()
+    assert summary.locator("a[href='#description']").count() == 1
+    context.close()
+
+
+def test_report_with_javascript_uses_the_phone_location(server: Server, browser) -> None:
+    context = _phone(
+        browser,
+        javascript=True,
+        geolocation={"longitude": -0.7270, "latitude": 52.6700},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    page.goto(server.url + "/report?kind=hate_incident")
+    page.get_by_label("What happened?").fill("Abuse shouted at people leaving Friday prayers")
+    page.get_by_label("Religion or belief").check()
+    page.get_by_label("No, I saw it or heard about it").check()
+    page.get_by_role("button", name="Use where I am now").click()
+    page.get_by_text("Location added").wait_for()
+    assert page.locator("#lat").input_value() == "52.670000"
+    page.get_by_role("button", name="Send report").click()
+    assert page.locator("#reference").inner_text().startswith("WF")
+    context.close()
+
+
+def test_reviewer_logs_in_and_triages(server: Server, browser) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server.url + "/staff/queues")
+    # Not logged in: sent to the login page.
+    assert page.url.endswith("/staff/login")
+    page.get_by_label("Username").fill("rita")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    assert page.url.endswith("/staff/queues")
+    page.locator("tbody a").first.click()
+    assert page.get_by_role("heading", name="What they told us").is_visible()
+    page.get_by_label("Queue", exact=True).select_option("neighbourhood")
+    page.get_by_label("Priority").select_option("4")
+    page.get_by_label("Reason").fill("no threat, local matter")
+    page.get_by_role("button", name="Save triage").click()
+    assert page.locator("#queue-value").inner_text() == "Neighbourhood"
+    assert page.locator("#status-value").inner_text() == "triaged"
+    context.close()
