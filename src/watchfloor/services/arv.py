@@ -51,6 +51,7 @@ __all__ = [
     "ArvProblem",
     "DemandOptions",
     "PlanUnits",
+    "UnitTimes",
     "bases_from_plan",
     "build_problem",
     "dispatch_advice",
@@ -60,6 +61,7 @@ __all__ = [
     "plan_to_geojson",
     "read_plan",
     "station_bases",
+    "unit_times",
     "write_plan",
     "write_plan_png",
 ]
@@ -725,6 +727,24 @@ def bases_from_plan(problem: ArvProblem, plan: PlanUnits) -> IntArray:
     return np.array([index[int(n)] for n in node.tolist()], dtype=np.int64)
 
 
+@dataclass(frozen=True, eq=False)
+class UnitTimes:
+    """Blue-light times from each unit's position to every node (one Dijkstra per unit).
+
+    Built once when units take position (a unit that moves costs one search to
+    refresh); a dispatch query is then a column lookup, exact by construction.
+    """
+
+    node: IntArray
+    time_s: FloatArray
+
+
+def unit_times(engine: TravelTimeEngine, unit_node: IntArray) -> UnitTimes:
+    """Return the per-unit travel-time table used by :func:`dispatch_advice`."""
+    nodes = np.asarray(unit_node, dtype=np.int64)
+    return UnitTimes(node=nodes, time_s=engine.many_to_all(nodes))
+
+
 def dispatch_advice(
     engine: TravelTimeEngine,
     plan: PlanUnits,
@@ -733,8 +753,13 @@ def dispatch_advice(
     lat: float,
     busy: Sequence[str] = (),
     max_snap_m: float = 1000.0,
+    table: UnitTimes | None = None,
 ) -> list[dict[str, Any]]:
     """Return the available units ranked by blue-light ETA to an incident (CLI and API).
+
+    Without ``table`` the ETAs come from one reverse search from the incident
+    (right for a one-off command); a long-running service passes a
+    :class:`UnitTimes` table built with :func:`unit_times` for the plan's units.
 
     Raises
     ------
@@ -756,8 +781,11 @@ def dispatch_advice(
             f"of the region; give a location inside the region"
         )
         raise InvalidInputError(msg)
-    unit_node, _ = engine.nearest_nodes(plan.lon, plan.lat)
-    eta = engine.matrix(unit_node, node)[:, 0]
+    if table is not None:
+        eta = table.time_s[:, int(node[0])]
+    else:
+        unit_node, _ = engine.nearest_nodes(plan.lon, plan.lat)
+        eta = engine.matrix(unit_node, node)[:, 0]
     free = np.array([u not in set(busy) for u in plan.unit])
     advice = rank_units(eta, available=free)
     return [
