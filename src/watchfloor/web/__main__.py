@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
-from watchfloor.cli._app import setup_logging
 from watchfloor.errors import WatchfloorError
 from watchfloor.settings import load_settings
 from watchfloor.web.server import run_server
@@ -19,7 +19,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
-    setup_logging("DEBUG" if args.verbose else "INFO")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         run_server(load_settings(), host=args.host, port=args.port, workers=args.workers)
     except WatchfloorError as exc:
