@@ -438,7 +438,13 @@ def _solve_bayesian(game: SecurityGame, n_units: int, time_limit_s: float) -> Ga
     )
 
 
-def solve_game(game: SecurityGame, *, n_units: int, time_limit_s: float = 60.0) -> GameSolution:
+def solve_game(
+    game: SecurityGame,
+    *,
+    n_units: int,
+    time_limit_s: float = 60.0,
+    method: Literal["auto", "water_filling", "eraser_milp"] = "auto",
+) -> GameSolution:
     """Return the strong Stackelberg equilibrium of ``game`` with ``n_units`` resources.
 
     One attacker type is solved exactly by water-filling (``O(n log n)``);
@@ -453,6 +459,9 @@ def solve_game(game: SecurityGame, *, n_units: int, time_limit_s: float = 60.0) 
         Number of identical resources, each covering one target (at least 1).
     time_limit_s
         Time limit of the Bayesian MILP; the status says whether it was reached.
+    method
+        ``"auto"`` (water-filling for one type, the MILP otherwise) or force one;
+        ``"water_filling"`` needs a single attacker type.
 
     Raises
     ------
@@ -460,7 +469,13 @@ def solve_game(game: SecurityGame, *, n_units: int, time_limit_s: float = 60.0) 
         When ``n_units`` is not a whole number of at least 1.
     """
     _check_units(n_units)
-    if game.n_types == 1:
+    if method not in ("auto", "water_filling", "eraser_milp"):
+        msg = f"method must be 'auto', 'water_filling' or 'eraser_milp' (got {method!r})"
+        raise InvalidInputError(msg)
+    if method == "water_filling" and game.n_types != 1:
+        msg = "water-filling solves games with one attacker type; use method='eraser_milp'"
+        raise InvalidInputError(msg)
+    if game.n_types == 1 and method != "eraser_milp":
         solution = _solve_single_type(game, int(n_units))
     else:
         solution = _solve_bayesian(game, int(n_units), time_limit_s)

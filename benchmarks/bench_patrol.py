@@ -1,0 +1,347 @@
+"""Patrol games: exactness, speed, sampling and value against simple rotas.
+
+Usage: ``python benchmarks/bench_patrol.py [--json] [--quick]``
+
+1. exactness: water-filling (ours) against the multiple-LPs method (peer, one
+   scipy/HiGHS LP per target) on random small games (<= 10 targets, <= 3
+   units), and the ERASER MILP against enumerating both types' responses on
+   small Bayesian games; maximum absolute difference in the defender's utility.
+2. speed: water-filling on 1,000 targets / 40 units against the ERASER MILP
+   (HiGHS) on the same game; the schedule-constrained LP on 1,000 sites, 40
+   units, 8 hourly slots on the synthetic county (road travel times), no peer.
+3. sampling: shifts drawn from a schedule; error of the empirical coverage
+   (expected visits, and the share of shifts with a visit), infeasible routes.
+4. value: the attacker's best-response utility against our sampled plan and
+   against rotas of the same units: uniform random, risk-proportional random,
+   and greedy "highest risk first", all moving on the same tick grid with the
+   same travel times and 10-minute visits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from watchfloor.patrol import (
+    PatrolUnit,
+    SecurityGame,
+    check_route,
+    class_strategies,
+    empirical_coverage,
+    sample_shift,
+    solve_game,
+    solve_patrol_schedule,
+)
+from watchfloor.patrol.reference import solve_game_multiple_lps
+from watchfloor.roads.synthetic import synthetic_county
+from watchfloor.traveltime import TravelTimeEngine
+
+HOUR = 3600.0
+DETERRENCE = 0.75
+
+
+def random_game(rng: np.random.Generator, n: int, n_types: int = 1) -> SecurityGame:
+    au = rng.uniform(0, 10, (n_types, n))
+    ac = au - rng.uniform(0, 10, (n_types, n))
+    du = rng.uniform(-10, 0, (n_types, n))
+    dc = du + rng.uniform(0, 10, (n_types, n))
+    if rng.random() < 0.3:  # some zero-sum games
+        dc, du = -ac, -au
+    return SecurityGame.from_arrays(
+        dc, du, ac, au, type_probability=rng.dirichlet(np.ones(n_types))
+    )
+
+
+def case(
+    name: str, graph: str, ours_s: float, peer: str | None, peer_s: float | None, **extra: Any
+) -> dict[str, Any]:
+    ratio = (peer_s / ours_s) if (peer_s is not None and ours_s > 0) else None
+    out = {
+        "name": name,
+        "graph": graph,
+        "ours_s": ours_s,
+        "peer": peer,
+        "peer_s": peer_s,
+        "ratio": ratio,
+    }
+    out.update(extra)
+    return out
+
+
+def bench_exactness(n_games: int, n_bayes: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(2026)
+    ours_s = peer_s = 0.0
+    worst = 0.0
+    for _ in range(n_games):
+        game = random_game(rng, int(rng.integers(1, 11)))
+        k = int(rng.integers(1, 4))
+        t0 = time.perf_counter()
+        a = solve_game(game, n_units=k)
+        t1 = time.perf_counter()
+        b = solve_game_multiple_lps(game, n_units=k)
+        t2 = time.perf_counter()
+        ours_s += t1 - t0
+        peer_s += t2 - t1
+        worst = max(worst, abs(a.defender_utility - b.defender_utility))
+    out = [
+        case(
+            f"exactness: {n_games} games <=10 targets <=3 units",
+            "random",
+            ours_s,
+            "multiple LPs (scipy HiGHS)",
+            peer_s,
+            max_abs_diff=worst,
+        )
+    ]
+    ours_s = peer_s = 0.0
+    worst = 0.0
+    for _ in range(n_bayes):
+        game = random_game(rng, int(rng.integers(1, 6)), n_types=2)
+        k = int(rng.integers(1, 4))
+        t0 = time.perf_counter()
+        a = solve_game(game, n_units=k)
+        t1 = time.perf_counter()
+        b = solve_game_multiple_lps(game, n_units=k)
+        t2 = time.perf_counter()
+        ours_s += t1 - t0
+        peer_s += t2 - t1
+        worst = max(worst, abs(a.defender_utility - b.defender_utility))
+    out.append(
+        case(
+            f"exactness: {n_bayes} Bayesian games 2 types <=5 targets",
+            "random",
+            ours_s,
+            "enumerated multiple LPs",
+            peer_s,
+            max_abs_diff=worst,
+        )
+    )
+    return out
+
+
+def bench_compact(repeats: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(7)
+    n = 1000
+    au = rng.lognormal(1.0, 0.8, n)
+    game = SecurityGame.from_arrays(np.zeros(n), -au, (1 - DETERRENCE) * au, au)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        ours = solve_game(game, n_units=40)
+        times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    peer = solve_game(game, n_units=40, method="eraser_milp", time_limit_s=120)
+    peer_s = time.perf_counter() - t0
+    return [
+        case(
+            "compact SSE 1000 targets 40 units (median)",
+            "random",
+            float(np.median(times)),
+            "ERASER MILP (HiGHS)",
+            peer_s,
+            abs_diff=abs(ours.defender_utility - peer.defender_utility),
+            peer_status=peer.status,
+        )
+    ]
+
+
+def county_instance(
+    n_sites: int, n_units: int, n_slots: int, n_nodes: int, seed: int = 0
+) -> dict[str, Any]:
+    """Sites on the synthetic county, 4 bases, road travel-time matrix, lognormal risk."""
+    rng = np.random.default_rng(seed)
+    graph = synthetic_county(n_nodes, seed=seed)
+    engine = TravelTimeEngine(graph)
+    nodes = rng.choice(graph.n_nodes, size=n_sites + 4, replace=False)
+    t0 = time.perf_counter()
+    travel = engine.matrix(nodes, nodes)
+    matrix_s = time.perf_counter() - t0
+    np.fill_diagonal(travel, 0.0)
+    value = rng.lognormal(0.0, 0.7, (n_sites, 1)) * rng.uniform(0.6, 1.4, (n_sites, n_slots))
+    units = [
+        PatrolUnit(f"U{k:02d}", "vehicle", n_sites + k % 4, n_sites + k % 4, 0.0, n_slots * HOUR)
+        for k in range(n_units)
+    ]
+    return {
+        "value": value,
+        "travel": {"vehicle": travel},
+        "units": units,
+        "n_sites": n_sites,
+        "n_slots": n_slots,
+        "graph": f"synthetic_county({n_nodes})",
+        "matrix_s": matrix_s,
+    }
+
+
+def solve(inst: dict[str, Any], time_limit_s: float) -> Any:
+    value = inst["value"]
+    return solve_patrol_schedule(
+        value,
+        (1 - DETERRENCE) * value,
+        slot_start_s=np.arange(inst["n_slots"]) * HOUR,
+        slot_length_s=HOUR,
+        travel_time_s=inst["travel"],
+        units=inst["units"],
+        time_limit_s=time_limit_s,
+    )
+
+
+def bench_schedule(quick: bool) -> list[dict[str, Any]]:
+    n_sites = 300 if quick else 1000
+    inst = county_instance(n_sites, 40, 8, 20_000 if quick else 100_000)
+    t0 = time.perf_counter()
+    sched = solve(inst, time_limit_s=300.0)
+    wall = time.perf_counter() - t0
+    return [
+        case(
+            f"schedule LP {n_sites} sites 40 units 8 slots",
+            inst["graph"],
+            wall,
+            None,
+            None,
+            status=sched.status,
+            guarantee=sched.guarantee,
+            lower_bound=sched.lower_bound,
+            gap=sched.gap,
+            n_arcs=sched.n_arcs,
+            n_targets=sched.n_targets,
+            lp_s=sched.solve_time_s,
+        )
+    ]
+
+
+def simulate_rota(
+    inst: dict[str, Any], policy: str, n_shifts: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Return the share of shifts visiting each site-slot under a simple rota."""
+    value, travel = inst["value"], inst["travel"]["vehicle"]
+    n_sites, n_slots = inst["n_sites"], inst["n_slots"]
+    ticks = np.arange(0, n_slots * HOUR, 1800.0)
+    dwell = 600.0
+    share = np.zeros((n_sites, n_slots))
+    for _ in range(n_shifts if policy != "greedy" else 1):
+        hit = np.zeros((n_sites, n_slots), dtype=bool)
+        for unit in inst["units"]:
+            here, free = unit.start_location, unit.start_s
+            while True:
+                arrive = free + travel[here, :n_sites]
+                tick_idx = np.searchsorted(ticks, arrive - 1e-6)
+                ok = tick_idx < ticks.size
+                t_start = np.where(ok, ticks[np.minimum(tick_idx, ticks.size - 1)], np.inf)
+                back = t_start + dwell + travel[:n_sites, unit.end_location]
+                ok &= back <= unit.end_s
+                if here < n_sites:
+                    ok[here] = False
+                if not ok.any():
+                    break
+                slot = np.minimum(np.where(ok, t_start, 0.0) // HOUR, n_slots - 1).astype(int)
+                risk = np.where(ok, value[np.arange(n_sites), slot], 0.0)
+                if policy == "uniform":
+                    j = int(rng.choice(np.flatnonzero(ok)))
+                elif policy == "proportional":
+                    j = int(rng.choice(n_sites, p=risk / risk.sum()))
+                else:  # greedy: highest risk not yet visited in that slot
+                    fresh = np.where(hit[np.arange(n_sites), slot], -1.0, risk)
+                    j = int(np.argmax(fresh))
+                hit[j, slot[j]] = True
+                here, free = j, t_start[j] + dwell
+        share += hit
+    return share / (n_shifts if policy != "greedy" else 1)
+
+
+def bench_sampling_and_value(n_shifts: int, quick: bool) -> list[dict[str, Any]]:
+    inst = county_instance(120 if quick else 200, 10, 8, 20_000, seed=1)
+    sched = solve(inst, time_limit_s=300.0)
+    rng = np.random.default_rng(99)
+    strategies = class_strategies(sched)
+    t0 = time.perf_counter()
+    shifts = [
+        sample_shift(
+            sched, units=inst["units"], travel_time_s=inst["travel"], rng=rng, strategies=strategies
+        )
+        for _ in range(n_shifts)
+    ]
+    sample_s = time.perf_counter() - t0
+    bad = sum(
+        check_route(r, inst["travel"]["vehicle"]).status != "feasible" for s in shifts for r in s
+    )
+    emp = empirical_coverage(shifts, n_sites=inst["n_sites"], n_slots=inst["n_slots"])
+    err_visits = float(np.abs(emp.mean_visits - sched.coverage).max())
+    err_prob = float(np.abs(emp.visited_share - sched.coverage).max())
+    se = np.sqrt(np.maximum(sched.coverage * (1 - sched.coverage), 1e-12) / n_shifts)
+    z = float((np.abs(emp.mean_visits - sched.coverage) / se)[sched.coverage > 0.01].max())
+    out = [
+        case(
+            f"sampling: {n_shifts} shifts, {inst['n_sites']} sites, 10 units",
+            inst["graph"],
+            sample_s,
+            None,
+            None,
+            max_err_expected_visits=err_visits,
+            max_err_visit_probability=err_prob,
+            max_z=z,
+            infeasible_routes=bad,
+            routes=n_shifts * len(inst["units"]),
+        )
+    ]
+    value = inst["value"]
+    cov_ours = emp.visited_share
+    ours_u = float((value - DETERRENCE * value * cov_ours).max())
+    for policy in ("uniform", "proportional", "greedy"):
+        t0 = time.perf_counter()
+        cov = simulate_rota(inst, policy, min(n_shifts, 2000), rng)
+        rota_s = time.perf_counter() - t0
+        u = float((value - DETERRENCE * value * cov).max())
+        out.append(
+            case(
+                f"value: attacker best response, ours vs {policy} rota",
+                inst["graph"],
+                sample_s,
+                f"{policy} rota",
+                rota_s,
+                ours_attacker_utility=ours_u,
+                peer_attacker_utility=u,
+                lp_guarantee=sched.guarantee,
+                utility_ratio=u / ours_u,
+            )
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    cases: list[dict[str, Any]] = []
+    cases += bench_exactness(100 if args.quick else 1000, 20 if args.quick else 100)
+    cases += bench_compact(5 if args.quick else 51)
+    cases += bench_schedule(args.quick)
+    cases += bench_sampling_and_value(1000 if args.quick else 10_000, args.quick)
+    for c in cases:
+        extra = {
+            k: v
+            for k, v in c.items()
+            if k not in ("name", "graph", "ours_s", "peer", "peer_s", "ratio")
+        }
+        ratio = f"{c['ratio']:.1f}x" if c["ratio"] is not None else "-"
+        peer_s = f"{c['peer_s']:.4f} s" if c["peer_s"] is not None else "-"
+        print(
+            f"{c['name']} [{c['graph']}]: ours {c['ours_s']:.4f} s, "
+            f"{c['peer'] or 'no peer'} {peer_s}, ratio {ratio}; "
+            + ", ".join(
+                f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in extra.items()
+            ),
+            file=sys.stderr if args.json else sys.stdout,
+        )
+    if args.json:
+        print(json.dumps({"cases": cases}))
+
+
+if __name__ == "__main__":
+    main()
