@@ -11,7 +11,12 @@ from pathlib import Path
 
 import httpx
 
+from watchfloor.services.auth import create_user
+from watchfloor.settings import Settings
+from watchfloor.storage.db import open_database
+
 SECRET = "test-secret-key-0123456789abcdef"
+PASSWORD = "correct horse battery staple"
 WATCHFLOOR = str(Path(sys.executable).parent / "watchfloor")
 
 
@@ -89,3 +94,13 @@ class Server:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def add_user(settings: Settings, username: str, role: str) -> None:
+    """Create a staff account with the shared test password."""
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            create_user(session, username, role=role, password=PASSWORD)
+    finally:
+        database.dispose()

@@ -16,13 +16,13 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from watchfloor.services.auth import create_user
+from _server import PASSWORD, add_user
+
 from watchfloor.settings import Settings
-from watchfloor.storage.db import open_database, upgrade_database
+from watchfloor.storage.db import upgrade_database
 from watchfloor.web.app import WebOptions, create_app
 
 SECRET = "test-secret-key-0123456789abcdef"
-PASSWORD = "correct horse battery staple"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -100,16 +100,6 @@ def any_client(any_settings: Settings) -> Iterator[TestClient]:
     """A test client of the app on each database backend."""
     with _client(any_settings) as test_client:
         yield test_client
-
-
-def add_user(settings: Settings, username: str, role: str) -> None:
-    """Create a staff account with the shared test password."""
-    database = open_database(settings)
-    try:
-        with database.session() as session:
-            create_user(session, username, role=role, password=PASSWORD)
-    finally:
-        database.dispose()
 
 
 StaffLogin = Callable[[str], TestClient]

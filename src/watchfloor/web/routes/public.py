@@ -30,7 +30,7 @@ from watchfloor.services.reports import (
 )
 from watchfloor.storage.db import Database
 from watchfloor.web.deps import DbSession, get_database, verify_csrf
-from watchfloor.web.reporting import ReportingDep, rate_limit
+from watchfloor.web.reporting import Reporting, ReportingDep, rate_limit
 from watchfloor.web.templating import render
 
 __all__ = ["router", "validation_messages"]
@@ -157,6 +157,15 @@ async def submit_form(
 ) -> Response:
     """Store a report sent from the form; show the reference and receipt code once."""
     form = await request.form()
+    try:
+        return await _submit_form(request, reporting, database, form)
+    finally:
+        await form.close()
+
+
+async def _submit_form(
+    request: Request, reporting: Reporting, database: Database, form: Any
+) -> Response:
     data, errors = _form_to_data(form)
     photos: list[Photo] = []
     try:
