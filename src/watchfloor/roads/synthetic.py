@@ -12,8 +12,9 @@ metres around Leicestershire:
 - rural roads between settlements along a Delaunay network (trunk between
   the largest towns, primary between towns, secondary to villages, tertiary
   and unclassified lanes between villages), winding, with farm-track spurs;
-- a motorway crossing the county with two oneway carriageways and junctions
-  every ~10 km, joined to local roads by oneway slip roads.
+- a motorway crossing the county with two oneway carriageways, junctions
+  every ~10 km and at both county edges, joined to local roads by oneway
+  slip roads.
 
 Speeds are per road class with a little noise; lengths follow the drawn
 geometry. The graph is strongly connected (every node reaches every other),
@@ -383,13 +384,28 @@ def synthetic_county(n_nodes: int = 200_000, *, seed: int = 0) -> RoadGraph:
         b.add_edges(carriage_b[1:], carriage_b[:-1], _C["motorway"], oneway=True)
         local_xy = xy  # settlements and rural roads only
         local_tree = cKDTree(local_xy)
-        step = max(2, round(10_000.0 / max(1.0, float(ts[1] - ts[0]))))
-        for j in range(step // 2, ts.size - 1, step):
-            if j < 1:
-                continue
-            jxy = line[j] + normal * 350.0
-            junction = b.add_nodes(jxy[None, :])[0]
+
+        def join_local(jxy: FloatArray) -> int:
+            junction = int(b.add_nodes(jxy[None, :])[0])
             _, near = local_tree.query(jxy)
+            link = _polyline_nodes(jxy, local_xy[int(near)], step_m=300.0, wiggle=0.03, rng=rng)
+            chain = np.concatenate([[junction], b.add_nodes(link), [int(near)]])
+            b.add_edges(chain[:-1], chain[1:], _C["primary"])
+            return junction
+
+        # The motorway ends at a junction at each county edge (where it would leave the
+        # county): B's last node comes off there and A starts from it, and the reverse.
+        start_j = join_local(line[0] + normal * 350.0)
+        end_j = join_local(line[-1] + normal * 350.0)
+        b.add_edges(
+            np.array([carriage_b[0], start_j, carriage_a[-1], end_j]),
+            np.array([start_j, carriage_a[0], end_j, carriage_b[-1]]),
+            _C["motorway_link"],
+            oneway=True,
+        )
+        step = max(2, round(10_000.0 / max(1.0, float(ts[1] - ts[0]))))
+        for j in range(step, ts.size - step, step):
+            junction = join_local(line[j] + normal * 350.0)
             # Slip roads: off carriageway A before the junction, back on after it; B likewise.
             b.add_edges(
                 np.array([carriage_a[j - 1], junction, carriage_b[j + 1], junction]),
@@ -397,10 +413,6 @@ def synthetic_county(n_nodes: int = 200_000, *, seed: int = 0) -> RoadGraph:
                 _C["motorway_link"],
                 oneway=True,
             )
-            link = _polyline_nodes(jxy, local_xy[int(near)], step_m=300.0, wiggle=0.03, rng=rng)
-            link_ids = b.add_nodes(link)
-            chain = np.concatenate([[junction], link_ids, [int(near)]])
-            b.add_edges(chain[:-1], chain[1:], _C["primary"])
 
     return _finish(b, rng)
 
