@@ -1786,69 +1786,92 @@ def _patrol_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str 
         return "patrol planning is not installed"
     where = {s["site_id"]: (s["lon"], s["lat"]) for s in body["sites"]}
     value = np.asarray(posture.value)
-    for key, shift in zip(("current", "next"), stage.shifts, strict=False):
+    keys = ("current", "next")
+
+    def solve(key: str, shift: Shift) -> dict[str, Any]:
         cols = [j for j, t in enumerate(posture.slot_start) if shift.start <= t < shift.end]
         region, keep, cutoff = _game_sites(stage, value[:, cols])
-        with stage.timer.step(f"patrol_{key}"):
-            plan = svc.plan_for_region(
-                region,
-                value[np.ix_(keep, cols)],
-                [posture.slot_start[j] for j in cols],
-                slot_minutes=posture.slot_minutes,
-                n_units=stage.config.patrol_units,
-                n_foot=stage.config.foot_units,
-                shift_start=shift.start,
-                shift_end=shift.end,
-                time_limit_s=stage.config.time_limit_s,
-            )
-        with stage.timer.step("routes"):
-            geojson = svc.plan_to_geojson(plan)
-            data = svc.plan_to_dict(plan)
-        paths: dict[str, list[list[float]]] = {}
-        for feature in geojson["features"]:
-            if feature["geometry"]["type"] == "LineString":
-                line = paths.setdefault(feature["properties"]["unit_id"], [])
-                coords = feature["geometry"]["coordinates"]
-                line.extend(coords[1:] if line and line[-1] == coords[0] else coords)
-        units = []
-        for k, unit in enumerate(data["units"]):
-            visits = [
-                {**v, "lon": where[v["site_id"]][0], "lat": where[v["site_id"]][1]}
-                for v in unit["route"]["visits"]
-            ]
-            units.append(
-                {
-                    "unit": unit["unit_id"],
-                    "unit_index": k,
-                    "mode": unit["mode"],
-                    "base": unit["base"],
-                    "visits": visits,
-                    "travel_s": unit["route"]["total_travel_s"],
-                    "status": unit["route"]["status"],
-                    "path": [[round(x, 6), round(y, 6)] for x, y in paths.get(unit["unit_id"], [])],
-                }
-            )
-        body["shifts"].append(
+        t0 = time.perf_counter()
+        plan = svc.plan_for_region(
+            region,
+            value[np.ix_(keep, cols)],
+            [posture.slot_start[j] for j in cols],
+            slot_minutes=posture.slot_minutes,
+            n_units=stage.config.patrol_units,
+            n_foot=stage.config.foot_units,
+            shift_start=shift.start,
+            shift_end=shift.end,
+            time_limit_s=stage.config.time_limit_s,
+        )
+        geojson = svc.plan_to_geojson(plan)
+        data = svc.plan_to_dict(plan)
+        shift_body = _shift_json(key, shift, data, geojson, where)
+        shift_body.update(
+            n_game_sites=int(keep.size),
+            # Sites left out of the game never exceed this risk; when it is below
+            # the guarantee no attacker would choose them and the reduction is exact.
+            max_risk_left_out=cutoff,
+            exact=cutoff <= float(data["guarantee"]),
+            solve_s=time.perf_counter() - t0,
+        )
+        return shift_body
+
+    # The two shifts are independent games: solve them side by side (HiGHS and
+    # the numba kernels release the interpreter lock).
+    with stage.timer.step("patrols"), ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(solve, k, sh) for k, sh in zip(keys, stage.shifts, strict=False)]
+        shifts = [f.result() for f in futures]
+    for shift_body in shifts:
+        stage.timer.timings_s[f"patrol_{shift_body['key']}"] = shift_body["solve_s"]
+    body["shifts"].extend(shifts)
+    return None
+
+
+def _shift_json(
+    key: str,
+    shift: Shift,
+    data: dict[str, Any],
+    geojson: dict[str, Any],
+    where: dict[str, tuple[float, float]],
+) -> dict[str, Any]:
+    """Return one shift of the plan body from the patrol service's plan (dict and GeoJSON)."""
+    paths: dict[str, list[list[float]]] = {}
+    for feature in geojson["features"]:
+        if feature["geometry"]["type"] == "LineString":
+            line = paths.setdefault(feature["properties"]["unit_id"], [])
+            coords = feature["geometry"]["coordinates"]
+            line.extend(coords[1:] if line and line[-1] == coords[0] else coords)
+    units = []
+    for k, unit in enumerate(data["units"]):
+        visits = [
+            {**v, "lon": where[v["site_id"]][0], "lat": where[v["site_id"]][1]}
+            for v in unit["route"]["visits"]
+        ]
+        units.append(
             {
-                "key": key,
-                "label": shift.label,
-                "start": shift.start.isoformat(),
-                "end": shift.end.isoformat(),
-                "seed": data["seed"],
-                "status": data["status"],
-                "guarantee": data["guarantee"],
-                "entropy_bits": data["entropy_bits"],
-                "attacker_best_response": data["attacker_best_response"],
-                "excluded_sites": len(data["excluded_sites"]),
-                "n_game_sites": int(keep.size),
-                # Sites left out of the game never exceed this risk; when it is below
-                # the guarantee no attacker would choose them and the reduction is exact.
-                "max_risk_left_out": cutoff,
-                "exact": cutoff <= float(data["guarantee"]),
-                "units": units,
+                "unit": unit["unit_id"],
+                "unit_index": k,
+                "mode": unit["mode"],
+                "base": unit["base"],
+                "visits": visits,
+                "travel_s": unit["route"]["total_travel_s"],
+                "status": unit["route"]["status"],
+                "path": [[round(x, 6), round(y, 6)] for x, y in paths.get(unit["unit_id"], [])],
             }
         )
-    return None
+    return {
+        "key": key,
+        "label": shift.label,
+        "start": shift.start.isoformat(),
+        "end": shift.end.isoformat(),
+        "seed": data["seed"],
+        "status": data["status"],
+        "guarantee": data["guarantee"],
+        "entropy_bits": data["entropy_bits"],
+        "attacker_best_response": data["attacker_best_response"],
+        "excluded_sites": len(data["excluded_sites"]),
+        "units": units,
+    }
 
 
 def _game_sites(stage: StageInput, value: Any) -> tuple[Any, Any, float]:
@@ -1876,6 +1899,7 @@ def _game_sites(stage: StageInput, value: Any) -> tuple[Any, Any, float]:
 
 _ARV_PROBLEMS: dict[tuple[str, int], Any] = {}
 _REACH_CACHE: dict[tuple[int, int, float], dict[str, Any]] = {}
+_ARV_PLACEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
 def _reach_areas(engine: Any, nodes: Any, *, budget_s: float) -> dict[str, Any]:
@@ -1923,10 +1947,16 @@ def _arv_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str | N
         with stage.timer.step("arv_problem"):
             problem = svc.build_problem(view.region)
         _ARV_PROBLEMS[key] = problem
-    with stage.timer.step("arv"):
-        placement = svc.plan_bases(
-            problem, n_units=cfg.arv_units, model="mexclp", time_limit_s=cfg.time_limit_s
-        )
+    # Demand and candidates do not depend on the situation, so neither does the
+    # placement: it is solved once per region and unit count, then reused.
+    placed_key = (*key, cfg.arv_units, cfg.time_limit_s)
+    placement = _ARV_PLACEMENTS.get(placed_key)
+    if placement is None:
+        with stage.timer.step("arv"):
+            placement = svc.plan_bases(
+                problem, n_units=cfg.arv_units, model="mexclp", time_limit_s=cfg.time_limit_s
+            )
+        _ARV_PLACEMENTS[placed_key] = placement
     nodes = np.asarray(problem.candidate_node)[np.asarray(placement.sites)]
     graph = problem.engine.graph
     with stage.timer.step("isochrones"):
