@@ -7,7 +7,8 @@ routes, both exact in their marginals:
   ``n_arcs`` source-sink paths with weights summing to ``n_g`` (greedy
   bottleneck decomposition, Ahuja, Magnanti & Orlin 1993, ch. 3.5): an
   explicit mixed strategy over routes. Each shift, ``n_g`` distinct paths are
-  drawn by comb (systematic) sampling over a random order of the paths, so
+  drawn by comb (systematic) sampling along an order that keeps paths through
+  the same busy site-slot together (fewer meetings of two units), so
   each path is used with probability equal to its weight (weights are at
   most 1 except the idle path) and every visit node is used with
   probability equal to its flow.
@@ -184,8 +185,36 @@ def decompose_flow(flow: ClassFlow) -> ClassStrategy:
 
 
 def class_strategies(schedule: PatrolSchedule) -> tuple[ClassStrategy, ...]:
-    """Return the mixed strategy (weighted paths) of every class of the schedule."""
-    return tuple(decompose_flow(c) for c in schedule.classes)
+    """Return the mixed strategy (weighted paths) of every class of the schedule.
+
+    Paths are put in comb order: sorted by the site-slots they visit, most
+    covered first, so paths through the same busy site-slot lie side by side.
+    A block of paths of total weight <= 1 holds at most one comb tooth, so two
+    units of a class rarely (for the busiest site-slot of each path, never)
+    meet at the same site-slot.
+    """
+    n_slots = schedule.coverage.shape[1]
+    rank_of = np.empty(schedule.coverage.size, dtype=np.int64)
+    rank_of[np.argsort(-schedule.coverage, axis=None, kind="stable")] = np.arange(
+        schedule.coverage.size
+    )
+    out = []
+    for c in schedule.classes:
+        strat = decompose_flow(c)
+        keys = []
+        for path in strat.paths:
+            vis = path[path < c.n_visit_nodes]
+            cells = c.node_site[vis] * n_slots + c.node_slot[vis]
+            keys.append(tuple(sorted(rank_of[cells].tolist())))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        out.append(
+            ClassStrategy(
+                flow=c,
+                paths=tuple(strat.paths[k] for k in order),
+                weight=strat.weight[order],
+            )
+        )
+    return tuple(out)
 
 
 def strategy_entropy_bits(
@@ -220,8 +249,11 @@ def strategy_entropy_bits(
 
 
 def _comb(weight: FloatArray, n: int, rng: np.random.Generator) -> IntArray:
-    """Return ``n`` indices drawn so index ``k`` appears ``weight[k]`` times in expectation."""
-    order = rng.permutation(weight.size)
+    """Return ``n`` indices drawn so index ``k`` appears ``weight[k]`` times in expectation.
+
+    Systematic sampling along the given order: teeth ``U, U + 1, ...``.
+    """
+    order = np.arange(weight.size)
     ends = np.cumsum(weight[order])
     teeth = rng.random() * (ends[-1] / n) + np.arange(n) * (ends[-1] / n)
     pos = np.minimum(np.searchsorted(ends, teeth, side="right"), weight.size - 1)

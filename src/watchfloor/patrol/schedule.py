@@ -506,6 +506,7 @@ def solve_patrol_schedule(
     max_wait_ticks: int = 1,
     time_limit_s: float = 60.0,
     lp_solver: str = "ipm",
+    sectors: bool = True,
     site_names: Sequence[str] | None = None,
 ) -> PatrolSchedule:
     """Return the coverage of feasible patrol routes that minimises the attacker's best response.
@@ -533,6 +534,13 @@ def solve_patrol_schedule(
         Sparsity of the transition graph.
     time_limit_s
         HiGHS time limit; the status says whether it was reached.
+    lp_solver
+        HiGHS LP method (``"ipm"``, ``"simplex"``, ``"choose"``).
+    sectors
+        Give every site to the units of the base nearest to it by road (police
+        sectors). Units of different bases then never meet at a site-slot, so
+        the expected visits are visit probabilities more often; without
+        sectors any unit may visit any site (a larger, less accurate model).
     site_names
         Optional names used in error messages.
 
@@ -621,14 +629,21 @@ def solve_patrol_schedule(
             )
             groups.setdefault(key, []).append(u)
         neighbour_cache: dict[str, IntArray] = {}
+        bases = sorted({u.start_location for u in units})
+        sector_travel = travel.get("vehicle", next(iter(travel.values())))
+        nearest_base = np.asarray(bases)[
+            np.argmin(sector_travel[np.asarray(bases)][:, :n_sites], axis=0)
+        ]
         graphs: list[_Graph] = []
         for members in groups.values():
             first = members[0]
             mode_travel = travel[first.mode]
-            if first.mode not in neighbour_cache:
-                neighbour_cache[first.mode] = _neighbours(
-                    mode_travel, working, n_sites, n_neighbours
+            cache_key = f"{first.mode}:{first.start_location if sectors else ''}"
+            if cache_key not in neighbour_cache:
+                mine = (
+                    working[nearest_base[working] == first.start_location] if sectors else working
                 )
+                neighbour_cache[cache_key] = _neighbours(mode_travel, mine, n_sites, n_neighbours)
             anchors = _anchors(first, pins, mode_travel, site_names)
             graphs.append(
                 _build_graph(
@@ -636,9 +651,13 @@ def solve_patrol_schedule(
                     first.mode,
                     anchors=anchors,
                     travel=mode_travel,
-                    node_ok=node_ok,
+                    node_ok=(
+                        node_ok & (nearest_base == first.start_location)[:, None]
+                        if sectors
+                        else node_ok
+                    ),
                     tick_time_s=tick_time_s,
-                    neighbours=neighbour_cache[first.mode],
+                    neighbours=neighbour_cache[cache_key],
                     dwell_s=float(dwell_s),
                     max_wait_ticks=int(max_wait_ticks),
                     tick_slot=tick_slot,
