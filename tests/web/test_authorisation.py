@@ -67,7 +67,7 @@ def _fill(value, report_id: int, attachment_id: int):
 
 def _new_report(client, reader) -> tuple[int, int]:
     assert client.post("/api/reports", json=REPORT).status_code == 201
-    report_id = reader.get("/api/staff/reports?limit=1").json()["items"][0]["id"]
+    report_id = max(i["id"] for i in reader.get("/api/staff/reports?limit=500").json()["items"])
     aid = reader.get(f"/api/staff/reports/{report_id}").json()["attachment_ids"][0]
     return report_id, aid
 

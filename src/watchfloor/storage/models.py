@@ -135,8 +135,11 @@ class Report(Base):
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        # Queue views: newest-first keyset pages by priority within a queue and status.
+        # Queue views: keyset pages by priority, then arrival, within a queue and status.
         Index("ix_reports_queue_status_priority_id", "queue", "status", "priority", "id"),
+        Index("ix_reports_status_priority_id", "status", "priority", "id"),
+        Index("ix_reports_priority_id", "priority", "id"),
+        Index("ix_reports_queue_priority_id", "queue", "priority", "id"),
         Index("ix_reports_status_id", "status", "id"),
         Index("ix_reports_received_at", "received_at"),
         Index("ix_reports_closed_at", "closed_at"),

@@ -181,7 +181,7 @@ def queue(
     after: Annotated[str | None, Query(max_length=40, pattern=r"^\d\.\d{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> svc.QueuePage:
-    """A page of reports, most urgent then newest first; follow ``next_after``."""
+    """A page of reports, most urgent first, then oldest first; follow ``next_after``."""
     return svc.list_queue(session, user, queue=queue, status=status, after=after, limit=limit)
 
 
