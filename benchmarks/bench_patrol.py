@@ -273,8 +273,10 @@ def bench_sampling_and_value(n_shifts: int, quick: bool) -> list[dict[str, Any]]
     emp = empirical_coverage(shifts, n_sites=inst["n_sites"], n_slots=inst["n_slots"])
     err_visits = float(np.abs(emp.mean_visits - sched.coverage).max())
     err_prob = float(np.abs(emp.visited_share - sched.coverage).max())
-    se = np.sqrt(np.maximum(sched.coverage * (1 - sched.coverage), 1e-12) / n_shifts)
-    z = float((np.abs(emp.mean_visits - sched.coverage) / se)[sched.coverage > 0.01].max())
+    inner = (sched.coverage > 0.01) & (sched.coverage < 0.99)
+    se = np.sqrt(sched.coverage * (1 - sched.coverage) / n_shifts)
+    z = float((np.abs(emp.mean_visits - sched.coverage)[inner] / se[inner]).max())
+    meet = float((emp.mean_visits - emp.visited_share).max())
     out = [
         case(
             f"sampling: {n_shifts} shifts, {inst['n_sites']} sites, 10 units",
@@ -285,6 +287,7 @@ def bench_sampling_and_value(n_shifts: int, quick: bool) -> list[dict[str, Any]]
             max_err_expected_visits=err_visits,
             max_err_visit_probability=err_prob,
             max_z=z,
+            max_meeting_rate=meet,
             infeasible_routes=bad,
             routes=n_shifts * len(inst["units"]),
         )
