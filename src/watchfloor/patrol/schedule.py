@@ -506,7 +506,7 @@ def solve_patrol_schedule(
     max_wait_ticks: int = 1,
     time_limit_s: float = 60.0,
     lp_solver: str = "ipm",
-    sectors: bool = True,
+    sectors: bool = False,
     site_names: Sequence[str] | None = None,
 ) -> PatrolSchedule:
     """Return the coverage of feasible patrol routes that minimises the attacker's best response.
@@ -538,9 +538,9 @@ def solve_patrol_schedule(
         HiGHS LP method (``"ipm"``, ``"simplex"``, ``"choose"``).
     sectors
         Give every site to the units of the base nearest to it by road (police
-        sectors). Units of different bases then never meet at a site-slot, so
-        the expected visits are visit probabilities more often; without
-        sectors any unit may visit any site (a larger, less accurate model).
+        sectors): units of different bases never meet at a site-slot, and the
+        LP is smaller, but the guarantee is weaker (a restriction). Off by
+        default: any unit may visit any site it can reach.
     site_names
         Optional names used in error messages.
 
