@@ -580,8 +580,12 @@ def _find_duplicate(
     options: ReportingOptions,
 ) -> int | None:
     since = now - timedelta(hours=options.duplicate_window_h)
-    query = select(Report.id, Report.duplicate_of_id, Report.minhash).where(
-        Report.received_at >= since, Report.kind == data.kind, Report.anonymised_at.is_(None)
+    # Compared with the first report of each group only: a surge of copies links to one root.
+    query = select(Report.id, Report.minhash).where(
+        Report.received_at >= since,
+        Report.kind == data.kind,
+        Report.anonymised_at.is_(None),
+        Report.duplicate_of_id.is_(None),
     )
     if data.lon is not None and data.lat is not None:
         dlat = options.duplicate_radius_m / 111_000
@@ -599,14 +603,12 @@ def _find_duplicate(
     else:
         return None
     best: tuple[float, int] | None = None
-    for report_id, duplicate_of, other in session.execute(
-        query.order_by(Report.id.desc()).limit(200)
-    ):
+    for report_id, other in session.execute(query.order_by(Report.id.desc()).limit(200)):
         if other is None:
             continue
         score = similarity(signature, other)
         if score >= options.duplicate_similarity and (best is None or score > best[0]):
-            best = (score, duplicate_of or report_id)
+            best = (score, report_id)
     return best[1] if best else None
 
 
@@ -728,7 +730,7 @@ def submit_report(
     }
     for _attempt in range(5):
         try:
-            with database.session() as session:
+            with database.write_guard(), database.session() as session:
                 duplicate_of = _find_duplicate(session, data, signature, now=now, options=options)
                 report = Report(
                     reference="WF" + _random_code(8),

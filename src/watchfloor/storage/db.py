@@ -14,9 +14,10 @@ area, each with its own ``branch_labels``): :func:`upgrade_database` runs
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,18 @@ class Database:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def write_guard(self) -> AbstractContextManager[object]:
+        """Return a context that serialises write transactions of this process on SQLite.
+
+        SQLite allows one writer; queueing writers on a lock here is fairer and
+        faster than letting them spin in SQLite's busy handler. On PostgreSQL it
+        does nothing.
+        """
+        if self.engine.dialect.name == "sqlite":
+            return self._write_lock
+        return nullcontext()
 
     @property
     def backend(self) -> str:
