@@ -89,7 +89,7 @@ def solve_highs(
             for flag in integer
         ]
     h = highspy.Highs()  # type: ignore[no-untyped-call]
-    h.setOptionValue("output_flag", bool(__import__("os").environ.get("WF_HIGHS_LOG")))
+    h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("threads", 1)
