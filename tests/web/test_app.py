@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from watchfloor.errors import ConfigurationError
 from watchfloor.settings import Settings
-from watchfloor.web.app import create_app
+from watchfloor.web.app import WebOptions, create_app
 
 
 def test_refuses_to_start_without_a_secret_outside_demo_mode(tmp_path: Path) -> None:
@@ -63,3 +64,15 @@ def test_oversize_body_is_413(client) -> None:
         "/api/anything", content=b"x" * 100, headers={"content-length": str(10**9)}
     )
     assert response.status_code == 413
+
+
+def test_rate_limit_per_client_without_keeping_the_address(settings) -> None:
+    app = create_app(settings, options=WebOptions(rate_limit_per_minute=2))
+    with TestClient(app) as limited:
+        codes = [limited.post("/api/reports", json={"kind": "x"}).status_code for _ in range(3)]
+    assert codes == [422, 422, 429]
+    limiter = app.state.rate_limiter
+    # Counters are keyed by a salted HMAC of the address ("testclient"), never the address.
+    assert limiter._counts
+    assert all(b"testclient" not in key and len(key) == 16 for key in limiter._counts)
+    assert limiter.client_key("testclient") in limiter._counts
