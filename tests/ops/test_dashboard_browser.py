@@ -140,7 +140,16 @@ def test_operations_room_end_to_end(server: str, page: object, tmp_path: Path) -
         assert routes != first_routes
 
     # Click a point on the map: dispatch advice (or the reason there is none).
-    p.click("#map", position={"x": 500, "y": 400})  # type: ignore[attr-defined]
+    # A point on a road near the first ARV base (clicks elsewhere may be off every road).
+    x, y = p.evaluate(  # type: ignore[attr-defined]
+        """() => {
+          const f = window.wfMap.querySourceFeatures('roads')[0];
+          const line = f.geometry.coordinates[0];
+          const pt = window.wfMap.project(line[Math.floor(line.length / 2)]);
+          return [pt.x, pt.y];
+        }"""
+    )
+    p.click("#map", position={"x": x, "y": y})  # type: ignore[attr-defined]
     p.wait_for_function(  # type: ignore[attr-defined]
         "() => Boolean(document.querySelector('#dispatch-list, #dispatch .error'))",
         timeout=30_000,
