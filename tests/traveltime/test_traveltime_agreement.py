@@ -148,6 +148,11 @@ def test_synthetic_county_agrees_with_scipy(county: RoadGraph) -> None:
     want_t = scipy_reference(ip, ix, w, targets)[:, sources]
     _assert_same(got_t, want_t)
     _assert_same(engine.matrix(targets, sources, method="ch"), want_t)
+    # With the hierarchy built, full rows come from PHAST sweeps: same answers.
+    assert engine.has_hierarchy
+    _assert_same(engine.many_to_all(sources), want)
+    _assert_same(engine.one_to_all(int(sources[0])), want[0])
+    _assert_same(engine.many_to_all(sources, cutoff_s=300.0), np.where(want <= 300.0, want, np.inf))
 
 
 def test_synthetic_county_walking_agrees_with_scipy(county: RoadGraph) -> None:

@@ -19,7 +19,9 @@ reverse upward graph. For a matrix (Knopp et al., "Computing Many-to-Many
 Shortest Paths Using Highway Hierarchies", ALENEX 2007) each target's
 backward search leaves ``(target, d)`` in a bucket at every node it settles,
 and each source's forward search scans the buckets of the nodes it settles.
-Both searches use stall-on-demand.
+Both searches use stall-on-demand. One-to-all rows use PHAST (Delling et
+al. 2011): an upward search, then one sweep over the nodes in decreasing
+rank relaxing their incoming downward edges.
 """
 
 from __future__ import annotations
@@ -520,6 +522,58 @@ def _many_to_many(  # noqa: PLR0917 (numba kernels take positional arrays)
     return out
 
 
+@pjit
+def _phast(  # noqa: PLR0917 (numba kernels take positional arrays)
+    up_ptr: IntArray,
+    up_idx: Int32Array,
+    up_w: FloatArray,
+    dn_ptr: IntArray,
+    dn_idx: Int32Array,
+    dn_w: FloatArray,
+    order_desc: Int32Array,
+    sources: IntArray,
+    cutoff_s: float,
+) -> FloatArray:
+    """Return one row of travel times to every node per source (PHAST, rows in parallel).
+
+    Delling et al., "PHAST: Hardware-Accelerated Shortest Path Trees" (2011): an
+    upward search from the source, then one sweep over all nodes from the most
+    to the least important, relaxing each node's incoming downward edges.
+    """
+    n = up_ptr.shape[0] - 1
+    k = sources.shape[0]
+    out = np.empty((k, n), dtype=np.float64)
+    m_up = up_idx.shape[0] + 1
+    for i in numba.prange(k):
+        dist = out[i]
+        dist[:] = np.inf
+        hkeys = np.empty(m_up, dtype=np.float64)
+        hvals = np.empty(m_up, dtype=np.int32)
+        s = sources[i]
+        dist[s] = 0.0
+        size = heap_push(hkeys, hvals, 0, 0.0, s)
+        while size > 0:
+            d = hkeys[0]
+            x = hvals[0]
+            size = heap_pop(hkeys, hvals, size)
+            if d > dist[x]:
+                continue
+            for e in range(up_ptr[x], up_ptr[x + 1]):
+                y = up_idx[e]
+                nd = d + up_w[e]
+                if nd < dist[y]:
+                    dist[y] = nd
+                    size = heap_push(hkeys, hvals, size, nd, y)
+        for j in range(n):
+            x = order_desc[j]
+            best = dist[x]
+            for e in range(dn_ptr[x], dn_ptr[x + 1]):
+                cand = dist[dn_idx[e]] + dn_w[e]
+                best = min(best, cand)
+            dist[x] = best if best <= cutoff_s else np.inf
+    return out
+
+
 # ----------------------------------------------------------------------------- class
 
 
@@ -679,6 +733,32 @@ class ContractionHierarchy:
             np.ascontiguousarray(targets, dtype=np.int64),
             float(cutoff_s),
             max(1, min(int(sources.shape[0]), 4 * numba.get_num_threads())),
+        )
+        return out
+
+    def order_desc(self) -> Int32Array:
+        """Return the nodes from the most to the least important (cached)."""
+        cached: Int32Array | None = self.__dict__.get("_order_desc")
+        if cached is None:
+            cached = np.argsort(-self.rank.astype(np.int64), kind="stable").astype(np.int32)
+            object.__setattr__(self, "_order_desc", cached)
+        return cached
+
+    def many_to_all(self, sources: IntArray, *, cutoff_s: float = math.inf) -> FloatArray:
+        """Return travel times from each source to every node (rows = sources) by PHAST.
+
+        Times above ``cutoff_s`` are ``inf``; sources must be valid node ids.
+        """
+        out: FloatArray = _phast(
+            self.up_indptr,
+            self.up_indices,
+            self.up_weights,
+            self.down_indptr,
+            self.down_indices,
+            self.down_weights,
+            self.order_desc(),
+            np.ascontiguousarray(sources, dtype=np.int64),
+            float(cutoff_s),
         )
         return out
 
