@@ -491,6 +491,54 @@ def _neighbours(travel: FloatArray, sites: IntArray, n_sites: int, k: int) -> In
     return out
 
 
+def _site_owners(
+    units: Sequence[PatrolUnit],
+    travel: Mapping[str, FloatArray],
+    *,
+    n_sites: int,
+    a_u: FloatArray,
+    dwell_s: float,
+    beats: bool,
+    sectors: bool,
+) -> IntArray | None:
+    """Return who may visit each site: a base location (sectors), a unit index (beats) or None.
+
+    Sectors: the base nearest by road. Beats: among the units that can reach
+    the site and come back within half their shift, those of the nearest such
+    base take the sites in turn, most valuable first, so valuable sites are
+    spread over the units.
+    """
+    if not (beats or sectors):
+        return None
+    vehicle = travel.get("vehicle", next(iter(travel.values())))
+    bases = np.asarray(sorted({u.start_location for u in units}), dtype=np.int64)
+    if not beats:
+        owner: IntArray = bases[np.argmin(vehicle[bases][:, :n_sites], axis=0)]
+        return owner
+    round_trip = np.array(
+        [
+            travel[u.mode][u.start_location, :n_sites] + travel[u.mode][:n_sites, u.end_location]
+            for u in units
+        ]
+    )
+    budget = np.array([(u.end_s - u.start_s) / 2.0 - dwell_s for u in units])
+    able = round_trip <= budget[:, None]
+    base_time = vehicle[[u.start_location for u in units]][:, :n_sites]
+    owners = np.full(n_sites, -1, dtype=np.int64)
+    turn: dict[int, int] = {}
+    for i in np.argsort(-a_u.max(axis=1), kind="stable"):
+        cands = np.flatnonzero(able[:, i])
+        if cands.size == 0:
+            continue
+        near = base_time[cands, i].min()
+        cands = cands[base_time[cands, i] <= near + 1e-9]
+        base = units[int(cands[0])].start_location
+        k = turn.get(base, 0)
+        owners[i] = int(cands[k % cands.size])
+        turn[base] = k + 1
+    return owners
+
+
 def solve_patrol_schedule(
     attacker_uncovered: npt.ArrayLike,
     attacker_covered: npt.ArrayLike,
@@ -507,6 +555,7 @@ def solve_patrol_schedule(
     time_limit_s: float = 60.0,
     lp_solver: str = "ipm",
     sectors: bool = False,
+    beats: bool = True,
     site_names: Sequence[str] | None = None,
 ) -> PatrolSchedule:
     """Return the coverage of feasible patrol routes that minimises the attacker's best response.
@@ -541,6 +590,14 @@ def solve_patrol_schedule(
         sectors): units of different bases never meet at a site-slot, and the
         LP is smaller, but the guarantee is weaker (a restriction). Off by
         default: any unit may visit any site it can reach.
+    beats
+        Give every site to one unit (its beat: see ``_site_owners``); the
+        default. No two units can then meet at a site-slot, so the coverage is
+        exactly the probability that a sampled shift visits the site-slot and
+        the guarantee is what the attacker really faces. Without beats the
+        LP counts expected visits (TRUSTS's additive model): its guarantee is
+        lower on paper, but units meet at busy site-slots and the realised
+        visit probabilities fall short (see ``benchmarks/bench_patrol.py``).
     site_names
         Optional names used in error messages.
 
@@ -618,32 +675,41 @@ def solve_patrol_schedule(
             int(target_ok.sum()),
         )
 
-        # Classes of identical units; a pinned unit is a class of its own.
+        # Classes of identical units; a pinned unit (and, with beats, every unit) is a
+        # class of its own.
         pinned_units = {p.unit_id for p in pins}
         groups: dict[tuple[object, ...], list[PatrolUnit]] = {}
         for u in units:
             key: tuple[object, ...] = (
                 (u.unit_id,)
-                if u.unit_id in pinned_units
+                if beats or u.unit_id in pinned_units
                 else (u.mode, u.start_location, u.end_location, u.start_s, u.end_s)
             )
             groups.setdefault(key, []).append(u)
-        neighbour_cache: dict[str, IntArray] = {}
-        bases = sorted({u.start_location for u in units})
-        sector_travel = travel.get("vehicle", next(iter(travel.values())))
-        nearest_base = np.asarray(bases)[
-            np.argmin(sector_travel[np.asarray(bases)][:, :n_sites], axis=0)
-        ]
+        site_owner = _site_owners(
+            units,
+            travel,
+            n_sites=n_sites,
+            a_u=a_u,
+            dwell_s=float(dwell_s),
+            beats=beats,
+            sectors=sectors,
+        )
         graphs: list[_Graph] = []
         for members in groups.values():
             first = members[0]
             mode_travel = travel[first.mode]
-            cache_key = f"{first.mode}:{first.start_location if sectors else ''}"
-            if cache_key not in neighbour_cache:
-                mine = (
-                    working[nearest_base[working] == first.start_location] if sectors else working
+            mask = (
+                np.ones(n_sites, dtype=bool)
+                if site_owner is None
+                else np.isin(
+                    site_owner,
+                    [first.start_location]
+                    if sectors and not beats
+                    else [units.index(m) for m in members],
                 )
-                neighbour_cache[cache_key] = _neighbours(mode_travel, mine, n_sites, n_neighbours)
+            )
+            mine = working[mask[working]]
             anchors = _anchors(first, pins, mode_travel, site_names)
             graphs.append(
                 _build_graph(
@@ -651,13 +717,9 @@ def solve_patrol_schedule(
                     first.mode,
                     anchors=anchors,
                     travel=mode_travel,
-                    node_ok=(
-                        node_ok & (nearest_base == first.start_location)[:, None]
-                        if sectors
-                        else node_ok
-                    ),
+                    node_ok=node_ok & mask[:, None],
                     tick_time_s=tick_time_s,
-                    neighbours=neighbour_cache[cache_key],
+                    neighbours=_neighbours(mode_travel, mine, n_sites, n_neighbours),
                     dwell_s=float(dwell_s),
                     max_wait_ticks=int(max_wait_ticks),
                     tick_slot=tick_slot,
