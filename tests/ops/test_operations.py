@@ -346,3 +346,26 @@ def test_compare_plans_known_answer() -> None:
     assert diff.changed_units == (
         {"unit": "P2", "shift": "current", "added": ["d"], "removed": []},
     )
+
+
+def test_a_room_takes_in_what_another_process_stored(region_settings: Settings) -> None:
+    upgrade_database(region_settings)
+
+    def new_room() -> ops.OperationsRoom:
+        store = ops.OpsStore(open_database(region_settings))
+        return ops.OperationsRoom(region_settings, clock=lambda: NOW, store=store, config=SMALL)
+
+    server, cli = new_room(), new_room()
+    try:
+        assert server.plan("rutland") is None
+        done = cli.wait(cli.declare_event("rutland", attack(), actor=SUPERVISOR).job_id)
+        server.sync(min_interval_s=0.0)
+        plan = server.plan("rutland")
+        assert plan is not None
+        assert plan.plan_id == done["plan_id"]
+        assert server.situation("rutland").threat_level == "severe"
+        assert server.diff("rutland") is not None
+        assert [e.kind for e in server.timeline("rutland")] == ["event"]
+    finally:
+        server.close()
+        cli.close()

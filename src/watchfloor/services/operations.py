@@ -404,6 +404,7 @@ class OperationsRoom:
         self._jobs: dict[str, Job] = {}
         self._log: list[LogEntry] = []
         self._messages: dict[str, list[dict[str, Any]]] = {}
+        self._synced_at = 0.0
         if store is not None:
             self._restore(store)
 
@@ -755,10 +756,48 @@ class OperationsRoom:
         for entry in store.load_log():
             self._log.append(entry)
             self._apply_logged(entry)
-        for region, plan in store.load_latest_plans().items():
+        for region, (plan, diff) in store.load_latest_plans().items():
             self._plans[region] = plan
+            if diff is not None:
+                self._diffs[region] = diff
         for message in store.load_messages():
             self._messages.setdefault(message["region"], []).append(message)
+        self._synced_at = time.monotonic()
+
+    def sync(self, *, min_interval_s: float = 2.0) -> None:
+        """Take in what other processes (the command line, another server) stored since.
+
+        New situation-log entries are applied, newer plans put in force and new
+        public messages shown; at most once per ``min_interval_s``.
+        """
+        store = self._store
+        if store is None or time.monotonic() - self._synced_at < min_interval_s:
+            return
+        self._synced_at = time.monotonic()
+        with self._lock:
+            known_ids = {e.entry_id for e in self._log}
+            last = max((e.recorded_at for e in self._log), default=None)
+            current = {region: plan.plan_id for region, plan in self._plans.items()}
+            busy = {j.region for j in self._jobs.values() if j.status in {"queued", "running"}}
+        fresh = [e for e in store.load_log(since=last) if e.entry_id not in known_ids]
+        plans = store.load_latest_plans(known=current)
+        messages = store.load_messages()
+        with self._lock:
+            for entry in fresh:
+                self._log.append(entry)
+                self._apply_logged(entry)
+            for region, (plan, diff) in plans.items():
+                mine = self._plans.get(region)
+                if region in busy or (mine is not None and mine.created_at >= plan.created_at):
+                    continue
+                self._plans[region] = plan
+                if diff is not None:
+                    self._diffs[region] = diff
+            self._messages = {}
+            for message in messages:
+                self._messages.setdefault(message["region"], []).append(message)
+        if fresh or plans:
+            log.info("synced %d log entries and %d plans from the database", len(fresh), len(plans))
 
     def _apply_logged(self, entry: LogEntry) -> None:
         old = self.situation(entry.region)
@@ -883,10 +922,13 @@ class OpsStore:
         with self.database.session() as session:
             session.add(OpsMessageRow(**message))
 
-    def load_log(self) -> list[LogEntry]:
-        """Return every situation-log entry, oldest first."""
+    def load_log(self, *, since: datetime | None = None) -> list[LogEntry]:
+        """Return the situation-log entries (recorded at or after ``since``), oldest first."""
+        query = select(OpsLogRow).order_by(OpsLogRow.recorded_at)
+        if since is not None:
+            query = query.where(OpsLogRow.recorded_at >= since)
         with self.database.session() as session:
-            rows = session.scalars(select(OpsLogRow).order_by(OpsLogRow.recorded_at)).all()
+            rows = session.scalars(query).all()
             return [
                 LogEntry(
                     entry_id=r.id,
@@ -901,16 +943,27 @@ class OpsStore:
                 for r in rows
             ]
 
-    def load_latest_plans(self) -> dict[str, Plan]:
-        """Return the latest stored plan of each region."""
-        out: dict[str, Plan] = {}
+    def load_latest_plans(
+        self, *, known: dict[str, str] | None = None
+    ) -> dict[str, tuple[Plan, PlanDiff | None]]:
+        """Return each region's latest stored plan and its diff (except plans in ``known``)."""
+        known = known or {}
+        out: dict[str, tuple[Plan, PlanDiff | None]] = {}
         with self.database.session() as session:
-            rows = session.scalars(select(OpsPlanRow).order_by(OpsPlanRow.created_at)).all()
-            for r in rows:
+            heads = session.execute(
+                select(OpsPlanRow.id, OpsPlanRow.region).order_by(OpsPlanRow.created_at)
+            ).all()
+            latest = {region: plan_id for plan_id, region in heads}
+            for region, plan_id in latest.items():
+                if known.get(region) == plan_id:
+                    continue
+                r = session.get(OpsPlanRow, plan_id)
+                if r is None:
+                    continue
                 body = dict(r.body)
                 timings = body.pop("timings_s", {"total": r.total_s})
-                body.pop("diff", None)
-                out[r.region] = Plan(
+                diff = body.pop("diff", None)
+                plan = Plan(
                     plan_id=r.id,
                     region=r.region,
                     created_at=_utc(r.created_at),
@@ -918,6 +971,7 @@ class OpsStore:
                     timings_s={k: float(v) for k, v in timings.items()},
                     body=body,
                 )
+                out[region] = (plan, _diff_from_json(diff) if diff else None)
         return out
 
     def load_messages(self) -> list[dict[str, Any]]:
@@ -939,6 +993,17 @@ class OpsStore:
                 }
                 for r in rows
             ]
+
+
+def _diff_from_json(data: dict[str, Any]) -> PlanDiff:
+    before, after = [*list(data.get("threat_level") or []), None, None][:2]
+    return PlanDiff(
+        previous_plan_id=data.get("previous_plan_id"),
+        plan_id=str(data.get("plan_id", "")),
+        risen=tuple(data.get("risen", [])),
+        changed_units=tuple(data.get("changed_units", [])),
+        threat_level=(before, after),
+    )
 
 
 def _utc(moment: datetime) -> datetime:

@@ -190,6 +190,7 @@ def briefing_page(
 def community_page(request: Request, room: Room, region: str | None = None) -> Response:
     """Return the public community update page (no login)."""
     name = ops.pick_region(room.settings, region)
+    room.sync()
     context = ops.community_update(room, name)
     return render(request, "dashboard_community.html", context)
 
@@ -232,6 +233,7 @@ def api_status(
 ) -> dict[str, Any]:
     """Return the plan in force, its diff and timings, jobs, timeline, alerts, queues, units."""
     name = ops.pick_region(room.settings, region)
+    room.sync()
     status = ops.status_json(room, name, actor=_actor(user), shift=shift)
     status["queues"] = ops.report_queues(get_database(request))
     return status
