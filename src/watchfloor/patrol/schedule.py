@@ -26,10 +26,14 @@ transition graphs, Jiang et al. 2013). The LP solved with HiGHS::
          z >= A^u_{is} + (A^c_{is} - A^u_{is}) c_{is}      for every target
 
 ``z`` is the defender's guarantee: the attacker's best-response expected
-utility. ``c_{is}`` is the expected number of visits, equal to the visit
-probability whenever the sampled units do not meet at the same site-slot
-(the usual additive model of TRUSTS; :mod:`watchfloor.patrol.sampling`
-reports the realised collision rate).
+utility. ``c_{is}`` counts expected visits. By default every site belongs to
+one unit's *beat* (valuable sites dealt out in turn among the units of the
+nearest base that can reach them), and every unit is a class of its own: a
+route never visits a site twice in a slot and no two units share a site, so
+``c_{is}`` is exactly the probability that the drawn shift visits ``(i, s)``
+and the guarantee is exact. With ``beats=False`` units of a class may meet
+at a site-slot: the LP value is lower but is then only the additive
+(expected-visit) model of TRUSTS, optimistic where units meet.
 
 Pruning (exact under the model): a relaxation that ignores travel (each
 unit makes at most one visit per tick, so slot ``s`` has at most ``K``
