@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -331,3 +332,9 @@ def test_boundary_outside_the_data_is_refused(sites_file: Path) -> None:
     london = shapely.box(-0.2, 51.4, 0.0, 51.6)
     with pytest.raises(IngestError, match="boundary does not contain"):
         extract_from_osm(sites_file, boundary=london)
+
+
+def test_gzipped_xml_is_read(oneway_file: Path, tmp_path: Path) -> None:
+    packed = tmp_path / "square.osm.gz"
+    packed.write_bytes(gzip.compress(oneway_file.read_bytes()))
+    assert sorted(extract_from_osm(packed).graph.node_osm_id.tolist()) == [1, 2, 3, 4]

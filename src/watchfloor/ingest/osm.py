@@ -40,6 +40,7 @@ Sites
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import logging
 import time
@@ -226,7 +227,7 @@ def _check_file(path: Path) -> None:
         raise IngestError(msg)
     name = path.name.lower()
     if name.endswith((".osm", ".osm.gz", ".osm.bz2")):
-        head = path.read_bytes()[:2] if name.endswith(".bz2") else _head(path)
+        head = _head(path)
         if not head.strip():
             msg = f"{path} is empty; download the extract again"
             raise IngestError(msg)
@@ -242,7 +243,10 @@ def _check_file(path: Path) -> None:
 
 
 def _head(path: Path) -> bytes:
-    opener: Callable[..., Any] = gzip.open if path.name.lower().endswith(".gz") else open
+    name = path.name.lower()
+    opener: Callable[..., Any] = (
+        gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2") else open
+    )
     with opener(path, "rb") as fh:
         data: bytes = fh.read(256)
     return data
