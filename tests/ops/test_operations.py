@@ -19,8 +19,10 @@ from watchfloor.errors import (
     PermissionDeniedError,
 )
 from watchfloor.services import operations as ops
+from watchfloor.services.reports import ReportCreate, submit_report
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database, upgrade_database
+from watchfloor.storage.keys import KeyRing
 
 # Friday 19 June 2026, 12:00 UTC (13:00 in London): the day shift 06:00-14:00 local.
 NOW = datetime(2026, 6, 19, 12, 0, tzinfo=UTC)
@@ -369,3 +371,33 @@ def test_a_room_takes_in_what_another_process_stored(region_settings: Settings) 
     finally:
         server.close()
         cli.close()
+
+
+def test_a_cluster_of_reports_near_a_site_raises_an_alert_and_replans(
+    room: ops.OperationsRoom, region_settings: Settings
+) -> None:
+    database = open_database(region_settings)
+    keyring = KeyRing(keys={"k1": bytes(range(32))}, current_id="k1")
+    region = ops.region_view(room.settings, "rutland").region
+    i = region.sites.kind.index("place_of_worship")
+    lon, lat = float(region.sites.lon[i]), float(region.sites.lat[i])
+    # Three reports within ~100 m of the site in the last day: a cluster (3 >= 3 within 300 m).
+    for k in range(3):
+        data = ReportCreate(
+            kind="suspicious_behaviour",
+            description="Man photographing the entrance",
+            lon=lon + 0.0005 * k,
+            lat=lat,
+        )
+        submit_report(
+            database, data, keyring=keyring, secret=b"s" * 32, now=NOW - timedelta(hours=k)
+        )
+    jobs = ops.watch_report_clusters(room, database, "rutland", now=NOW)
+    assert jobs
+    assert all(room.wait(j.job_id)["status"] == "done" for j in jobs)
+    alert = room.timeline("rutland")[0]
+    assert alert.kind == "report_cluster"
+    assert alert.summary.startswith("3 reports within 300 m of")
+    # The same cluster is not alerted twice in its window.
+    assert ops.watch_report_clusters(room, database, "rutland", now=NOW) == []
+    database.dispose()

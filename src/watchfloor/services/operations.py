@@ -67,6 +67,7 @@ __all__ = [
     "compare_plans",
     "plan_diff_json",
     "shift_at",
+    "watch_report_clusters",
 ]
 
 log = logging.getLogger(__name__)
@@ -2053,3 +2054,65 @@ def _arv_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str | N
         "isochrones": _jsonable(iso),
     }
     return None
+
+
+# -- reports near sites -------------------------------------------------------------------
+
+#: A cluster: at least this many located reports within the radius of one site in the window.
+CLUSTER_MIN_REPORTS = 3
+CLUSTER_RADIUS_M = 300.0
+CLUSTER_WINDOW = timedelta(hours=24)
+
+
+def watch_report_clusters(
+    room: OperationsRoom, database: Database, region: str, *, now: datetime | None = None
+) -> list[Job]:
+    """Raise a ``report_cluster`` alert (and re-plan) for each site with a new cluster of reports.
+
+    A cluster is at least :data:`CLUSTER_MIN_REPORTS` located reports received
+    within :data:`CLUSTER_RADIUS_M` of a site in the last :data:`CLUSTER_WINDOW`.
+    A site is alerted once per window. Returns the re-plan jobs submitted.
+    """
+    from watchfloor.geo import haversine_m  # noqa: PLC0415
+    from watchfloor.storage.models import Report  # noqa: PLC0415
+
+    moment = now or room.now()
+    view = region_view(room.settings, region)
+    west, south, east, north = view.bbox
+    with database.session() as session:
+        rows = session.execute(
+            select(Report.lon, Report.lat).where(
+                Report.lon.between(west, east),
+                Report.lat.between(south, north),
+                Report.received_at >= moment - CLUSTER_WINDOW,
+                Report.received_at <= moment,
+            )
+        ).all()
+    if len(rows) < CLUSTER_MIN_REPORTS:
+        return []
+    lon = np.array([r[0] for r in rows], dtype=np.float64)
+    lat = np.array([r[1] for r in rows], dtype=np.float64)
+    sites = view.region.sites
+    recent = {
+        str(e.payload.get("site_id"))
+        for e in room.timeline(region, limit=500)
+        if e.kind == "report_cluster" and e.recorded_at >= moment - CLUSTER_WINDOW
+    }
+    jobs = []
+    for i in range(len(sites)):
+        if sites.site_id[i] in recent or sites.kind[i] == "police_station":
+            continue
+        near = int((haversine_m(lon, lat, sites.lon[i], sites.lat[i]) <= CLUSTER_RADIUS_M).sum())
+        if near >= CLUSTER_MIN_REPORTS:
+            name = sites.name[i] or sites.category[i]
+            alert = {
+                "summary": f"{near} reports within {CLUSTER_RADIUS_M:.0f} m of {name} in 24 h",
+                "site_id": sites.site_id[i],
+                "lon": float(sites.lon[i]),
+                "lat": float(sites.lat[i]),
+                "radius_m": CLUSTER_RADIUS_M,
+                "level": 3,
+            }
+            jobs.append(room.raise_alert(region, alert, kind="report_cluster"))
+            recent.add(sites.site_id[i])
+    return jobs

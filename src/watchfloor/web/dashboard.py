@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -234,6 +235,7 @@ def api_status(
     """Return the plan in force, its diff and timings, jobs, timeline, alerts, queues, units."""
     name = ops.pick_region(room.settings, region)
     room.sync()
+    _watch_reports(request, room, name)
     status = ops.status_json(room, name, actor=_actor(user), shift=shift)
     status["queues"] = ops.report_queues(get_database(request))
     return status
@@ -362,6 +364,18 @@ def api_message(user: OpsUser, room: Room, region: str, body: MessageIn) -> dict
 
 def _geojson(data: dict[str, Any]) -> Response:
     return JSONResponse(data, media_type="application/geo+json")
+
+
+_WATCHED: dict[str, float] = {}
+
+
+def _watch_reports(request: Request, room: ops.OperationsRoom, region: str) -> None:
+    # A cluster of reports near a site re-plans like an alert; checked at most once a minute.
+    now = time.monotonic()
+    if now - _WATCHED.get(region, -1e9) < 60.0:
+        return
+    _WATCHED[region] = now
+    ops.watch_report_clusters(room, get_database(request), region)
 
 
 def _script_json(data: Any) -> str:
