@@ -180,7 +180,7 @@ def county_instance(
     }
 
 
-def solve(inst: dict[str, Any], time_limit_s: float) -> Any:
+def solve(inst: dict[str, Any], time_limit_s: float, *, beats: bool = True) -> Any:
     value = inst["value"]
     return solve_patrol_schedule(
         value,
@@ -190,6 +190,7 @@ def solve(inst: dict[str, Any], time_limit_s: float) -> Any:
         travel_time_s=inst["travel"],
         units=inst["units"],
         time_limit_s=time_limit_s,
+        beats=beats,
     )
 
 
