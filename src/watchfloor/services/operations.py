@@ -1270,6 +1270,16 @@ def status_json(room: OperationsRoom, region: str, *, actor: Actor, shift: str) 
                 if shift_body
                 else None,
                 "notes": plan.body.get("notes", []),
+                "patrol": {
+                    k: shift_body.get(k)
+                    for k in ("guarantee", "exact", "n_game_sites", "seed", "status")
+                }
+                if shift_body
+                else None,
+                "arv": {
+                    k: (plan.body.get("arv") or {}).get(k)
+                    for k in ("model", "status", "covered_share", "standard_s")
+                },
             }
             if plan
             else None

@@ -157,6 +157,17 @@
       const parts = Object.entries(plan.timings_s).filter(([k]) => k !== "total")
         .map(([k, v]) => k + " " + v.toFixed(2) + " s").join(", ");
       box.append(el("p", { class: "muted small" }, parts));
+      if (plan.patrol) {
+        box.append(el("p", { class: "small" }, "Patrols: attacker's best expected gain " +
+          Number(plan.patrol.guarantee).toFixed(2) + " over " + plan.patrol.n_game_sites + " sites" +
+          (plan.patrol.exact ? " (exact)" : " (riskiest sites only)") + ", seed " + plan.patrol.seed));
+      }
+      if (plan.arv && plan.arv.covered_share !== null && plan.arv.covered_share !== undefined) {
+        box.append(el("p", { class: "small" }, "ARVs: " + Math.round(plan.arv.covered_share * 100) +
+          " % of demand within its area's response standard; shaded: reach in " +
+          Math.round(plan.arv.standard_s / 60) + " min (" + plan.arv.model + ", " + plan.arv.status + ")"));
+      }
+      for (const note of plan.notes || []) box.append(el("p", { class: "muted small" }, "Note: " + note));
     }
     const failed = status.jobs.find((j) => j.status === "failed");
     const latest = status.jobs[0];
