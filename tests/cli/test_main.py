@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import typer
 from typer.testing import CliRunner
 
 from watchfloor.cli._app import new_app
-from watchfloor.cli.main import app
+from watchfloor.cli.main import COMMANDS, app
 from watchfloor.errors import InvalidInputError
 
 runner = CliRunner()
@@ -33,3 +36,36 @@ def test_domain_error_is_one_line_and_exit_code_2() -> None:
     assert result.exit_code == 2
     assert "error: --minutes must be positive" in result.output
     assert "Traceback" not in result.output
+
+
+def test_every_listed_command_loads_and_shows_its_help() -> None:
+    for name in COMMANDS:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "Usage" in result.output
+
+
+def test_root_help_lists_every_command_without_importing_them() -> None:
+    code = (
+        "import sys\n"
+        "from watchfloor.cli.main import app\n"
+        "try:\n"
+        "    app(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('watchfloor.cli.')"
+        " and m not in ('watchfloor.cli.main', 'watchfloor.cli._app'))\n"
+        "print('LOADED', loaded)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    for name in COMMANDS:
+        assert f"  {name} " in out
+    assert "LOADED []" in out
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["teleport"])
+    assert result.exit_code == 2
+    assert "No such command" in result.output

@@ -34,7 +34,6 @@ from watchfloor.posture import (
 from watchfloor.posture.calendar import LONDON
 from watchfloor.posture.risk import SLOT_MINUTES, TensionInput
 from watchfloor.services.regions import open_region
-from watchfloor.services.tension import tension_levels
 from watchfloor.settings import Settings
 from watchfloor.sites.register import SiteRegister
 
@@ -251,6 +250,10 @@ def posture_for_region(
     books = available_playbooks(settings)
     built = open_region(region, settings)
     if tension is None and with_tension:
+        # the tension service pulls in the database and statistics stacks: load it
+        # only when stored tension levels are asked for
+        from watchfloor.services.tension import tension_levels  # noqa: PLC0415
+
         tension = tension_levels(settings, region, sites=built.sites)
         log.info("tension levels for %d sites of region %s", len(tension), region)
     posture = posture_for_sites(
