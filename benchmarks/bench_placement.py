@@ -42,8 +42,8 @@ from watchfloor.placement import (
     solve_pmedian,
 )
 from watchfloor.roads.speeds import blue_light_travel_time_s
-from watchfloor.services.arv import unit_times
 from watchfloor.roads.synthetic import synthetic_county
+from watchfloor.services.arv import unit_times
 from watchfloor.traveltime import TravelTimeEngine
 
 
@@ -109,9 +109,11 @@ def _county_matrix(
     return travel, demand, f"synthetic_county({g.n_nodes} nodes)"
 
 
-def bench_models(quick: bool, peer_large: bool) -> list[dict[str, Any]]:
+def bench_models(quick: bool, peer_large: bool, large_only: bool) -> list[dict[str, Any]]:
     cases = []
     sizes = [(200, 2000, (10, 20))] if quick else [(200, 2000, (10, 20)), (2000, 20000, (10, 30))]
+    if large_only:
+        sizes = [(2000, 20000, (10, 30))]
     try:
         import spopt  # noqa: F401, PLC0415
 
@@ -150,8 +152,8 @@ def bench_models(quick: bool, peer_large: bool) -> list[dict[str, Any]]:
                     row["peer"] = "spopt (not run: model too large to build here)"
                 print(
                     f"{row['name']:<28} ours {ours_s:8.2f} s obj {ours_obj:14.6g} ({res.status}, "
-                    f"gap {100 * res.gap:.3f} %)   peer {row['peer_s']} s obj {row['objective_peer']}"
-                    f"   ratio {row['ratio']}"
+                    f"gap {100 * res.gap:.3f} %)   peer {row['peer_s']} s "
+                    f"obj {row['objective_peer']}   ratio {row['ratio']}"
                 )
                 cases.append(row)
     return cases
@@ -180,7 +182,8 @@ def bench_hypercube(quick: bool) -> list[dict[str, Any]]:
         rel_mean = abs(ap.mean_response_s / ex.mean_response_s - 1)
         print(
             f"hypercube {n} units: exact {ex_s * 1e3:.1f} ms, approx {ap_s * 1e3:.1f} ms; "
-            f"within-standard {ex.fraction_within_standard:.4f} vs {ap.fraction_within_standard:.4f} "
+            f"within-standard {ex.fraction_within_standard:.4f} "
+            f"vs {ap.fraction_within_standard:.4f} "
             f"(abs err {err:.4f}), mean response rel err {rel_mean:.4f}"
         )
         cases.append(
@@ -322,8 +325,9 @@ def _p90_vs_stations(
     a, b = res["mexclp"], res["stations"]
     print(
         f"{name}: {n_units} units, simulated {days} days ({a.response_s.size} calls): p90 "
-        f"MEXCLP {a.p90_response_s / 60:.1f} min vs police stations {b.p90_response_s / 60:.1f} min; "
-        f"within standard {100 * a.fraction_within_standard:.1f} % vs {100 * b.fraction_within_standard:.1f} %"
+        f"MEXCLP {a.p90_response_s / 60:.1f} min vs police stations "
+        f"{b.p90_response_s / 60:.1f} min; within standard "
+        f"{100 * a.fraction_within_standard:.1f} % vs {100 * b.fraction_within_standard:.1f} %"
     )
     return {
         "name": f"MEXCLP vs police stations, simulated p90, {name}",
@@ -389,11 +393,12 @@ def main() -> None:
     ap.add_argument(
         "--peer-large", action="store_true", help="also run spopt MCLP at 2,000 x 20,000"
     )
+    ap.add_argument("--large-only", action="store_true", help="models at 2,000 x 20,000 only")
     ap.add_argument("--only", choices=["models", "hypercube", "dispatch", "stations"], default=None)
     args = ap.parse_args()
     cases: list[dict[str, Any]] = []
     parts = {
-        "models": lambda: bench_models(args.quick, args.peer_large),
+        "models": lambda: bench_models(args.quick, args.peer_large, args.large_only),
         "hypercube": lambda: bench_hypercube(args.quick),
         "dispatch": lambda: bench_dispatch(args.quick),
         "stations": lambda: bench_vs_stations(args.quick),
