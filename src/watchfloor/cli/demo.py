@@ -257,6 +257,8 @@ def demo(
             err_console.print(f"tension monitoring skipped: {exc}")
         for alert in alerts[:3]:
             _step(room, room.raise_alert(region.name, alert), timings)
+        for job in ops.watch_report_clusters(room, database, region.name):
+            _step(room, job, timings)
         room.publish_message(region.name, ops.DEFAULT_MESSAGE, actor=actor)
         plan = room.plan(region.name)
     finally:
