@@ -522,6 +522,52 @@ def _many_to_many(  # noqa: PLR0917 (numba kernels take positional arrays)
     return out
 
 
+@jit
+def _phast_row(  # noqa: PLR0917 (numba kernels take positional arrays)
+    up_ptr: IntArray,
+    up_idx: Int32Array,
+    up_w: FloatArray,
+    dn_ptr: IntArray,
+    dn_idx: Int32Array,
+    dn_w: FloatArray,
+    order_desc: Int32Array,
+    source: int,
+    cutoff_s: float,
+    dist: FloatArray,
+) -> None:
+    """Fill ``dist`` with travel times from ``source`` to every node (PHAST).
+
+    Delling et al., "PHAST: Hardware-Accelerated Shortest Path Trees" (2011): an
+    upward search from the source, then one sweep over all nodes from the most
+    to the least important, relaxing each node's incoming downward edges.
+    """
+    n = up_ptr.shape[0] - 1
+    m_up = up_idx.shape[0] + 1
+    dist[:] = np.inf
+    hkeys = np.empty(m_up, dtype=np.float64)
+    hvals = np.empty(m_up, dtype=np.int32)
+    dist[source] = 0.0
+    size = heap_push(hkeys, hvals, 0, 0.0, source)
+    while size > 0:
+        d = hkeys[0]
+        x = hvals[0]
+        size = heap_pop(hkeys, hvals, size)
+        if d > dist[x]:
+            continue
+        for e in range(up_ptr[x], up_ptr[x + 1]):
+            y = up_idx[e]
+            nd = d + up_w[e]
+            if nd < dist[y]:
+                dist[y] = nd
+                size = heap_push(hkeys, hvals, size, nd, y)
+    for j in range(n):
+        x = order_desc[j]
+        best = dist[x]
+        for e in range(dn_ptr[x], dn_ptr[x + 1]):
+            best = min(best, dist[dn_idx[e]] + dn_w[e])
+        dist[x] = best if best <= cutoff_s else np.inf
+
+
 @pjit
 def _phast(  # noqa: PLR0917 (numba kernels take positional arrays)
     up_ptr: IntArray,
@@ -534,43 +580,13 @@ def _phast(  # noqa: PLR0917 (numba kernels take positional arrays)
     sources: IntArray,
     cutoff_s: float,
 ) -> FloatArray:
-    """Return one row of travel times to every node per source (PHAST, rows in parallel).
-
-    Delling et al., "PHAST: Hardware-Accelerated Shortest Path Trees" (2011): an
-    upward search from the source, then one sweep over all nodes from the most
-    to the least important, relaxing each node's incoming downward edges.
-    """
+    """Return one PHAST row of travel times per source, rows in parallel."""
     n = up_ptr.shape[0] - 1
-    k = sources.shape[0]
-    out = np.empty((k, n), dtype=np.float64)
-    m_up = up_idx.shape[0] + 1
-    for i in numba.prange(k):
-        dist = out[i]
-        dist[:] = np.inf
-        hkeys = np.empty(m_up, dtype=np.float64)
-        hvals = np.empty(m_up, dtype=np.int32)
-        s = sources[i]
-        dist[s] = 0.0
-        size = heap_push(hkeys, hvals, 0, 0.0, s)
-        while size > 0:
-            d = hkeys[0]
-            x = hvals[0]
-            size = heap_pop(hkeys, hvals, size)
-            if d > dist[x]:
-                continue
-            for e in range(up_ptr[x], up_ptr[x + 1]):
-                y = up_idx[e]
-                nd = d + up_w[e]
-                if nd < dist[y]:
-                    dist[y] = nd
-                    size = heap_push(hkeys, hvals, size, nd, y)
-        for j in range(n):
-            x = order_desc[j]
-            best = dist[x]
-            for e in range(dn_ptr[x], dn_ptr[x + 1]):
-                cand = dist[dn_idx[e]] + dn_w[e]
-                best = min(best, cand)
-            dist[x] = best if best <= cutoff_s else np.inf
+    out = np.empty((sources.shape[0], n), dtype=np.float64)
+    for i in numba.prange(sources.shape[0]):
+        _phast_row(
+            up_ptr, up_idx, up_w, dn_ptr, dn_idx, dn_w, order_desc, sources[i], cutoff_s, out[i]
+        )
     return out
 
 
@@ -749,6 +765,22 @@ class ContractionHierarchy:
 
         Times above ``cutoff_s`` are ``inf``; sources must be valid node ids.
         """
+        src = np.ascontiguousarray(sources, dtype=np.int64)
+        if src.shape[0] == 1:  # one row: skip the thread pool
+            row = np.empty((1, self.n_nodes), dtype=np.float64)
+            _phast_row(
+                self.up_indptr,
+                self.up_indices,
+                self.up_weights,
+                self.down_indptr,
+                self.down_indices,
+                self.down_weights,
+                self.order_desc(),
+                int(src[0]),
+                float(cutoff_s),
+                row[0],
+            )
+            return row
         out: FloatArray = _phast(
             self.up_indptr,
             self.up_indices,
@@ -757,7 +789,7 @@ class ContractionHierarchy:
             self.down_indices,
             self.down_weights,
             self.order_desc(),
-            np.ascontiguousarray(sources, dtype=np.int64),
+            src,
             float(cutoff_s),
         )
         return out
