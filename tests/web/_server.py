@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -104,3 +105,75 @@ def add_user(settings: Settings, username: str, role: str) -> None:
             create_user(session, username, role=role, password=PASSWORD)
     finally:
         database.dispose()
+
+
+_ZYGOTE = """
+import os, sys
+from watchfloor.settings import load_settings
+from watchfloor.web.server import run_server  # import everything once, before forking
+
+for line in sys.stdin:
+    port = int(line)
+    pid = os.fork()
+    if pid == 0:
+        sys.stdin.close()
+        run_server(load_settings(), port=port)
+        os._exit(0)
+    sys.stdout.write(f"{pid}\\n")
+    sys.stdout.flush()
+"""
+
+
+class ForkingServer(Server):
+    """A server whose processes are forked from a parent that has imported everything.
+
+    Each :meth:`start` forks a fresh server process (what runs after ``watchfloor
+    serve`` has parsed its arguments: migrations, then uvicorn); :meth:`kill` sends
+    it SIGKILL. Restarts take a fraction of a second instead of a full import.
+    """
+
+    def __init__(self, home: Path, **kwargs: object) -> None:
+        super().__init__(home, **kwargs)  # type: ignore[arg-type]
+        log = self.log_path.open("ab")
+        self.zygote = subprocess.Popen(
+            [sys.executable, "-c", _ZYGOTE],
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        log.close()
+        self.pid: int | None = None
+
+    def start(self, *, verbose: bool = False, cli: bool = False, timeout_s: float = 90.0) -> None:
+        assert self.zygote.stdin is not None
+        assert self.zygote.stdout is not None
+        self.zygote.stdin.write(f"{self.port}\n")
+        self.zygote.stdin.flush()
+        self.pid = int(self.zygote.stdout.readline())
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.02)
+        msg = "server did not start in time"
+        raise RuntimeError(msg)
+
+    def kill(self) -> None:
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.pid = None
+
+    def stop(self) -> None:
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGTERM)
+            time.sleep(0.5)
+            self.pid = None
+        if self.zygote.stdin is not None:
+            self.zygote.stdin.close()
+        self.zygote.wait(timeout=30)
+        if self.zygote.stdout is not None:
+            self.zygote.stdout.close()

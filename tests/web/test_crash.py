@@ -1,5 +1,8 @@
 """Crash test: bursts of submissions with retries, the server SIGKILLed mid-burst, twenty times.
 
+The server processes are forked from one parent that imported the code once
+(see ``ForkingServer``), so the twenty restarts are quick.
+
 Every acknowledged report must be stored, and no report twice: each submission
 carries its own Idempotency-Key and is retried until acknowledged, across the
 kill and restart.
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _server import Server
+from _server import ForkingServer
 
 ROUNDS = 20
 PER_ROUND = 40
@@ -61,7 +64,7 @@ async def _burst(
 @pytest.mark.slow
 def test_no_acknowledged_report_is_lost_or_doubled_across_sigkills(tmp_path: Path) -> None:
     rng = random.Random(7)
-    server = Server(tmp_path / "home")
+    server = ForkingServer(tmp_path / "home")
     acked: dict[str, str] = {}
     submitted: dict[str, dict] = {}
     n_kills = 0
