@@ -26,7 +26,7 @@ from watchfloor.placement._common import (
     sites_from_counts,
     validate_problem,
 )
-from watchfloor.placement._milp import solve_milp
+from watchfloor.placement._milp import relative_gap, solve_milp
 
 __all__ = ["solve_backup", "solve_mclp", "solve_mexclp"]
 
@@ -127,7 +127,7 @@ def solve_mclp(
         col_upper=np.ones(n_cand + n_groups),
         integer=np.arange(n_cand + n_groups) < n_cand,
         maximize=True,
-        time_limit_s=time_limit_s,
+        time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 0.05),
         mip_rel_gap=mip_rel_gap,
         start=np.concatenate([greedy, covered0]),
     )
@@ -146,8 +146,9 @@ def solve_mclp(
         status=out.status,
         sites=sites,
         objective=out.objective,
-        bound=out.bound,
-        gap=out.gap,
+        # all coverable demand bounds the objective when HiGHS stops before its root LP
+        bound=min(out.bound, float(sets.weight.sum())),
+        gap=relative_gap(out.objective, min(out.bound, float(sets.weight.sum()))),
         solve_time_s=time.perf_counter() - t0,
         n_variables=out.n_variables,
         n_constraints=out.n_constraints,
@@ -236,7 +237,7 @@ def solve_mexclp(
         col_upper=np.concatenate([np.full(n_cand, float(max_units_per_site)), np.ones(n_y)]),
         integer=np.arange(n_cand + n_y) < n_cand,
         maximize=True,
-        time_limit_s=time_limit_s,
+        time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 0.05),
         mip_rel_gap=mip_rel_gap,
         start=np.concatenate([greedy, y0]),
     )
@@ -245,7 +246,7 @@ def solve_mexclp(
     objective = float(sets.weight @ (1.0 - q**cover_count))
     truncated = bool((levels < np.minimum(n_units, set_size * max_units_per_site)).any())
     bound = out.bound + (q**k_max) * float(sets.weight.sum()) if truncated else out.bound
-    bound = max(bound, objective)
+    bound = max(min(bound, float(sets.weight.sum())), objective)
     gap = (bound - objective) / max(objective, 1e-9)
     log.info(
         "MEXCLP: %d candidates, %d coverage groups, %d level variables, %d units, q=%.3f: %s",
@@ -341,7 +342,7 @@ def solve_backup(
         col_upper=np.ones(n_cols),
         integer=np.arange(n_cols) < n_cand,
         maximize=True,
-        time_limit_s=time_limit_s,
+        time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 0.05),
         mip_rel_gap=mip_rel_gap,
         start=np.concatenate([greedy, np.minimum(count, 1.0), (count >= 2).astype(float)]),
     )
@@ -357,8 +358,8 @@ def solve_backup(
         status=out.status,
         sites=sites_from_counts(out.x[:n_cand]),
         objective=out.objective,
-        bound=out.bound,
-        gap=out.gap,
+        bound=min(out.bound, float(sets.weight.sum())),
+        gap=relative_gap(out.objective, min(out.bound, float(sets.weight.sum()))),
         solve_time_s=time.perf_counter() - t0,
         n_variables=out.n_variables,
         n_constraints=out.n_constraints,
