@@ -114,30 +114,40 @@ def test_operations_room_end_to_end(server: str, page: object, tmp_path: Path) -
     assert counts["sites"] > 100
     assert "No plan yet" in p.inner_text("#plan-status")  # type: ignore[attr-defined]
 
-    # Declare an event from the dashboard: a new plan arrives and is drawn.
+    # Raise the threat level: a first plan (patrols, ARVs) is computed and drawn.
+    p.click("text=Change the threat level")  # type: ignore[attr-defined]
+    p.select_option("#threat-form select[name=level]", "severe")  # type: ignore[attr-defined]
+    p.click("#threat-form button[type=submit]")  # type: ignore[attr-defined]
+    p.wait_for_function("() => Boolean(window.wfState.planId)", timeout=60_000)  # type: ignore[attr-defined]
+    p.wait_for_selector("#plan-timing")  # type: ignore[attr-defined]
+    assert "computed in" in p.inner_text("#plan-timing")  # type: ignore[attr-defined]
+    assert p.inner_text("#threat-level") == "SEVERE"  # type: ignore[attr-defined]
+    first_plan = p.evaluate("window.wfState.planId")  # type: ignore[attr-defined]
+    first_status = p.inner_text("#plan-status")  # type: ignore[attr-defined]
+    assert p.evaluate("window.wfState.counts.patrols") > 0  # type: ignore[attr-defined]
+
+    # Declare an event from the dashboard: the patrol plan on screen is replaced.
     at = (datetime.now(UTC) - timedelta(hours=2)).astimezone().strftime("%Y-%m-%dT%H:%M")
     p.fill("#declare-form input[name=place]", "Finsbury Park, London")  # type: ignore[attr-defined]
     p.fill("#declare-form input[name=at]", at)  # type: ignore[attr-defined]
     p.fill("#declare-form input[name=targeted_community]", "muslim")  # type: ignore[attr-defined]
     p.select_option("#declare-form select[name=playbook]", "place-of-worship-attack")  # type: ignore[attr-defined]
     p.click("#declare-form button[type=submit]")  # type: ignore[attr-defined]
-    p.wait_for_function("() => Boolean(window.wfState.planId)", timeout=60_000)  # type: ignore[attr-defined]
-    p.wait_for_selector("#plan-timing")  # type: ignore[attr-defined]
-    assert "computed in" in p.inner_text("#plan-timing")  # type: ignore[attr-defined]
-    assert p.inner_text("#diff-risen").strip() != "none"  # type: ignore[attr-defined]
-    first_plan = p.evaluate("window.wfState.planId")  # type: ignore[attr-defined]
-    first_routes = p.evaluate("JSON.stringify(window.wfState.patrols.features)")  # type: ignore[attr-defined]
-
-    # Raise the threat level: the plan on screen changes again.
-    p.click("text=Change the threat level")  # type: ignore[attr-defined]
-    p.select_option("#threat-form select[name=level]", "critical")  # type: ignore[attr-defined]
-    p.click("#threat-form button[type=submit]")  # type: ignore[attr-defined]
     p.wait_for_function("(id) => window.wfState.planId !== id", arg=first_plan, timeout=60_000)  # type: ignore[attr-defined]
-    assert p.inner_text("#threat-level") == "CRITICAL"  # type: ignore[attr-defined]
-    routes = p.evaluate("JSON.stringify(window.wfState.patrols.features)")  # type: ignore[attr-defined]
-    n_units = p.evaluate("window.wfState.status.units.length")  # type: ignore[attr-defined]
-    if n_units:
-        assert routes != first_routes
+    status = p.inner_text("#plan-status")  # type: ignore[attr-defined]
+    assert status != first_status
+    assert "event declared: vehicle_attack" in status
+    # What is drawn is the new plan's patrols, unit by unit and visit by visit.
+    drawn, served = p.evaluate(  # type: ignore[attr-defined]
+        """async () => {
+          const key = (fc) => fc.features.filter((f) => f.properties.type === "visit")
+            .map((f) => f.properties.unit + " " + f.properties.site_id + " " + f.properties.arrive);
+          const res = await fetch("/api/ops/rutland/patrols?shift=current");
+          return [key(window.wfState.patrols), key(await res.json())];
+        }"""
+    )
+    assert drawn == served
+    assert p.locator("#units li").count() == 3  # type: ignore[attr-defined]
 
     # Click a point on the map: dispatch advice (or the reason there is none).
     # A point on a road near the first ARV base (clicks elsewhere may be off every road).
