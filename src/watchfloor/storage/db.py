@@ -87,13 +87,17 @@ def _make_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=8,
             max_overflow=8,
+            # Error messages must never quote report text or identity.
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return create_engine(
+            parsed, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+        )
     msg = f"database backend {backend!r} is not supported; use SQLite or PostgreSQL"
     raise ConfigurationError(msg)
 

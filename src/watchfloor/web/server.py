@@ -19,6 +19,17 @@ __all__ = ["run_server"]
 log = logging.getLogger(__name__)
 
 
+class _TypeOnlyTracebacks(logging.Filter):
+    """Reduce logged exceptions to their type: their text may quote what a reporter sent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is not None:
+            record.msg = f"{record.msg} ({record.exc_info[0].__name__})"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def run_server(
     settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
 ) -> None:
@@ -30,6 +41,8 @@ def run_server(
         Without ``WATCHFLOOR_SECRET_KEY`` outside demo mode, before the port opens.
     """
     upgrade_database(settings)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
+        logging.getLogger(name).addFilter(_TypeOnlyTracebacks())
     common = {
         "host": host,
         "port": port,
