@@ -527,10 +527,11 @@ def _phast_row(  # noqa: PLR0917 (numba kernels take positional arrays)
     up_ptr: IntArray,
     up_idx: Int32Array,
     up_w: FloatArray,
-    dn_ptr: IntArray,
-    dn_idx: Int32Array,
-    dn_w: FloatArray,
+    sweep_ptr: IntArray,
+    sweep_idx: Int32Array,
+    sweep_w: FloatArray,
     order_desc: Int32Array,
+    pos: Int32Array,
     source: int,
     cutoff_s: float,
     dist: FloatArray,
@@ -539,33 +540,38 @@ def _phast_row(  # noqa: PLR0917 (numba kernels take positional arrays)
 
     Delling et al., "PHAST: Hardware-Accelerated Shortest Path Trees" (2011): an
     upward search from the source, then one sweep over all nodes from the most
-    to the least important, relaxing each node's incoming downward edges.
+    to the least important, relaxing each node's incoming downward edges. The
+    sweep works on nodes renumbered by that order (``pos``), so it reads and
+    writes memory almost in sequence; ``sweep_*`` is the downward CSR in
+    those numbers.
     """
     n = up_ptr.shape[0] - 1
     m_up = up_idx.shape[0] + 1
-    dist[:] = np.inf
+    work = np.full(n, np.inf)
     hkeys = np.empty(m_up, dtype=np.float64)
     hvals = np.empty(m_up, dtype=np.int32)
-    dist[source] = 0.0
+    work[pos[source]] = 0.0
     size = heap_push(hkeys, hvals, 0, 0.0, source)
     while size > 0:
         d = hkeys[0]
         x = hvals[0]
         size = heap_pop(hkeys, hvals, size)
-        if d > dist[x]:
+        if d > work[pos[x]]:
             continue
         for e in range(up_ptr[x], up_ptr[x + 1]):
             y = up_idx[e]
             nd = d + up_w[e]
-            if nd < dist[y]:
-                dist[y] = nd
+            if nd < work[pos[y]]:
+                work[pos[y]] = nd
                 size = heap_push(hkeys, hvals, size, nd, y)
     for j in range(n):
-        x = order_desc[j]
-        best = dist[x]
-        for e in range(dn_ptr[x], dn_ptr[x + 1]):
-            best = min(best, dist[dn_idx[e]] + dn_w[e])
-        dist[x] = best if best <= cutoff_s else np.inf
+        best = work[j]
+        for e in range(sweep_ptr[j], sweep_ptr[j + 1]):
+            best = min(best, work[sweep_idx[e]] + sweep_w[e])
+        work[j] = best
+    for j in range(n):
+        value = work[j]
+        dist[order_desc[j]] = value if value <= cutoff_s else np.inf
 
 
 @pjit
@@ -573,10 +579,11 @@ def _phast(  # noqa: PLR0917 (numba kernels take positional arrays)
     up_ptr: IntArray,
     up_idx: Int32Array,
     up_w: FloatArray,
-    dn_ptr: IntArray,
-    dn_idx: Int32Array,
-    dn_w: FloatArray,
+    sweep_ptr: IntArray,
+    sweep_idx: Int32Array,
+    sweep_w: FloatArray,
     order_desc: Int32Array,
+    pos: Int32Array,
     sources: IntArray,
     cutoff_s: float,
 ) -> FloatArray:
@@ -585,8 +592,9 @@ def _phast(  # noqa: PLR0917 (numba kernels take positional arrays)
     out = np.empty((sources.shape[0], n), dtype=np.float64)
     for i in numba.prange(sources.shape[0]):
         _phast_row(
-            up_ptr, up_idx, up_w, dn_ptr, dn_idx, dn_w, order_desc, sources[i], cutoff_s, out[i]
-        )
+            up_ptr, up_idx, up_w, sweep_ptr, sweep_idx, sweep_w, order_desc, pos,
+            sources[i], cutoff_s, out[i],
+        )  # fmt: skip
     return out
 
 
@@ -752,12 +760,26 @@ class ContractionHierarchy:
         )
         return out
 
-    def order_desc(self) -> Int32Array:
-        """Return the nodes from the most to the least important (cached)."""
-        cached: Int32Array | None = self.__dict__.get("_order_desc")
+    def _sweep(self) -> tuple[Int32Array, Int32Array, IntArray, Int32Array, FloatArray]:
+        """Return (order_desc, pos, sweep CSR) for PHAST, computed once."""
+        cached: tuple[Int32Array, Int32Array, IntArray, Int32Array, FloatArray] | None = (
+            self.__dict__.get("_sweep_arrays")
+        )
         if cached is None:
-            cached = np.argsort(-self.rank.astype(np.int64), kind="stable").astype(np.int32)
-            object.__setattr__(self, "_order_desc", cached)
+            n = self.n_nodes
+            order_desc = np.argsort(-self.rank.astype(np.int64), kind="stable").astype(np.int32)
+            pos = np.empty(n, dtype=np.int32)
+            pos[order_desc] = np.arange(n, dtype=np.int32)
+            counts = np.diff(self.down_indptr)[order_desc]
+            ptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(counts, out=ptr[1:])
+            # Entry k of new row j comes from old position starts[j] + (k - ptr[j]).
+            starts = self.down_indptr[order_desc]
+            take = np.repeat(starts - ptr[:-1], counts) + np.arange(ptr[-1], dtype=np.int64)
+            idx = pos[self.down_indices[take]].astype(np.int32)
+            w = np.ascontiguousarray(self.down_weights[take])
+            cached = (order_desc, pos, ptr, idx, w)
+            object.__setattr__(self, "_sweep_arrays", cached)
         return cached
 
     def many_to_all(self, sources: IntArray, *, cutoff_s: float = math.inf) -> FloatArray:
@@ -765,33 +787,19 @@ class ContractionHierarchy:
 
         Times above ``cutoff_s`` are ``inf``; sources must be valid node ids.
         """
+        order_desc, pos, ptr, idx, w = self._sweep()
         src = np.ascontiguousarray(sources, dtype=np.int64)
         if src.shape[0] == 1:  # one row: skip the thread pool
             row = np.empty((1, self.n_nodes), dtype=np.float64)
             _phast_row(
-                self.up_indptr,
-                self.up_indices,
-                self.up_weights,
-                self.down_indptr,
-                self.down_indices,
-                self.down_weights,
-                self.order_desc(),
-                int(src[0]),
-                float(cutoff_s),
-                row[0],
-            )
+                self.up_indptr, self.up_indices, self.up_weights, ptr, idx, w, order_desc, pos,
+                int(src[0]), float(cutoff_s), row[0],
+            )  # fmt: skip
             return row
         out: FloatArray = _phast(
-            self.up_indptr,
-            self.up_indices,
-            self.up_weights,
-            self.down_indptr,
-            self.down_indices,
-            self.down_weights,
-            self.order_desc(),
-            src,
-            float(cutoff_s),
-        )
+            self.up_indptr, self.up_indices, self.up_weights, ptr, idx, w, order_desc, pos,
+            src, float(cutoff_s),
+        )  # fmt: skip
         return out
 
     def save(self, path: Path) -> None:
