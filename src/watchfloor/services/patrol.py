@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ from watchfloor.patrol import (
 )
 from watchfloor.patrol.sampling import SamplingMethod
 from watchfloor.posture.calendar import LONDON
+from watchfloor.roads.graph import RoadGraph
 from watchfloor.settings import Settings
 from watchfloor.storage.regions import Region
 from watchfloor.traveltime import TravelTimeEngine
@@ -428,6 +430,64 @@ def _resolve_site(name: str, ids: Sequence[str], names: Sequence[str]) -> int:
     raise NotFoundError(msg)
 
 
+#: Engines and travel-time matrices kept per road graph (the operations room
+#: re-plans the same region every few minutes): graph id -> (graph, engines, matrices).
+_CACHE: dict[
+    int, tuple[RoadGraph, dict[str, TravelTimeEngine], dict[tuple[str, bytes], FloatArray]]
+]
+_CACHE = {}
+_CACHE_GRAPHS = 4
+_CACHE_MATRICES = 8
+_CACHE_LOCK = threading.Lock()
+
+
+def _cache_entry(
+    graph: RoadGraph,
+) -> tuple[RoadGraph, dict[str, TravelTimeEngine], dict[tuple[str, bytes], FloatArray]]:
+    with _CACHE_LOCK:
+        entry = _CACHE.get(id(graph))
+        if entry is None or entry[0] is not graph:
+            while len(_CACHE) >= _CACHE_GRAPHS:
+                del _CACHE[next(iter(_CACHE))]
+            entry = (graph, {}, {})
+            _CACHE[id(graph)] = entry
+        return entry
+
+
+def _engines(graph: RoadGraph, *, foot: bool) -> dict[str, TravelTimeEngine]:
+    """Return the driving (and walking) engines of a graph, built once per graph."""
+    _, engines, _ = _cache_entry(graph)
+    with _CACHE_LOCK:
+        if "vehicle" not in engines:
+            engines["vehicle"] = TravelTimeEngine(graph)
+        if foot and "foot" not in engines:
+            engines["foot"] = TravelTimeEngine.for_walking(graph)
+        return {m: e for m, e in engines.items() if m == "vehicle" or foot}
+
+
+def _cached_matrix(
+    graph: RoadGraph, mode: str, engine: TravelTimeEngine, nodes: npt.NDArray[np.int64]
+) -> FloatArray:
+    """Return ``engine.matrix(nodes, nodes)``, computed once per graph, mode and node list."""
+    _, _, matrices = _cache_entry(graph)
+    key = (mode, nodes.tobytes())
+    with _CACHE_LOCK:
+        hit = matrices.get(key)
+    if hit is not None:
+        return hit.copy()
+    uniq, inverse = np.unique(nodes, return_inverse=True)
+    small = engine.matrix(uniq, uniq)
+    mat = small[np.ix_(inverse, inverse)]
+    log.info(
+        "travel-time matrix (%s): %d locations, %d distinct nodes", mode, nodes.size, uniq.size
+    )
+    with _CACHE_LOCK:
+        while len(matrices) >= _CACHE_MATRICES:
+            del matrices[next(iter(matrices))]
+        matrices[key] = mat
+    return mat.copy()
+
+
 def plan_for_region(
     region: Region,
     value: npt.ArrayLike,
@@ -500,9 +560,7 @@ def plan_for_region(
     if risk.shape != (n_all, len(slot_start)):
         msg = f"risk has shape {risk.shape}, expected ({n_all}, {len(slot_start)})"
         raise InvalidInputError(msg)
-    engines: dict[str, TravelTimeEngine] = {"vehicle": TravelTimeEngine(region.graph)}
-    if n_foot:
-        engines["foot"] = TravelTimeEngine.for_walking(region.graph)
+    engines = _engines(region.graph, foot=bool(n_foot))
 
     # Bases: police stations (the region's centre when it has none).
     stations = [i for i, k in enumerate(sites.kind) if k == "police_station"]
@@ -519,10 +577,15 @@ def plan_for_region(
         base_lonlat = np.array([[region.graph.lon[node[0]], region.graph.lat[node[0]]]])
 
     # Road access: snapped close to a road, and reachable from and back to a base.
-    vehicle = engines["vehicle"]
+    # One matrix per mode over every site and base, cached per graph: the access
+    # check and the game's travel times are both read from it.
     site_nodes_all = np.asarray(sites.node, dtype=np.int64)
-    out_t = vehicle.matrix(base_nodes, site_nodes_all)
-    back_t = vehicle.matrix(site_nodes_all, base_nodes)
+    all_nodes = np.concatenate([site_nodes_all, base_nodes])
+    full = {
+        mode: _cached_matrix(region.graph, mode, eng, all_nodes) for mode, eng in engines.items()
+    }
+    out_t = full["vehicle"][n_all:, :n_all]
+    back_t = full["vehicle"][:n_all, n_all:]
     excluded: list[dict[str, str]] = []
     keep: list[int] = []
     for i in range(n_all):
@@ -543,8 +606,8 @@ def plan_for_region(
     kept = np.asarray(keep, dtype=np.int64)
     site_ids = tuple(sites.site_id[i] for i in keep)
     site_names = tuple(sites.name[i] for i in keep)
-    nodes = np.concatenate([site_nodes_all[kept], base_nodes])
-    travel = {mode: eng.matrix(nodes, nodes) for mode, eng in engines.items()}
+    rows = np.concatenate([kept, n_all + np.arange(base_nodes.size)])
+    travel = {mode: mat[np.ix_(rows, rows)] for mode, mat in full.items()}
     for mat in travel.values():
         np.fill_diagonal(mat, 0.0)
 
