@@ -67,15 +67,38 @@ def test_nycfever_reproduces_satscan(data_dir: Path) -> None:
     assert top.expected == pytest.approx(0.67, abs=0.005)
     assert abs(top.llr - 3.845418) < 1e-6
     assert top.radius_km == pytest.approx(2.90, abs=0.005)
-    # Monte Carlo error of a p-value near 0.22 with 999 replicates is about 0.013;
-    # this implementation gives 0.205 with 9,999 replicates, so allow 4 standard errors.
+    # Monte Carlo error of a p-value near 0.21 with 999 replicates is about 0.013;
+    # 9,999 replicates give 0.205 here, as does a plain reference scan on independent
+    # permutations (0.204), so allow 4 standard errors.
     assert 0.16 <= top.p_value <= 0.28
     assert top.recurrence_days == pytest.approx(1 / top.p_value)
-    # secondary clusters share no location with an earlier one
+    # SaTScan lists 3 clusters: a secondary cluster is printed only when it shares no
+    # location with a more likely one and its p-value is below 1 (some replicate's
+    # maximum stayed below it). The next candidate (LLR 1.43, 4 Bronx zip codes) has
+    # p 0.999-1.0, so with this seed it is not listed.
+    assert [round(c.llr, 6) for c in result.clusters] == [3.845418, 3.164201, 2.137259]
+    assert [ids[i] for i in result.clusters[1].locations] == ["11370", "11372"]
+    assert [ids[i] for i in result.clusters[2].locations] == ["10472"]
+    assert all(c.p_value < 1 for c in result.clusters)
     seen: set[int] = set()
     for c in result.clusters:
         assert not seen & set(c.locations.tolist())
         seen |= set(c.locations.tolist())
+
+
+def test_without_replicates_at_most_ten_clusters(data_dir: Path) -> None:
+    # SaTScan lists at most 10 clusters when no replicates are run (NYCfever has 14
+    # candidates that share no location).
+    ids, lon, lat, cas = _nyc(data_dir)
+    index = {k: i for i, k in enumerate(ids)}
+    loc = [index[c[0]] for c in cas]
+    day = [(date(*map(int, c[2].split("/"))) - date(2001, 11, 1)).days for c in cas]
+    result = space_time_permutation_scan(
+        loc, day, chord_distance_km(lon, lat), n_days=24, max_days=7, max_share=0.5,
+        max_radius_km=3.0, replicates=0, rng=np.random.default_rng(0),
+    )  # fmt: skip
+    assert len(result.clusters) == 10
+    assert all(math.isnan(c.p_value) for c in result.clusters)
 
 
 def test_nycfever_through_the_cli(data_dir: Path, tmp_path: Path) -> None:
@@ -229,3 +252,156 @@ def test_replicate_maxima_are_valid_and_pvalues_in_range(seed: int) -> None:
     )  # fmt: skip
     assert [c.p_value for c in full.clusters] == [c.p_value for c in again.clusters]
     assert (full.replicate_max_llr >= again.replicate_max_llr - 1e-9).all()
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def _reference_max_llr(
+    loc: np.ndarray,
+    day: np.ndarray,
+    dist: np.ndarray,
+    *,
+    n_days: int,
+    max_days: int,
+    max_share: float,
+    max_radius_km: float,
+    min_cases: int,
+    circle_weight: np.ndarray,
+) -> float:
+    """Plain maximum LLR over every cylinder, straight from the definitions.
+
+    Circles: for each centre and each distinct distance r, the locations within r,
+    kept while r <= max_radius_km and their cases (from ``circle_weight``, the
+    observed per-location totals) are at most max_share of all cases. Windows:
+    the last 1..max_days days. mu of a cell = n_z n_d / N from the data scanned.
+    """
+    n_loc = dist.shape[0]
+    n = loc.size
+    cells = np.zeros((n_loc, n_days))
+    np.add.at(cells, (loc, day), 1.0)
+    mu_cells = np.outer(cells.sum(axis=1), cells.sum(axis=0)) / n
+    limit = max_share * circle_weight.sum()
+    best = 0.0
+    for i in range(n_loc):
+        for r in np.unique(dist[i]):
+            inside = dist[i] <= r
+            if r > max_radius_km or circle_weight[inside].sum() > limit:
+                break
+            for w in range(1, max_days + 1):
+                c = cells[inside, n_days - w :].sum()
+                mu = mu_cells[inside, n_days - w :].sum()
+                if c >= min_cases and c > mu:
+                    v = c * math.log(c / mu)
+                    if n > c:
+                        v += (n - c) * math.log((n - c) / (n - mu))
+                    best = max(best, v)
+    return best
+
+
+def _reference_replicates(
+    loc: np.ndarray,
+    day: np.ndarray,
+    dist: np.ndarray,
+    *,
+    n_days: int,
+    max_days: int,
+    max_share: float,
+    max_radius_km: float,
+    min_cases: int,
+    replicates: int,
+    seed: int,
+) -> np.ndarray:
+    """Replicate maxima with the scan's random permutations, scanned by the reference.
+
+    The scan draws ``rng.random((replicates, m))`` (m = cases in the window) and
+    gives the window's dates, sorted from the last day back, to the first m cases
+    of a partial Fisher-Yates shuffle of all cases: a uniformly random permutation
+    of the dates as far as the window is concerned. Dates outside the window go to
+    the other cases in any order (they enter only the marginals, which are fixed).
+    """
+    back = n_days - 1 - day
+    in_window = back < max_days
+    m = int(in_window.sum())
+    recent_day = n_days - 1 - np.sort(back[in_window])
+    other_days = day[~in_window]
+    uniforms = np.random.default_rng(seed).random((replicates, m))
+    weight = np.bincount(loc, minlength=dist.shape[0]).astype(float)
+    n = loc.size
+    out = np.zeros(replicates)
+    for r in range(replicates):
+        locs = loc.copy()
+        for j in range(m):
+            s = min(j + int(uniforms[r, j] * (n - j)), n - 1)
+            locs[j], locs[s] = locs[s], locs[j]
+        out[r] = _reference_max_llr(
+            locs, np.concatenate([recent_day, other_days]), dist, n_days=n_days,
+            max_days=max_days, max_share=max_share, max_radius_km=max_radius_km,
+            min_cases=min_cases, circle_weight=weight,
+        )  # fmt: skip
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(6, 14),
+    st.sampled_from([0.2, 0.5, 1.0]),
+    st.sampled_from([2, 3, 4]),
+    st.booleans(),
+)
+def test_replicate_maxima_equal_a_plain_reference(
+    seed: int, n_loc: int, max_share: float, min_cases: int, grid: bool
+) -> None:
+    # Every replicate's maximum, computed with all pruning (LLR bound, windows that
+    # gained cases, circle totals, log tables), equals the maximum over every
+    # cylinder computed from the definitions on the same permutation. Grid
+    # coordinates make many equal distances (tie groups enter a circle together).
+    rng = np.random.default_rng(seed)
+    xy = (
+        rng.integers(0, 4, size=(n_loc, 2)).astype(float) if grid else rng.uniform(0, 4, (n_loc, 2))
+    )
+    dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    n_cases = int(rng.integers(10, 60))
+    # uneven rates make real clusters, so the bound and the windows are exercised
+    p_loc = rng.dirichlet(np.full(n_loc, 0.7))
+    loc = rng.choice(n_loc, size=n_cases, p=p_loc)
+    day = rng.integers(0, 12, size=n_cases)
+    kw = {"n_days": 12, "max_days": 4, "max_share": max_share, "min_cases": min_cases}
+    radius = 2.5
+    res = space_time_permutation_scan(
+        loc, day, dist, max_radius_km=radius, replicates=20, rng=np.random.default_rng(seed),
+        stop_early=False, **kw,
+    )  # fmt: skip
+    ref = _reference_replicates(
+        np.repeat(loc, 1), day, dist, max_radius_km=radius, replicates=20, seed=seed, **kw
+    )
+    np.testing.assert_allclose(res.replicate_max_llr, ref, rtol=0, atol=1e-9)
+    # the observed maximum too
+    observed = _reference_max_llr(
+        loc, day, dist, max_radius_km=radius,
+        circle_weight=np.bincount(loc, minlength=n_loc).astype(float), **kw,
+    )  # fmt: skip
+    top = res.clusters[0].llr if res.clusters else 0.0
+    assert top == pytest.approx(observed, abs=1e-9)
+    # stopping at the observed maximum changes no p-value
+    fast = space_time_permutation_scan(
+        loc, day, dist, max_radius_km=radius, replicates=20, rng=np.random.default_rng(seed),
+        **kw,
+    )  # fmt: skip
+    assert [c.p_value for c in fast.clusters] == [c.p_value for c in res.clusters]
+
+
+def test_nycfever_replicates_equal_the_reference(data_dir: Path) -> None:
+    # The first 8 replicates of the NYCfever analysis, scanned by the reference.
+    ids, lon, lat, cas = _nyc(data_dir)
+    index = {k: i for i, k in enumerate(ids)}
+    loc = np.array([index[c[0]] for c in cas])
+    day = np.array([(date(*map(int, c[2].split("/"))) - date(2001, 11, 1)).days for c in cas])
+    dist = chord_distance_km(lon, lat)
+    kw = {"n_days": 24, "max_days": 7, "max_share": 0.5, "min_cases": 2, "max_radius_km": 3.0}
+    res = space_time_permutation_scan(
+        loc, day, dist, replicates=8, rng=np.random.default_rng(11), stop_early=False, **kw
+    )
+    ref = _reference_replicates(loc, day, dist, replicates=8, seed=11, **kw)
+    np.testing.assert_allclose(res.replicate_max_llr, ref, rtol=0, atol=1e-9)

@@ -50,7 +50,11 @@ LLR. The recurrence interval of a prospective analysis repeated every
 ``analysis_interval_days`` days is ``analysis_interval_days / p`` days (SaTScan
 user guide, "Recurrence interval"). Secondary clusters are the best cylinder
 of every centre, sorted by LLR, keeping only those that share no location with a
-cluster reported before them ("no geographical overlap").
+cluster reported before them ("no geographical overlap"). As SaTScan does, the
+most likely cluster is always reported and a secondary cluster only when its
+LLR is at least 0.001 and, with replicates, its p-value is below 1 (some
+replicate's maximum stayed below its LLR); without replicates at most 10
+clusters are listed.
 """
 
 from __future__ import annotations
@@ -560,6 +564,12 @@ def _validate_common(
         raise InvalidInputError(msg)
 
 
+_MIN_REPORTED_LLR = 0.001
+"""SaTScan reports no secondary cluster with a log likelihood ratio below this."""
+_MAX_REPORTED_WITHOUT_REPLICATES = 10
+"""Without replicates SaTScan reports at most this many clusters."""
+
+
 def _report(
     circles: Circles,
     best: tuple[FloatArray, IntArray, IntArray, FloatArray, FloatArray],
@@ -586,7 +596,16 @@ def _report(
             rank = 1 + int(np.count_nonzero(replicate_max >= llr[i] - 1e-9))
             p = rank / (n_rep + 1)
         else:
+            rank = 0
             p = math.nan
+        if out and (
+            llr[i] < _MIN_REPORTED_LLR
+            or (n_rep and rank > n_rep)
+            or (not n_rep and len(out) >= _MAX_REPORTED_WITHOUT_REPLICATES)
+        ):
+            # SaTScan prints a secondary cluster only if some replicate's maximum
+            # stayed below it (p < 1); later clusters have lower LLRs, so stop.
+            break
         ci, mi = float(c[i]), float(mu[i])
         rr_out = (total - ci) / (total - mi) if total > mi else math.nan
         rr = (ci / mi) / rr_out if rr_out and rr_out > 0 else math.inf
