@@ -245,7 +245,12 @@ def api_status(
 def api_basemap(user: OpsUser, room: Room, region: str) -> Response:
     """Return the region's roads by class (GeoJSON), simplified for drawing."""
     name = ops.pick_region(room.settings, region)
-    return _geojson(_basemap(room, name))
+    # Roads change only when the region is rebuilt: serve the encoded bytes, cacheable.
+    return Response(
+        _basemap(room, name),
+        media_type="application/geo+json",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
 
 
 @router.get("/api/ops/{region}/sites", tags=["operations"])
@@ -388,14 +393,15 @@ def _body(room: ops.OperationsRoom, region: str) -> dict[str, Any] | None:
     return plan.body if plan is not None else None
 
 
-_BASEMAPS: dict[tuple[str, int], dict[str, Any]] = {}
+_BASEMAPS: dict[tuple[str, int], bytes] = {}
 
 
-def _basemap(room: ops.OperationsRoom, region: str) -> dict[str, Any]:
+def _basemap(room: ops.OperationsRoom, region: str) -> bytes:
     view = ops.region_view(room.settings, region)
     key = (str(view.region.path), view.mtime_ns)
     cached = _BASEMAPS.get(key)
     if cached is None:
-        cached = layers.basemap_from_graph(view.region.graph)
+        roads = layers.basemap_from_graph(view.region.graph)
+        cached = json.dumps(roads, separators=(",", ":")).encode()
         _BASEMAPS[key] = cached
     return cached
