@@ -39,7 +39,7 @@ def _assert_same(got: np.ndarray, want: np.ndarray) -> None:
     np.testing.assert_allclose(got[finite], want[finite], rtol=0, atol=TOL_S)
 
 
-_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_SETTINGS
