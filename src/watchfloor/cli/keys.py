@@ -15,6 +15,11 @@ __all__ = ["app"]
 app = new_app("Encryption keys of reporter contact details and photos.")
 
 
+@app.callback()
+def _keys() -> None:
+    """Encryption keys of reporter contact details and photos."""
+
+
 @app.command("rotate")
 def rotate(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Create a new key, re-encrypt every contact detail and photo, retire the old keys."""
