@@ -40,6 +40,8 @@ def run_server(
     ConfigurationError
         Without ``WATCHFLOOR_SECRET_KEY`` outside demo mode, before the port opens.
     """
+    # Built first: a missing secret key is reported before anything is touched.
+    app = create_app(settings)
     upgrade_database(settings)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
         logging.getLogger(name).addFilter(_TypeOnlyTracebacks())
@@ -52,10 +54,8 @@ def run_server(
         "log_config": None,
     }
     if workers == 1:
-        app = create_app(settings)
         log.info("serving on http://%s:%d", host, port)
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
-    create_app(settings)  # fail early on a bad configuration
     log.info("serving on http://%s:%d with %d workers", host, port, workers)
     uvicorn.run("watchfloor.web.asgi:build", factory=True, workers=workers, **common)  # type: ignore[arg-type]
