@@ -25,7 +25,9 @@ from watchfloor.patrol.metrics import (
     inter_visit_spread_s,
     peak_revisit_share,
     visit_lengths,
+    visits_per_unit_hour,
 )
+from watchfloor.patrol.mixture import JointRota, PatrolMixture, greedy_rota, mix_with_rotas
 from watchfloor.patrol.sampling import (
     ClassStrategy,
     Leg,
@@ -34,6 +36,8 @@ from watchfloor.patrol.sampling import (
     Visit,
     check_route,
     class_strategies,
+    mixture_entropy_bits,
+    sample_mixture_shift,
     sample_shift,
     strategy_entropy_bits,
 )
@@ -54,7 +58,9 @@ __all__ = [
     "ClassStrategy",
     "EmpiricalCoverage",
     "GameSolution",
+    "JointRota",
     "Leg",
+    "PatrolMixture",
     "PatrolSchedule",
     "PatrolUnit",
     "Pin",
@@ -67,12 +73,17 @@ __all__ = [
     "check_route",
     "class_strategies",
     "empirical_coverage",
+    "greedy_rota",
     "inter_visit_spread_s",
+    "mix_with_rotas",
+    "mixture_entropy_bits",
     "peak_revisit_share",
     "sample_assignments",
+    "sample_mixture_shift",
     "sample_shift",
     "solve_game",
     "solve_patrol_schedule",
     "strategy_entropy_bits",
     "visit_lengths",
+    "visits_per_unit_hour",
 ]

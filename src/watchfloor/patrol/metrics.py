@@ -30,6 +30,7 @@ __all__ = [
     "inter_visit_spread_s",
     "peak_revisit_share",
     "visit_lengths",
+    "visits_per_unit_hour",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -152,3 +153,10 @@ def visit_lengths(shifts: Sequence[Shift], *, include_pinned: bool = False) -> V
         p90_s=float(np.percentile(dwell, 90)),
         n_visits=int(dwell.size),
     )
+
+
+def visits_per_unit_hour(shifts: Sequence[Shift]) -> float:
+    """Return the number of visits per unit and hour on shift, over all shifts (nan: no time)."""
+    visits = sum(len(r.visits) for shift in shifts for r in shift)
+    hours = sum((r.end_s - r.start_s) / 3600.0 for shift in shifts for r in shift)
+    return visits / hours if hours > 0 else float("nan")

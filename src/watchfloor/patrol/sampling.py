@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from watchfloor.errors import InvalidInputError
+from watchfloor.patrol.mixture import PatrolMixture
 from watchfloor.patrol.schedule import (
     DWELL_MAX_S,
     DWELL_MIN_S,
@@ -53,6 +54,8 @@ __all__ = [
     "Visit",
     "check_route",
     "class_strategies",
+    "mixture_entropy_bits",
+    "sample_mixture_shift",
     "sample_shift",
     "strategy_entropy_bits",
 ]
@@ -312,7 +315,32 @@ def _realise(
                         -1,
                     )
                 )
-    starts = schedule.slot_start_s
+    return _route_from_stops(
+        stops,
+        unit=unit,
+        slot_start_s=schedule.slot_start_s,
+        slot_length_s=schedule.slot_length_s,
+        travel=travel,
+        rng=rng,
+    )
+
+
+def _route_from_stops(
+    stops: Sequence[tuple[int, float, float, int]],
+    *,
+    unit: PatrolUnit,
+    slot_start_s: FloatArray,
+    slot_length_s: float,
+    travel: FloatArray,
+    rng: np.random.Generator,
+) -> UnitRoute:
+    """Return the route through ``stops`` (location, planned start, pin end or nan, slot).
+
+    The last stop is the end base. Unpinned visits start at their planned
+    time plus a random delay kept inside the slot and the slack before the
+    next stop, and last a random 600-960 s that the slack allows.
+    """
+    starts = slot_start_s
     visits: list[Visit] = []
     legs: list[Leg] = []
     here = unit.start_location
@@ -332,7 +360,7 @@ def _realise(
             pinned = True
         else:
             latest_depart = nxt_planned - tt_next
-            slot_end = float(starts[slot]) + schedule.slot_length_s
+            slot_end = float(starts[slot]) + slot_length_s
             jitter_max = min(latest_depart - DWELL_MIN_S - planned, slot_end - planned - 1.0)
             arrive = planned + (rng.random() * jitter_max if jitter_max > 0 else 0.0)
             room = min(DWELL_MAX_S, latest_depart - arrive)
@@ -468,3 +496,67 @@ def check_route(
             )
     status: Literal["feasible", "infeasible"] = "infeasible" if problems else "feasible"
     return RouteCheck(status, tuple(problems))
+
+
+def sample_mixture_shift(
+    mixture: PatrolMixture,
+    *,
+    units: Sequence[PatrolUnit],
+    travel_time_s: Mapping[str, FloatArray],
+    rng: np.random.Generator,
+    method: SamplingMethod = "decomposition",
+    strategies: Sequence[ClassStrategy] | None = None,
+) -> tuple[UnitRoute, ...]:
+    """Return one route per unit for one shift drawn from a mixed plan.
+
+    One component is drawn with its weight: the schedule LP (whose routes are
+    then drawn by :func:`sample_shift` with ``method``) or one joint rota, so
+    each site-slot is visited with exactly the mixture's coverage.
+    """
+    by_id = {u.unit_id: u for u in units}
+    weights = np.concatenate([[mixture.lp_weight], mixture.rota_weight])
+    k = int(np.searchsorted(np.cumsum(weights), rng.random() * weights.sum(), side="right"))
+    k = min(k, weights.size - 1)
+    if k == 0:
+        return sample_shift(
+            mixture.lp_schedule,
+            units=units,
+            travel_time_s=travel_time_s,
+            rng=rng,
+            method=method,
+            strategies=strategies,
+        )
+    rota = mixture.rotas[k - 1]
+    sched = mixture.lp_schedule
+    routes = []
+    for uid, stops in zip(rota.unit_ids, rota.stops, strict=True):
+        unit = by_id[uid]
+        planned = [(site, start, float("nan"), slot) for site, start, slot in stops]
+        planned.append((unit.end_location, unit.end_s, float("nan"), -1))
+        routes.append(
+            _route_from_stops(
+                planned,
+                unit=unit,
+                slot_start_s=sched.slot_start_s,
+                slot_length_s=sched.slot_length_s,
+                travel=travel_time_s[unit.mode],
+                rng=rng,
+            )
+        )
+    rank = {u.unit_id: i for i, u in enumerate(units)}
+    routes.sort(key=lambda r: rank[r.unit_id])
+    return tuple(routes)
+
+
+def mixture_entropy_bits(
+    mixture: PatrolMixture, *, method: SamplingMethod = "decomposition"
+) -> float:
+    """Return the entropy (bits) of the plan's draw: which component, then the LP's route.
+
+    ``H(weights) + lp_weight * H(LP)``, where ``H(LP)`` is
+    :func:`strategy_entropy_bits` of the LP component (mean per unit).
+    """
+    w = np.concatenate([[mixture.lp_weight], mixture.rota_weight])
+    w = w[w > 0] / w.sum()
+    h = float(-(w * np.log2(w)).sum())
+    return h + mixture.lp_weight * strategy_entropy_bits(mixture.lp_schedule, method=method)

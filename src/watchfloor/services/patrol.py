@@ -34,6 +34,7 @@ import numpy.typing as npt
 from watchfloor.errors import InfeasibleError, InvalidInputError, NotFoundError
 from watchfloor.patrol import (
     GameSolution,
+    PatrolMixture,
     PatrolSchedule,
     PatrolUnit,
     Pin,
@@ -41,10 +42,14 @@ from watchfloor.patrol import (
     SecurityGame,
     UnitRoute,
     check_route,
+    mix_with_rotas,
+    mixture_entropy_bits,
+    sample_mixture_shift,
     sample_shift,
     solve_game,
     solve_patrol_schedule,
     strategy_entropy_bits,
+    visits_per_unit_hour,
 )
 from watchfloor.patrol.sampling import SamplingMethod
 from watchfloor.posture.calendar import LONDON
@@ -371,6 +376,7 @@ class PatrolPlan:
     excluded_sites: tuple[dict[str, str], ...]
     entropy_bits: float
     engines: dict[str, TravelTimeEngine] = field(repr=False)
+    mixture: PatrolMixture | None = field(default=None, repr=False)
 
     @property
     def pin_cost(self) -> float | None:
@@ -679,7 +685,19 @@ def plan_for_region(
         msg = f"method must be 'decomposition' or 'max_entropy', got {method!r}"
         raise InvalidInputError(msg)
     mode: SamplingMethod = "max_entropy" if method == "max_entropy" else "decomposition"
-    routes = sample_shift(schedule, units=units, travel_time_s=travel, rng=rng, method=mode)
+    mixture: PatrolMixture | None = None
+    if pin_list:
+        routes = sample_shift(schedule, units=units, travel_time_s=travel, rng=rng, method=mode)
+        entropy = strategy_entropy_bits(schedule, method=mode)
+    else:
+        # Mix the LP with joint rotas (double oracle): exact coverage, never worse
+        # than "highest risk first", and every unit busy in the rotas.
+        mixture = mix_with_rotas(schedule, a_u, a_c, units=units, travel_time_s=travel)
+        schedule = mixture.schedule
+        routes = sample_mixture_shift(
+            mixture, units=units, travel_time_s=travel, rng=rng, method=mode
+        )
+        entropy = mixture_entropy_bits(mixture, method=mode)
     checks = tuple(check_route(r, travel[r.mode]) for r in routes)
     bad = sum(c.status != "feasible" for c in checks)
     if bad:
@@ -715,8 +733,9 @@ def plan_for_region(
         checks=checks,
         guarantee_without_pins=without,
         excluded_sites=tuple(excluded),
-        entropy_bits=strategy_entropy_bits(schedule, method=mode),
+        entropy_bits=entropy,
         engines=engines,
+        mixture=mixture,
     )
 
 
@@ -850,6 +869,20 @@ def plan_to_dict(plan: PatrolPlan) -> dict[str, Any]:
         "guarantee_without_pins": plan.guarantee_without_pins,
         "pin_cost": plan.pin_cost,
         "entropy_bits": plan.entropy_bits,
+        "visits_per_unit_hour": visits_per_unit_hour([plan.routes]),
+        "lp_guarantee": (
+            plan.mixture.lp_guarantee if plan.mixture is not None else sched.guarantee
+        ),
+        "greedy_guarantee": plan.mixture.greedy_guarantee if plan.mixture is not None else None,
+        "mixture": (
+            {
+                "lp_weight": plan.mixture.lp_weight,
+                "rotas": len(plan.mixture.rotas),
+                "rota_weight": [round(float(w), 6) for w in plan.mixture.rota_weight],
+            }
+            if plan.mixture is not None
+            else None
+        ),
         "slots": [_iso(t) for t in plan.slot_start],
         "coverage": coverage,
         "units": units,
