@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from tests.ops.conftest import log_in
 
+from tests.ops.conftest import log_in
 from watchfloor.settings import Settings
 from watchfloor.storage.regions import Region
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from tests.ops.conftest import PASSWORD, small_room
 
+from tests.ops.conftest import PASSWORD, small_room
 from watchfloor.services.auth import create_user
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database, upgrade_database

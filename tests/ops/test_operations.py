@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from tests.ops.conftest import SMALL
 
+from tests.ops.conftest import SMALL
 from watchfloor.errors import (
     InfeasibleError,
     InvalidInputError,

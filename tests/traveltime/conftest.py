@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from traveltime_graphs import ORIGIN_M, build_graph
 
+from tests.traveltime.traveltime_graphs import ORIGIN_M, build_graph
 from watchfloor.roads.graph import RoadGraph
 
 

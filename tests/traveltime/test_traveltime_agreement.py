@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from traveltime_graphs import build_graph, scipy_reference
 
+from tests.traveltime.traveltime_graphs import build_graph, scipy_reference
 from watchfloor.roads.graph import RoadGraph
 from watchfloor.roads.synthetic import synthetic_county
 from watchfloor.traveltime import TravelTimeEngine

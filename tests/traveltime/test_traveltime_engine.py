@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from traveltime_graphs import ORIGIN_M, build_graph
 
+from tests.traveltime.traveltime_graphs import ORIGIN_M, build_graph
 from watchfloor import traveltime
 from watchfloor.errors import InvalidInputError
 from watchfloor.geo import bng_to_lonlat

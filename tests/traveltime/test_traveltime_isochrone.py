@@ -7,8 +7,8 @@ import pytest
 import shapely
 from scipy.spatial import cKDTree
 from shapely.geometry import shape
-from traveltime_graphs import ORIGIN_M, build_graph
 
+from tests.traveltime.traveltime_graphs import ORIGIN_M, build_graph
 from watchfloor.geo import bng_to_lonlat, lonlat_to_bng
 from watchfloor.roads.graph import RoadGraph
 from watchfloor.roads.synthetic import synthetic_county

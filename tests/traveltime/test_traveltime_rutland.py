@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import shapely
 from shapely.geometry import shape
-from traveltime_graphs import scipy_reference
 from typer.testing import CliRunner
 
+from tests.traveltime.traveltime_graphs import scipy_reference
 from watchfloor.cli.main import app
 from watchfloor.errors import InvalidInputError, NotFoundError
 from watchfloor.roads.speeds import blue_light_travel_time_s

@@ -16,8 +16,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from _server import PASSWORD, add_user
-
+from tests.web._server import PASSWORD, add_user
 from watchfloor.settings import Settings
 from watchfloor.storage.db import upgrade_database
 from watchfloor.web.app import WebOptions, create_app

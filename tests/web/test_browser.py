@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _server import Server
 from playwright.sync_api import sync_playwright
 
+from tests.web._server import Server
 from watchfloor.services.auth import create_user
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database, upgrade_database

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _server import ForkingServer
+
+from tests.web._server import ForkingServer
 
 ROUNDS = 20
 PER_ROUND = 40

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from _server import PASSWORD, add_user
-
+from tests.web._server import PASSWORD, add_user
 from watchfloor.web.security import CSRF_COOKIE
 
 PNG = bytes.fromhex(

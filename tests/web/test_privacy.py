@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _server import Server
+
+from tests.web._server import Server
 
 CLIENT_ADDRESS = "127.0.0.3"  # the load comes from here; the server listens on 127.0.0.1
 USER_AGENT = "CanaryBrowser/9.1 (privacy-ua-7f3c)"
