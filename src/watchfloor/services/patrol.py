@@ -5,8 +5,12 @@
 plan: the posture (risk per site and hour) becomes the attacker's payoff,
 the travel-time engine gives driving and walking times between sites and
 police stations, the schedule-constrained game gives the coverage and the
-defender's guarantee, and one concrete route per unit is drawn with a
-recorded seed (OS entropy unless a seed is given). Plans are written as
+defender's guarantee, mixed with greedy joint rotas
+(:func:`watchfloor.patrol.mix_with_rotas`: never worse than "highest risk
+first", every unit patrols its shift, coverage still exact) unless pins are
+given, and one concrete route per unit is drawn with a recorded seed (OS
+entropy unless a seed is given). Engines and travel-time matrices are kept
+per road graph, so a re-plan of the same region skips the routing. Plans are written as
 JSON, GeoJSON routes along the roads and printable per-unit briefings.
 """
 
