@@ -349,9 +349,10 @@ def _reference_replicates(
     st.sampled_from([0.2, 0.5, 1.0]),
     st.sampled_from([2, 3, 4]),
     st.booleans(),
+    st.sampled_from([4, 8, 11]),
 )
 def test_replicate_maxima_equal_a_plain_reference(
-    seed: int, n_loc: int, max_share: float, min_cases: int, grid: bool
+    seed: int, n_loc: int, max_share: float, min_cases: int, grid: bool, max_days: int
 ) -> None:
     # Every replicate's maximum, computed with all pruning (LLR bound, windows that
     # gained cases, circle totals, log tables), equals the maximum over every
@@ -367,7 +368,8 @@ def test_replicate_maxima_equal_a_plain_reference(
     p_loc = rng.dirichlet(np.full(n_loc, 0.7))
     loc = rng.choice(n_loc, size=n_cases, p=p_loc)
     day = rng.integers(0, 12, size=n_cases)
-    kw = {"n_days": 12, "max_days": 4, "max_share": max_share, "min_cases": min_cases}
+    # windows are counted 8 at a time: 4, 8 and 11 days cover one, full and two blocks
+    kw = {"n_days": 12, "max_days": max_days, "max_share": max_share, "min_cases": min_cases}
     radius = 2.5
     res = space_time_permutation_scan(
         loc, day, dist, max_radius_km=radius, replicates=20, rng=np.random.default_rng(seed),

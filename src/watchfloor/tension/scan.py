@@ -358,85 +358,182 @@ def _max_llr(  # noqa: PLR0917 (numba kernel)
     return best
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
+def _llr_exact(c: float, mu: float, n: float) -> float:
+    """``c ln(c/mu) + (n - c) ln((n - c)/(n - mu))`` (second term 0 when c = n)."""
+    out = c * math.log(c / mu)
+    if n > c:
+        out += (n - c) * math.log((n - c) / (n - mu))
+    return out
+
+
+@numba.njit(cache=True)
+def _mu_threshold(c: float, n: float, best: float) -> float:
+    """Smallest mu known to give ``LLR(c, mu) < best``; ``c`` if none is found.
+
+    The LLR of a cylinder with c cases is convex and decreasing in mu on (0, c),
+    so Newton's method started left of the root climbs to it without crossing.
+    The root is then moved right by one part in a million and the result is
+    checked: at or beyond the returned mu the LLR is below ``best`` by more than
+    rounding error, so skipping those cylinders never changes a maximum.
+    """
+    if best <= 0.0:
+        return c
+    # c ln(c/mu) - c <= LLR, so this start lies left of the root
+    mu = 0.5 * c * math.exp(-(best + c) / c)
+    for _ in range(100):
+        g = _llr_exact(c, mu, n) - best
+        if g <= 0.0:
+            break
+        slope = -c / mu
+        if n > c:
+            slope += (n - c) / (n - mu)
+        nxt = mu - g / slope
+        if not nxt > mu or nxt >= c:
+            break
+        if nxt - mu <= 1e-14 * mu:
+            mu = nxt
+            break
+        mu = nxt
+    t = mu * (1.0 + 1e-6)
+    if t < c and _llr_exact(c, t, n) < best - 1e-9 * max(1.0, best):
+        return t
+    return c
+
+
+_BLOCK = 8
+"""Windows counted together in registers while a circle grows."""
+
+
+@numba.njit(cache=True)
 def _stp_max_llr(  # noqa: PLR0917 (numba kernel)
     ptr: IntArray,
-    nbr: IntArray,
-    is_end: npt.NDArray[np.bool_],
+    code: npt.NDArray[np.int32],
     tail_cases: npt.NDArray[np.int64],
-    has_case: npt.NDArray[np.bool_],
+    n_w: int,
+    first_w: IntArray,
     ncirc: FloatArray,
     log_ncirc: FloatArray,
-    d_w: FloatArray,
+    d_share: FloatArray,
     log_dw: FloatArray,
     total: float,
     log_int: FloatArray,
     min_cases: int,
-    first_w: IntArray,
     cw: npt.NDArray[np.int64],
+    thr: FloatArray,
+    thr_at: FloatArray,
     stop_at: float,
 ) -> float:
     """Max LLR of one permuted data set under the space-time permutation model.
 
-    mu of a cylinder is ``ncirc * d_w / N`` (the circle's cases over the study
-    period times the window's cases, over all cases), so no expected counts are
-    accumulated per neighbour. The exact LLR is computed only when the bound
-    ``c ln(c/mu) - (N - c)(c - mu)/(N - mu)`` (from ln x <= x - 1) beats the best
-    so far; logs of integers come from a table. The scan stops early once the
-    maximum reaches ``stop_at`` (enough for the p-values). A window is
-    evaluated at a circle end only if cases were added to it since the previous
-    end: with the same cases and a larger mu the LLR can only fall.
-    ``first_w[loc]`` is the shortest window holding a case of ``loc``.
+    ``code[pos]`` is ``2 * location + is_end`` for each neighbour position (one
+    compact array streamed per replicate). ``tail_cases`` has the cases of each
+    location in the windows of 1..n_w days, padded with columns to a multiple of
+    ``_BLOCK``; a circle's counts for ``_BLOCK`` windows at a time are summed in
+    scalars (registers) as it grows, since summing into an array through memory
+    is several times slower. mu of a cylinder is ``ncirc * d_w / N`` (the
+    circle's cases over the study period times the window's cases, over all
+    cases), so no expected counts are accumulated per neighbour.
+    ``first_w[loc]`` is the shortest window holding a case of ``loc`` (``n_w``
+    if none). A window is evaluated at a circle end only if cases were added to
+    it since the previous end: with the same cases and a larger mu the LLR can
+    only fall. A cylinder with c cases is skipped when its mu is at least
+    ``thr[c]``, the mu beyond which the LLR is below ``thr_at[c]`` (a best so
+    far; a threshold for an earlier, lower best is larger, so still safe, and is
+    recomputed once the best has grown by a quarter); otherwise the
+    bound ``c ln(c/mu) - (N - c)(c - mu)/(N - mu)`` (from ln x <= x - 1) is
+    checked and the exact LLR computed, logs of integers from a table. Every LLR
+    that can beat the best is computed exactly as without the shortcuts, so the
+    maximum is the same number. The scan stops early once the maximum reaches
+    ``stop_at`` (enough for the p-values).
     """
-    n_w = tail_cases.shape[1]
     log_total = math.log(total)
-    d_share = d_w / total
     best = 0.0
+    for c in range(thr.size):
+        thr[c] = c  # c > mu is needed for a high rate: safe before any best
+    thr_at[:] = 0.0
+    n_blocks = (n_w + _BLOCK - 1) // _BLOCK
     for i in range(ptr.size - 1):
-        cw[:] = 0
-        dirty = n_w
-        for pos in range(ptr[i], ptr[i + 1]):
-            loc = nbr[pos]
-            if has_case[loc]:
-                f = first_w[loc]
-                dirty = min(dirty, f)
-                for w in range(f, n_w):
-                    cw[w] += tail_cases[loc, w]
-            if not is_end[pos]:
-                continue
-            lo = dirty
+        for b in range(n_blocks):
+            w0 = b * _BLOCK
+            w1 = min(w0 + _BLOCK, n_w)
+            c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = 0
             dirty = n_w
-            if lo == n_w or cw[n_w - 1] < min_cases:
-                continue
-            nc = ncirc[pos]
-            lnc = log_ncirc[pos] - log_total
-            for w in range(lo, n_w):
-                c = cw[w]
-                if c < min_cases:
+            for pos in range(ptr[i], ptr[i + 1]):
+                cd = code[pos]
+                loc = cd >> 1
+                f = first_w[loc]
+                if f < n_w:
+                    dirty = min(dirty, f)
+                    row = tail_cases[loc]
+                    c0 += row[w0]
+                    c1 += row[w0 + 1]
+                    c2 += row[w0 + 2]
+                    c3 += row[w0 + 3]
+                    c4 += row[w0 + 4]
+                    c5 += row[w0 + 5]
+                    c6 += row[w0 + 6]
+                    c7 += row[w0 + 7]
+                if (cd & 1) == 0 or dirty >= w1:
                     continue
-                mu = nc * d_share[w]
-                if c <= mu:
+                lo = max(dirty, w0)
+                dirty = n_w
+                nc = ncirc[pos]
+                # one branch-free test of the block's windows against thresholds
+                # that are never below the current ones (so never skip too much)
+                d = d_share[w0:]
+                hit = (
+                    ((c0 >= min_cases) & (nc * d[0] < thr[c0]))
+                    | ((c1 >= min_cases) & (nc * d[1] < thr[c1]))
+                    | ((c2 >= min_cases) & (nc * d[2] < thr[c2]))
+                    | ((c3 >= min_cases) & (nc * d[3] < thr[c3]))
+                    | ((c4 >= min_cases) & (nc * d[4] < thr[c4]))
+                    | ((c5 >= min_cases) & (nc * d[5] < thr[c5]))
+                    | ((c6 >= min_cases) & (nc * d[6] < thr[c6]))
+                    | ((c7 >= min_cases) & (nc * d[7] < thr[c7]))
+                )
+                if not hit:
                     continue
-                # ln x <= x - 1 bounds the second term by (mu - c)(N - c)/(N - mu)
-                first = c * (log_int[c] - lnc - log_dw[w])
-                rest = total - c
-                if first + (mu - c) * rest / (total - mu) <= best:
-                    continue
-                v = first
-                if rest > 0.0:
-                    v += rest * math.log(rest / (total - mu))
-                if v > best:
-                    best = v
-                    if best >= stop_at:
-                        return float(best)
+                cw[0] = c0
+                cw[1] = c1
+                cw[2] = c2
+                cw[3] = c3
+                cw[4] = c4
+                cw[5] = c5
+                cw[6] = c6
+                cw[7] = c7
+                lnc = log_ncirc[pos] - log_total
+                for w in range(lo, w1):
+                    c = cw[w - w0]
+                    if c < min_cases:
+                        continue
+                    mu = nc * d_share[w]
+                    if c <= mu:
+                        continue
+                    if thr_at[c] < 0.8 * best:
+                        thr[c] = _mu_threshold(float(c), total, best)
+                        thr_at[c] = best
+                    if mu >= thr[c]:
+                        continue
+                    # ln x <= x - 1 bounds the second term by (mu - c)(N - c)/(N - mu)
+                    first = c * (log_int[c] - lnc - log_dw[w])
+                    rest = total - c
+                    if first + (mu - c) * rest / (total - mu) <= best:
+                        continue
+                    v = first
+                    if rest > 0.0:
+                        v += rest * math.log(rest / (total - mu))
+                    if v > best:
+                        best = v
+                        if best >= stop_at:
+                            return float(best)
     return float(best)
 
 
 @numba.njit(cache=True, parallel=True)
 def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
     ptr: IntArray,
-    nbr: IntArray,
-    is_end: npt.NDArray[np.bool_],
+    code: npt.NDArray[np.int32],
     case_loc: IntArray,
     recent_day: IntArray,
     uniforms: FloatArray,
@@ -461,6 +558,9 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
     out = np.zeros(n_rep)
     log_ncirc = np.log(np.maximum(ncirc, 1e-300))
     log_dw = np.log(np.maximum(d_w, 1e-300))
+    n_pad = (n_w + _BLOCK - 1) // _BLOCK * _BLOCK
+    d_share = np.full(n_pad, d_w[-1] / total)
+    d_share[:n_w] = d_w / total
     log_int = np.zeros(m + 2)
     for k in range(1, m + 2):
         log_int[k] = math.log(k)
@@ -468,10 +568,11 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
     for t in numba.prange(n_threads):
         locs = case_loc.copy()
         swaps = np.empty(m, dtype=np.int64)
-        tail = np.zeros((n_locations, n_w), dtype=np.int64)
-        has = np.zeros(n_locations, dtype=np.bool_)
+        tail = np.zeros((n_locations, n_pad), dtype=np.int64)
         first_w = np.full(n_locations, n_w, dtype=np.int64)
-        cw = np.zeros(n_w, dtype=np.int64)
+        cw = np.zeros(_BLOCK, dtype=np.int64)
+        thr = np.zeros(m + 2)
+        thr_at = np.zeros(m + 2)
         for r in range(t * chunk, min(n_rep, (t + 1) * chunk)):
             for j in range(m):
                 s = j + int(uniforms[r, j] * (n - j))
@@ -483,17 +584,15 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
                 locs[s] = tmp
             for j in range(m):
                 loc = locs[j]
-                has[loc] = True
                 first_w[loc] = min(first_w[loc], recent_day[j])
                 for w in range(recent_day[j], n_w):
                     tail[loc, w] += 1
             out[r] = _stp_max_llr(
-                ptr, nbr, is_end, tail, has, ncirc, log_ncirc, d_w, log_dw, total, log_int,
-                min_cases, first_w, cw, stop_at,
+                ptr, code, tail, n_w, first_w, ncirc, log_ncirc, d_share, log_dw, total, log_int,
+                min_cases, cw, thr, thr_at, stop_at,
             )  # fmt: skip
             for j in range(m):
                 loc = locs[j]
-                has[loc] = False
                 first_w[loc] = n_w
                 for w in range(n_w):
                     tail[loc, w] = 0
@@ -735,9 +834,11 @@ def space_time_permutation_scan(
             ncirc[a:b] = np.cumsum(n_z[circles.neighbours[a:b]])
         observed_max = float(best[0].max()) if best[0].size else 0.0
         stop_at = observed_max if stop_early and observed_max > 0 else math.inf
+        # 2 * location + is_end per neighbour position: one compact array to stream
+        code = (2 * circles.neighbours + circles.is_end).astype(np.int32)
         rep = _permutation_replicates(
-            circles.ptr, circles.neighbours, circles.is_end, loc, recent_day, uniforms,
-            ncirc, d_w, int(min_cases), n_loc, _n_threads(), stop_at,
+            circles.ptr, code, loc, recent_day, uniforms, ncirc, d_w, int(min_cases), n_loc,
+            _n_threads(), stop_at,
         )  # fmt: skip
     else:
         rep = np.zeros(replicates)
