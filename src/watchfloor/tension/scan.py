@@ -412,7 +412,7 @@ def _stp_max_llr(  # noqa: PLR0917 (numba kernel)
     tail_cases: npt.NDArray[np.int64],
     n_w: int,
     first_w: IntArray,
-    ncirc: FloatArray,
+    ncirc: npt.NDArray[np.floating],
     log_ncirc: FloatArray,
     d_share: FloatArray,
     log_dw: FloatArray,
@@ -478,7 +478,7 @@ def _stp_max_llr(  # noqa: PLR0917 (numba kernel)
                     continue
                 lo = max(dirty, w0)
                 dirty = n_w
-                nc = ncirc[pos]
+                nc = float(ncirc[pos])
                 # one branch-free test of the block's windows against thresholds
                 # that are never below the current ones (so never skip too much)
                 d = d_share[w0:]
@@ -538,6 +538,7 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
     recent_day: IntArray,
     uniforms: FloatArray,
     ncirc: FloatArray,
+    ncirc_stream: npt.NDArray[np.floating],
     d_w: FloatArray,
     min_cases: int,
     n_locations: int,
@@ -549,7 +550,9 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
     ``recent_day[j]`` (0 = last day) is the date of the j-th case falling in the
     scanned window; a partial Fisher-Yates shuffle of ``case_loc`` driven by
     ``uniforms[r]`` picks which cases receive those dates, which is exactly a
-    random permutation of all dates restricted to the window.
+    random permutation of all dates restricted to the window. ``ncirc_stream``
+    holds the same circle totals as ``ncirc``, as float32 when that is exact
+    (fewer than 2**24 cases), to halve the memory read per replicate.
     """
     n_rep, m = uniforms.shape
     n_w = d_w.size
@@ -588,8 +591,8 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
                 for w in range(recent_day[j], n_w):
                     tail[loc, w] += 1
             out[r] = _stp_max_llr(
-                ptr, code, tail, n_w, first_w, ncirc, log_ncirc, d_share, log_dw, total, log_int,
-                min_cases, cw, thr, thr_at, stop_at,
+                ptr, code, tail, n_w, first_w, ncirc_stream, log_ncirc, d_share, log_dw, total,
+                log_int, min_cases, cw, thr, thr_at, stop_at,
             )  # fmt: skip
             for j in range(m):
                 loc = locs[j]
@@ -837,7 +840,8 @@ def space_time_permutation_scan(
         # 2 * location + is_end per neighbour position: one compact array to stream
         code = (2 * circles.neighbours + circles.is_end).astype(np.int32)
         rep = _permutation_replicates(
-            circles.ptr, code, loc, recent_day, uniforms, ncirc, d_w, int(min_cases), n_loc,
+            circles.ptr, code, loc, recent_day, uniforms, ncirc,
+            ncirc.astype(np.float32) if n_cases < 2**24 else ncirc, d_w, int(min_cases), n_loc,
             _n_threads(), stop_at,
         )  # fmt: skip
     else:
