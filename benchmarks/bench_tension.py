@@ -132,6 +132,10 @@ def exactness(root: Path, *, replicates: int) -> None:
         f"; recurrence {1 / np.mean(ps):.1f} days"
     )
     say(f"  |LLR - 3.845418| = {abs(top.llr - 3.845418):.2e}")
+    say(
+        f"  clusters listed (last seed): {len(res.clusters)} (SaTScan: 3), LLRs "
+        f"{', '.join(f'{c.llr:.3f}' for c in res.clusters)}"
+    )
     add_case("NYCfever prospective STP (192 loc x 24 d)", "nycfever", el, "SaTScan", None)
 
 
