@@ -69,3 +69,10 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = runner.invoke(app, ["teleport"])
     assert result.exit_code == 2
     assert "No such command" in result.output
+
+
+def test_a_group_with_one_command_keeps_its_subcommand_name() -> None:
+    # `sites` has the single sub-command `list`: it must stay `sites list`
+    result = runner.invoke(app, ["sites", "list", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--region" in result.output

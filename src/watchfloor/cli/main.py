@@ -45,7 +45,7 @@ def _load_command(name: str) -> Any:
     module_name, attr, _ = COMMANDS[name]
     target = getattr(importlib.import_module(module_name), attr)
     if isinstance(target, typer.Typer):
-        command = typer.main.get_command(target)
+        command = typer.main.get_group(target)
         command.name = name
         return command
     holder = typer.Typer()
