@@ -169,16 +169,61 @@ def greedy_rota(
         w = np.where(hit[site_idx, slot] | taken[site_idx, slot], -np.inf, w)
         j = int(np.argmax(w))
         if not np.isfinite(w[j]) or w[j] <= 0:
-            active[k] = False
-            continue
-        taken[j, slot[j]] = True
-        stops[k].append((j, float(start[j]), int(slot[j])))
-        here[k], free[k] = j, float(start[j]) + dwell_s
+            # nothing worth a visit at the first reachable ticks: wait for the earliest
+            # later tick at which some site-slot is worth one
+            later = _after_waiting(
+                weight,
+                hit | taken,
+                arrive=arrive,
+                back_s=travel[:n_sites, unit.end_location],
+                end_s=unit.end_s,
+                tick_time_s=tick_time_s,
+                tick_slot=tick_slot,
+                tick_ok=tick_ok,
+                dwell_s=dwell_s,
+            )
+            if later is None:
+                active[k] = False
+                continue
+            j, t_j, s_j = later
+        else:
+            t_j, s_j = float(start[j]), int(slot[j])
+        taken[j, s_j] = True
+        stops[k].append((j, t_j, s_j))
+        here[k], free[k] = j, t_j + dwell_s
     return JointRota(
         unit_ids=tuple(u.unit_id for u in units),
         stops=tuple(tuple(s) for s in stops),
         hit=taken,
     )
+
+
+def _after_waiting(
+    weight: FloatArray,
+    done: npt.NDArray[np.bool_],
+    *,
+    arrive: FloatArray,
+    back_s: FloatArray,
+    end_s: float,
+    tick_time_s: FloatArray,
+    tick_slot: IntArray,
+    tick_ok: npt.NDArray[np.bool_],
+    dwell_s: float,
+) -> tuple[int, float, int] | None:
+    """Return (site, start, slot) at the earliest tick with a site-slot worth a visit, or None."""
+    slots = np.maximum(tick_slot, 0)
+    ok = (
+        (tick_time_s[None, :] >= arrive[:, None] - 1e-6)
+        & tick_ok[None, :]
+        & (tick_time_s[None, :] + dwell_s + back_s[:, None] <= end_s + 1e-6)
+    )
+    w = np.where(ok & ~done[:, slots], weight[:, slots], -np.inf)  # [n_sites, n_ticks]
+    good = (w > 0).any(axis=0)
+    if not good.any():
+        return None
+    p = int(np.argmax(good))
+    i = int(np.argmax(w[:, p]))
+    return i, float(tick_time_s[p]), int(slots[p])
 
 
 def _master(
@@ -242,8 +287,8 @@ def mix_with_rotas(
     *,
     units: Sequence[PatrolUnit],
     travel_time_s: Mapping[str, FloatArray],
-    max_rotas: int = 40,
-    time_limit_s: float = 1.0,
+    max_rotas: int = 80,
+    time_limit_s: float = 1.5,
     tolerance: float = 1e-6,
     max_weight: float = 0.25,
 ) -> PatrolMixture:
@@ -307,8 +352,8 @@ def mix_with_rotas(
         scale = float(residual.max()) or 1.0
         price = y.reshape(a_u.shape) * d
         # candidate rotas: the attacker's mix (residual utility breaks ties and fills
-        # idle time), the residual utility itself, and noisy versions; the one that
-        # takes most from the attacker's mix (largest reduced value) joins the master.
+        # idle time), the residual utility itself, site-slots the rotas so far rarely
+        # visit, and a noisy version; every new one joins the master LP.
         seen = np.sum([r.hit for r in rotas], axis=0)
         weights = [
             price + 1e-3 * residual / scale * float(d.max()),
@@ -319,25 +364,22 @@ def mix_with_rotas(
             (residual / scale) ** 4 * d,
             (price + 0.05 * residual / scale * float(d.max())) * rng.uniform(0.7, 1.3, d.shape),
         ]
-        best_rota: JointRota | None = None
-        best_value = -np.inf
+        added = 0
         for w in weights:
             cand = greedy_rota(w, **kw)  # type: ignore[arg-type]
             calls += 1
             if any(np.array_equal(cand.hit, r.hit) for r in rotas):
                 continue
-            value = float((price * cand.hit).sum())
-            if value > best_value:
-                best_rota, best_value = cand, value
-        if best_rota is None:
+            rotas.append(cand)
+            columns.append(cand.hit.ravel().astype(np.float64))
+            added += 1
+        if not added:
             status = "optimal"
             break
-        rotas.append(best_rota)
-        columns.append(best_rota.hit.ravel().astype(np.float64))
         lam, z_new, y = _master(a_u.ravel(), d.ravel(), columns)
         improved = z - z_new
         z = z_new
-        if improved < tolerance * max(1.0, abs(z)) and len(rotas) > max_rotas // 4:
+        if improved < tolerance * max(1.0, abs(z)) and calls > max_rotas // 2:
             status = "optimal"
             break
     # Second stage (lexicographic): keep the guarantee, then take the most risk
