@@ -65,3 +65,7 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
         force=True,
     )
+    if level.upper() != "DEBUG":
+        # migrations and HTTP clients narrate every step at INFO: keep them for --verbose
+        for name in ("alembic", "httpx", "httpcore", "numba"):
+            logging.getLogger(name).setLevel(logging.WARNING)
