@@ -132,6 +132,15 @@ def plan(
         f"guarantee (attacker's best expected payoff): {data['guarantee']:.4g} "
         f"at {best['name'] or best['site_id']} from {best['slot_start']}"
     )
+    if data["greedy_guarantee"] is not None:
+        console.print(
+            f"schedule LP alone {data['lp_guarantee']:.4g}, "
+            f"'highest risk first' rota {data['greedy_guarantee']:.4g}"
+        )
+    console.print(
+        f"entropy {data['entropy_bits']:.2f} bits, "
+        f"{data['visits_per_unit_hour']:.2f} visits per unit-hour in this draw"
+    )
     if data["pin_cost"] is not None:
         console.print(f"pins cost {data['pin_cost']:.4g} in guarantee")
     table = Table(title="Routes")
