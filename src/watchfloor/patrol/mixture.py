@@ -288,7 +288,7 @@ def mix_with_rotas(
     units: Sequence[PatrolUnit],
     travel_time_s: Mapping[str, FloatArray],
     max_rotas: int = 80,
-    time_limit_s: float = 1.5,
+    time_limit_s: float = 10.0,
     tolerance: float = 1e-6,
     max_weight: float = 0.25,
 ) -> PatrolMixture:
@@ -305,7 +305,8 @@ def mix_with_rotas(
     max_rotas
         Oracle calls at most.
     time_limit_s
-        Stop adding rotas after this long.
+        Stop adding rotas after this long (a safety net: the plan is reproducible
+        only when ``max_rotas`` ends the search first).
     tolerance
         Stop when a new rota improves the guarantee by less than this (relative).
     max_weight
