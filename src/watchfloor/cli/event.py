@@ -8,6 +8,8 @@ prints its message and leaves the last good plan in force.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +37,16 @@ def open_room(settings: Settings) -> ops.OperationsRoom:
     """Return the operations room of the installation, backed by its (migrated) database."""
     upgrade_database(settings)
     return ops.OperationsRoom(settings, store=ops.OpsStore(open_database(settings)))
+
+
+@contextmanager
+def region_room(settings: Settings, region: str) -> Iterator[tuple[ops.OperationsRoom, str]]:
+    """Yield the operations room and the resolved region name; close the room after."""
+    room = open_room(settings)
+    try:
+        yield room, ops.pick_region(settings, region)
+    finally:
+        room.close()
 
 
 def _operator() -> ops.Actor:
@@ -152,13 +164,9 @@ def declare(
             threat_level=threat_level,
             playbook=playbook,
         )
-    room = open_room(settings)
-    try:
-        name = ops.pick_region(settings, region)
+    with region_room(settings, region) as (room, name):
         job = room.declare_event(name, declaration, actor=_operator())
         _finish(room, job, as_json=as_json)
-    finally:
-        room.close()
 
 
 @app.command("threat")
@@ -170,13 +178,9 @@ def threat(
 ) -> None:
     """Change the national threat level used for a region and re-plan it."""
     settings = load_settings()
-    room = open_room(settings)
-    try:
-        name = ops.pick_region(settings, region)
+    with region_room(settings, region) as (room, name):
         job = room.set_threat_level(name, level, actor=_operator())
         _finish(room, job, as_json=as_json)
-    finally:
-        room.close()
 
 
 @app.command("list")
@@ -188,14 +192,10 @@ def list_events(
 ) -> None:
     """List a region's event timeline (newest first) and the plan in force."""
     settings = load_settings()
-    room = open_room(settings)
-    try:
-        name = ops.pick_region(settings, region)
+    with region_room(settings, region) as (room, name):
         entries = room.timeline(name, limit=limit)
         plan = room.plan(name)
         situation = room.situation(name)
-    finally:
-        room.close()
     if as_json:
         print_json(
             {
