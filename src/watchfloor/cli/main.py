@@ -9,7 +9,6 @@ the others.
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import Any
 
 import typer
@@ -18,8 +17,6 @@ from typer.core import TyperGroup
 from watchfloor.cli._app import WatchfloorGroup, new_app, setup_logging
 
 __all__ = ["COMMANDS", "app", "main"]
-
-log = logging.getLogger(__name__)
 
 
 #: name -> (module, attribute, one-line help). ``attribute`` is a typer app (a command
