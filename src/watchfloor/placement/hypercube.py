@@ -36,13 +36,18 @@ import numba
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
+from scipy.special import gammaln
 
 from watchfloor.errors import InvalidInputError
 
 __all__ = [
+    "AUTO_EXACT_UNITS",
     "MAX_EXACT_UNITS",
+    "HourlyQueueingResult",
     "QueueingResult",
+    "correction_factors",
     "hypercube_approx",
+    "hypercube_by_hour",
     "hypercube_exact",
     "response_quantile",
 ]
@@ -54,6 +59,12 @@ IntArray = npt.NDArray[np.int64]
 
 #: Largest number of units :func:`hypercube_exact` accepts (2^14 states).
 MAX_EXACT_UNITS = 14
+
+#: Past iterates Anderson mixing uses in Larson's fixed point.
+_ANDERSON_DEPTH = 5
+
+#: Largest number of units :func:`hypercube_by_hour` solves exactly by default.
+AUTO_EXACT_UNITS = 12
 
 
 @dataclass(frozen=True)
@@ -174,41 +185,125 @@ def response_quantile(
     """Return the ``quantile`` of response time of a travel-time mixture with queueing.
 
     The distribution is ``sum served[n, j] delta(travel[n, j])`` plus
-    ``sum queued[n, j] (travel[n, j] + Exp(wait_rate))``; the quantile is found by
-    bisection on its distribution function.
+    ``sum queued[n, j] (travel[n, j] + Exp(wait_rate))``; the quantile is found to
+    1 ms by :func:`_mixture_quantile` (one linear pass, no sort).
     """
-    t = travel_s.ravel()
-    order = np.argsort(t, kind="stable")
-    t = t[order]
-    cum_a = np.cumsum(served.ravel()[order])
-    b = queued.ravel()[order]
-    has_queue = float(b.sum()) > 0
-    # queued part of the CDF at x: sum_{t_i <= x} b_i (1 - exp(-r (x - t_i)))
-    shift = float(t[-1]) if t.size else 0.0
-    cum_b = np.cumsum(b)
-    cum_be = np.cumsum(b * np.exp(np.clip(wait_rate * (t - shift), -700.0, 0.0)))
-    total = float(cum_a[-1] + cum_b[-1])
-    target = quantile * total
+    t = np.ascontiguousarray(travel_s, dtype=np.float64).ravel()
+    a = np.ascontiguousarray(served, dtype=np.float64).ravel()
+    q = np.ascontiguousarray(queued, dtype=np.float64).ravel()
+    return _quantile_of_mixture(
+        t, a, q, coef=np.ones(1), rate=np.array([float(wait_rate)]), quantile=quantile
+    )
 
-    def cdf(x: float) -> float:
-        k = int(np.searchsorted(t, x, side="right"))
-        if k == 0:
-            return 0.0
-        value = float(cum_a[k - 1])
-        if has_queue:
-            factor = math.exp(min(wait_rate * (shift - x), 700.0))
-            value += float(cum_b[k - 1]) - factor * float(cum_be[k - 1])
-        return value
 
-    lo, hi = 0.0, float(t[-1]) + (50.0 / wait_rate if has_queue else 0.0)
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        if cdf(mid) >= target:
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo < 1e-3:
-            break
+def _quantile_of_mixture(
+    t: FloatArray,
+    a: FloatArray,
+    q: FloatArray,
+    *,
+    coef: FloatArray,
+    rate: FloatArray,
+    quantile: float,
+) -> float:
+    """Quantile of ``sum a_i delta(t_i) + sum_g coef_g sum_i q_i (t_i + Exp(rate_g))``."""
+    total = float(a.sum() + coef.sum() * q.sum())
+    if t.size == 0 or total <= 0:
+        return float("nan")
+    # a queue group whose mass is below 1e-13 of the total moves no quantile by more
+    # than that share of probability: leave it out of the exponential sums
+    live = coef * q.sum() > 1e-13 * total
+    use_coef = np.where(live, coef, 0.0)
+    hi = float(t.max())
+    if live.any():
+        hi += 50.0 / float(rate[live].min())
+    target = quantile * float(a.sum() + use_coef.sum() * q.sum())
+    return float(_mixture_quantile(t, a, q, use_coef, rate, target, hi, 1e-3))
+
+
+@numba.njit(cache=True, nogil=True)
+def _mixture_quantile(  # noqa: PLR0917
+    t: npt.NDArray[np.float64],
+    a: npt.NDArray[np.float64],
+    q: npt.NDArray[np.float64],
+    coef: npt.NDArray[np.float64],
+    rate: npt.NDArray[np.float64],
+    target: float,
+    hi: float,
+    tol: float,
+) -> float:
+    """Smallest ``x`` (to ``tol``) with ``F(x) >= target``, by 256-way bracketing.
+
+    ``F(x) = sum_{t_i <= x} a_i + sum_g coef_g sum_{t_i <= x} q_i (1 - exp(-rate_g (x - t_i)))``.
+    Each pass splits the bracket ``(lo, hi]`` into 256 bins, accumulates the
+    elements of the bracket into them (the queued part as sums decayed to each bin's
+    right edge, so no exponent is positive) and keeps the first bin where ``F``
+    reaches the target; only that bin's elements go on to the next pass.
+    """
+    n_bins = 256
+    n_groups = coef.shape[0]
+    lo = -1.0  # travel times are >= 0, so F(lo) = 0 < target
+    base_a = 0.0
+    base_b = np.zeros(n_groups)  # queued mass with t_i <= lo
+    base_d = np.zeros(n_groups)  # the same, each term times exp(-rate (lo - t_i))
+    cur = np.arange(t.shape[0])
+    while hi - lo > tol:
+        width = (hi - lo) / n_bins
+        edge = lo + width * np.arange(1, n_bins + 1)
+        edge[-1] = hi
+        bin_a = np.zeros(n_bins)
+        bin_b = np.zeros((n_bins, n_groups))
+        bin_d = np.zeros((n_bins, n_groups))
+        where = np.empty(cur.shape[0], dtype=np.int64)
+        for c in range(cur.shape[0]):
+            i = cur[c]
+            k = min(max(int((t[i] - lo) / width), 0), n_bins - 1)
+            while k > 0 and t[i] <= edge[k - 1]:
+                k -= 1
+            while k < n_bins - 1 and t[i] > edge[k]:
+                k += 1
+            where[c] = k
+            bin_a[k] += a[i]
+            if q[i] > 0.0:
+                for g in range(n_groups):
+                    if coef[g] > 0.0:
+                        m = coef[g] * q[i]
+                        bin_b[k, g] += m
+                        bin_d[k, g] += m * math.exp(-rate[g] * (edge[k] - t[i]))
+        acc_a = base_a
+        acc_b = base_b.copy()
+        acc_d = base_d.copy()
+        prev = lo
+        found = n_bins - 1
+        snap_a = acc_a
+        snap_b = acc_b.copy()
+        snap_d = acc_d.copy()
+        for k in range(n_bins):
+            snap_a = acc_a
+            snap_b[:] = acc_b
+            snap_d[:] = acc_d
+            x = edge[k]
+            acc_a += bin_a[k]
+            value = acc_a
+            for g in range(n_groups):
+                acc_d[g] = acc_d[g] * math.exp(-rate[g] * (x - prev)) + bin_d[k, g]
+                acc_b[g] += bin_b[k, g]
+                value += acc_b[g] - acc_d[g]
+            prev = x
+            if value >= target:
+                found = k
+                break
+        new_lo = edge[found - 1] if found > 0 else lo
+        hi = edge[found]
+        lo = new_lo
+        base_a = snap_a
+        base_b = snap_b
+        base_d = snap_d
+        keep = 0
+        for c in range(cur.shape[0]):
+            if where[c] == found:
+                cur[keep] = cur[c]
+                keep += 1
+        cur = cur[:keep].copy()
     return hi
 
 
@@ -337,6 +432,95 @@ def _gauss_seidel(  # noqa: PLR0917
     return pi, max_sweeps
 
 
+@dataclass(frozen=True)
+class _Solved:
+    """One steady state: workloads and the served / queued dispatch mixture."""
+
+    workload: FloatArray
+    served: FloatArray
+    queued: FloatArray
+    prob_all_busy: float
+    wait_rate: float
+    converged: bool
+    n_iterations: int
+
+
+@dataclass(frozen=True, eq=False)
+class _ExactChain:
+    """The rate-independent structure of the ``2^N`` chain: built once per placement."""
+
+    n_units: int
+    uniq: IntArray
+    inverse: IntArray
+    up_src: IntArray
+    up_unit: IntArray
+    up_share: FloatArray
+    busy: npt.NDArray[np.bool_]
+    down_src: IntArray
+    down_unit: IntArray
+
+
+def _exact_chain(travel: FloatArray, share: FloatArray) -> _ExactChain:
+    n = travel.shape[0]
+    uniq, inverse, _ = _preferences(travel)
+    pref_share = np.bincount(inverse, weights=share, minlength=uniq.shape[0]).astype(np.float64)
+    src, unit, val = _upward_rates(uniq, pref_share)
+    states = np.arange(1 << n)
+    busy = ((states[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
+    down_src, down_unit = np.nonzero(busy)
+    return _ExactChain(n, uniq, inverse, src, unit, val, busy, down_src, down_unit)
+
+
+def _exact_solve(chain: _ExactChain, share: FloatArray, lam: float, mu: float) -> _Solved:
+    n = chain.n_units
+    n_states = 1 << n
+    src, unit = chain.up_src, chain.up_unit
+    rows = np.concatenate([src, chain.down_src])
+    cols = np.concatenate([src | (1 << unit), chain.down_src & ~(1 << chain.down_unit)])
+    rates = np.concatenate([lam * chain.up_share, np.full(chain.down_src.size, mu)])
+    out_rate = np.bincount(rows, weights=rates, minlength=n_states).astype(np.float64)
+    # balance: pi(s) out(s) = sum_{s'} pi(s') q(s', s); incoming transitions in CSR form
+    incoming = sparse.csr_array((rates, (cols, rows)), shape=(n_states, n_states))
+    loss, n_sweeps = _gauss_seidel(
+        incoming.indptr.astype(np.int64),
+        incoming.indices.astype(np.int64),
+        incoming.data,
+        out_rate,
+        1e-13,
+        100_000,
+    )
+    log.debug("exact hypercube: %d states, %d Gauss-Seidel sweeps", n_states, n_sweeps)
+    rho = lam / (n * mu)
+    scale = 1.0 / (1.0 - loss[-1] + loss[-1] / (1.0 - rho))
+    prob = loss * scale  # queue-empty states
+    p_all_busy = float(prob[-1] / (1.0 - rho))  # all busy, any queue length
+    workload = chain.busy[:-1].T.astype(np.float64) @ prob[:-1] + p_all_busy
+    served = _first_free_share(chain.uniq, chain.inverse, share, prob, n)
+    queued = np.tile(share * p_all_busy / n, (n, 1))
+    return _Solved(workload, served, queued, p_all_busy, n * mu - lam, True, 0)
+
+
+def _result(
+    method: Literal["exact", "approximate"],
+    solved: _Solved,
+    travel: FloatArray,
+    standard: FloatArray,
+) -> QueueingResult:
+    within, mean, p90 = _metrics(travel, solved.served, solved.queued, solved.wait_rate, standard)
+    return QueueingResult(
+        method=method,
+        status="converged" if solved.converged else "iteration_limit",
+        workload=solved.workload,
+        dispatch_fraction=solved.served + solved.queued,
+        prob_all_busy=solved.prob_all_busy,
+        mean_wait_s=solved.prob_all_busy / solved.wait_rate,
+        fraction_within_standard=within,
+        mean_response_s=mean,
+        p90_response_s=p90,
+        n_iterations=solved.n_iterations,
+    )
+
+
 def hypercube_exact(
     travel_s: FloatArray,
     call_share: FloatArray,
@@ -363,72 +547,93 @@ def hypercube_exact(
     travel, share, standard = _validate(
         travel_s, call_share, call_rate_per_s, mean_service_s, standard_s
     )
-    n = travel.shape[0]
-    if n > MAX_EXACT_UNITS:
+    _check_exact_size(travel.shape[0])
+    chain = _exact_chain(travel, share)
+    solved = _exact_solve(chain, share, call_rate_per_s, 1.0 / mean_service_s)
+    return _result("exact", solved, travel, standard)
+
+
+def _check_exact_size(n_units: int) -> None:
+    if n_units > MAX_EXACT_UNITS:
         msg = f"the exact hypercube takes at most {MAX_EXACT_UNITS} units; use hypercube_approx"
         raise InvalidInputError(msg)
-    lam, mu = call_rate_per_s, 1.0 / mean_service_s
-    uniq, inverse, _ = _preferences(travel)
-    pref_share = np.bincount(inverse, weights=share, minlength=uniq.shape[0]).astype(np.float64)
-    src, unit, val = _upward_rates(uniq, pref_share)
-    n_states = 1 << n
-    states = np.arange(n_states)
-    busy = ((states[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
-    down_src, down_unit = np.nonzero(busy)
-    rows = np.concatenate([src, down_src])
-    cols = np.concatenate([src | (1 << unit), down_src & ~(1 << down_unit)])
-    rates = np.concatenate([lam * val, np.full(down_src.size, mu)])
-    out_rate = np.bincount(rows, weights=rates, minlength=n_states).astype(np.float64)
-    # balance: pi(s) out(s) = sum_{s'} pi(s') q(s', s); incoming transitions in CSR form
-    incoming = sparse.csr_array((rates, (cols, rows)), shape=(n_states, n_states))
-    loss, n_sweeps = _gauss_seidel(
-        incoming.indptr.astype(np.int64),
-        incoming.indices.astype(np.int64),
-        incoming.data,
-        out_rate,
-        1e-13,
-        100_000,
-    )
-    log.debug("exact hypercube: %d states, %d Gauss-Seidel sweeps", n_states, n_sweeps)
-    rho = lam / (n * mu)
-    scale = 1.0 / (1.0 - loss[-1] + loss[-1] / (1.0 - rho))
-    prob = loss * scale  # queue-empty states
-    p_all_busy = float(prob[-1] / (1.0 - rho))  # all busy, any queue length
-    workload = busy[:-1].T.astype(np.float64) @ prob[:-1] + p_all_busy
-    served = _first_free_share(uniq, inverse, share, prob, n)
-    queued = np.tile(share * p_all_busy / n, (n, 1))
-    wait_rate = n * mu - lam
-    within, mean, p90 = _metrics(travel, served, queued, wait_rate, standard)
-    return QueueingResult(
-        method="exact",
-        status="converged",
-        workload=workload,
-        dispatch_fraction=served + queued,
-        prob_all_busy=p_all_busy,
-        mean_wait_s=p_all_busy / wait_rate,
-        fraction_within_standard=within,
-        mean_response_s=mean,
-        p90_response_s=p90,
-        n_iterations=0,
-    )
 
 
 def correction_factors(n_units: int, rho: float) -> FloatArray:
-    """Return Larson's correction factors ``Q(N, rho, k)`` for ``k = 0..N-1``."""
+    """Return Larson's correction factors ``Q(N, rho, k)`` for ``k = 0..N-1``.
+
+    ``Q(N, rho, k) = sum_{m=k}^{N-1} P_m C(N-k-1, m-k) / C(N, m) / (rho^k (1 - rho))``
+    with ``P_m`` the M/M/N probability of ``m`` busy units, summed in logs over
+    the ``(k, m)`` grid.
+    """
     p_m, _ = _mmn_probabilities(n_units, rho * n_units)
-    q = np.zeros(n_units)
-    for k in range(n_units):
-        m = np.arange(k, n_units)
-        log_ratio = np.array(
-            [_log_comb(n_units - k - 1, int(mm) - k) - _log_comb(n_units, int(mm)) for mm in m]
-        )
-        exact = float((p_m[m] * np.exp(log_ratio)).sum())
-        q[k] = exact / (rho**k * (1.0 - rho))
-    return q
+    k = np.arange(n_units)[:, None]
+    m = np.arange(n_units)[None, :]
+    valid = m >= k
+    mk = np.where(valid, m - k, 0)
+    log_ratio = (gammaln(n_units - k) - gammaln(mk + 1) - gammaln(n_units - k - mk)) - (
+        gammaln(n_units + 1) - gammaln(m + 1) - gammaln(n_units - m + 1)
+    )
+    with np.errstate(divide="ignore"):
+        log_p = np.log(p_m)[None, :]
+    log_terms = np.where(valid, log_p + log_ratio - k * math.log(rho) - math.log1p(-rho), -np.inf)
+    top = log_terms.max(axis=1, keepdims=True)
+    return np.asarray((np.exp(log_terms - top).sum(axis=1) * np.exp(top[:, 0])), dtype=np.float64)
 
 
-def _log_comb(a: int, b: int) -> float:
-    return math.lgamma(a + 1) - math.lgamma(b + 1) - math.lgamma(a - b + 1)
+def _approx_pref(travel: FloatArray) -> IntArray:
+    """Each atom's units by travel time, nearest first (atoms x units), ties by index."""
+    return np.ascontiguousarray(
+        np.argsort(np.ascontiguousarray(travel.T), axis=1, kind="stable").astype(np.int64)
+    )
+
+
+def _approx_solve(  # noqa: PLR0917
+    pref: IntArray,
+    share: FloatArray,
+    lam: float,
+    mu: float,
+    tol: float,
+    max_iter: int,
+    start: FloatArray | None = None,
+) -> _Solved:
+    n = pref.shape[1]
+    offered = lam / mu
+    rho_bar = offered / n
+    _, p_all_busy = _mmn_probabilities(n, offered)
+    q_factor = correction_factors(n, rho_bar)
+    workload = np.full(n, rho_bar) if start is None else start * (offered / start.sum())
+    converged = False
+    iteration = 0
+    p_k = np.zeros(pref.shape)
+    # Fixed point of w = F(w) by Anderson mixing (depth 5, mixing 0.5): plain steps
+    # (w <- F(w)) cycle at high load and damped ones crawl.
+    hist_w: list[FloatArray] = []
+    hist_f: list[FloatArray] = []
+    for iteration in range(1, max_iter + 1):  # noqa: B007
+        calls = _approx_sweep(pref, share, workload, q_factor, 1.0 - p_all_busy, p_k)
+        target = offered * (calls + p_all_busy / n)
+        target *= offered / target.sum()
+        residual = target - workload
+        if float(np.max(np.abs(residual))) < tol:
+            converged = True
+            break
+        hist_w.append(workload)
+        hist_f.append(residual)
+        if len(hist_w) > _ANDERSON_DEPTH + 1:
+            del hist_w[0], hist_f[0]
+        step_w, step_f = workload, residual
+        if len(hist_w) > 1:
+            d_f = np.array([hist_f[i + 1] - hist_f[i] for i in range(len(hist_f) - 1)]).T
+            d_w = np.array([hist_w[i + 1] - hist_w[i] for i in range(len(hist_w) - 1)]).T
+            gamma = np.linalg.lstsq(d_f, residual, rcond=None)[0]
+            step_w = workload - d_w @ gamma
+            step_f = residual - d_f @ gamma
+        workload = np.clip(step_w + 0.5 * step_f, 1e-12, 1.0 - 1e-12)
+    served = np.zeros((n, pref.shape[0]))
+    np.put_along_axis(served.T, pref, share[:, None] * p_k, axis=1)
+    queued = np.tile(share * p_all_busy / n, (n, 1))
+    return _Solved(workload, served, queued, p_all_busy, n * mu - lam, converged, iteration)
 
 
 def hypercube_approx(
@@ -454,48 +659,170 @@ def hypercube_approx(
     travel, share, standard = _validate(
         travel_s, call_share, call_rate_per_s, mean_service_s, standard_s
     )
-    n = travel.shape[0]
-    lam, mu = call_rate_per_s, 1.0 / mean_service_s
-    offered = lam / mu
-    rho_bar = offered / n
-    _, p_all_busy = _mmn_probabilities(n, offered)
-    q_factor = correction_factors(n, rho_bar)
-    pref = np.ascontiguousarray(np.argsort(travel, axis=0, kind="stable").T)  # atoms x units
-    workload = np.full(n, rho_bar)
-    status: Literal["converged", "iteration_limit"] = "iteration_limit"
-    iteration = 0
-    p_k = np.zeros(pref.shape)
-    for iteration in range(1, max_iter + 1):  # noqa: B007
-        calls = _approx_sweep(pref, share, workload, q_factor, 1.0 - p_all_busy, p_k)
-        new = offered * (calls + p_all_busy / n)
-        new *= offered / new.sum()
-        new = np.minimum(0.5 * (new + workload), 1.0 - 1e-12)  # damped: plain steps cycle
-        change = float(np.max(np.abs(new - workload)))
-        workload = new
-        if change < tol:
-            status = "converged"
-            break
-    served = np.zeros((n, travel.shape[1]))
-    np.put_along_axis(served.T, pref, share[:, None] * p_k, axis=1)
-    queued = np.tile(share * p_all_busy / n, (n, 1))
-    wait_rate = n * mu - lam
-    within, mean, p90 = _metrics(travel, served, queued, wait_rate, standard)
+    pref = _approx_pref(travel)
+    solved = _approx_solve(pref, share, call_rate_per_s, 1.0 / mean_service_s, tol, max_iter)
+    result = _result("approximate", solved, travel, standard)
     log.debug(
         "hypercube approximation: %d units, %d atoms, %d iterations, %.1f ms",
-        n,
+        travel.shape[0],
         travel.shape[1],
-        iteration,
+        solved.n_iterations,
         1e3 * (time.perf_counter() - t0),
     )
-    return QueueingResult(
-        method="approximate",
-        status=status,
-        workload=workload,
-        dispatch_fraction=served + queued,
-        prob_all_busy=p_all_busy,
-        mean_wait_s=p_all_busy / wait_rate,
-        fraction_within_standard=within,
-        mean_response_s=mean,
+    return result
+
+
+@dataclass(frozen=True)
+class HourlyQueueingResult:
+    """Hypercube performance hour by hour, and over the day weighted by calls.
+
+    Each hour with calls is one steady-state solve at that hour's rate (the
+    pointwise stationary approximation, Green & Kolesar 1991: good when a unit's
+    busy time is short beside the time the rate takes to change). Day figures are
+    the hours' figures weighted by their calls (a call's chance of a given
+    response), workloads by time (every hour counts 1/24).
+
+    Attributes
+    ----------
+    method : str
+        ``"exact"`` or ``"approximate"``.
+    status : str
+        ``"converged"``, or ``"iteration_limit"`` when any hour's iteration stopped.
+    calls_per_hour : float64[24]
+        The rates used.
+    fraction_within_standard, mean_response_s, p90_response_s, prob_all_busy : float
+        Over all calls of the day.
+    workload : float64[n_units]
+        Fraction of the day each unit is busy.
+    by_hour_fraction_within_standard, by_hour_mean_response_s, by_hour_p90_response_s,
+    by_hour_prob_all_busy : float64[24]
+        The same for each hour (nan for an hour without calls).
+    by_hour_workload : float64[24, n_units]
+        Each hour's workloads.
+    n_solves : int
+        Distinct steady states solved (hours of equal rate share one).
+    """
+
+    method: Literal["exact", "approximate"]
+    status: Literal["converged", "iteration_limit"]
+    calls_per_hour: FloatArray
+    fraction_within_standard: float
+    mean_response_s: float
+    p90_response_s: float
+    prob_all_busy: float
+    workload: FloatArray
+    by_hour_fraction_within_standard: FloatArray
+    by_hour_mean_response_s: FloatArray
+    by_hour_p90_response_s: FloatArray
+    by_hour_prob_all_busy: FloatArray
+    by_hour_workload: FloatArray
+    n_solves: int
+
+
+def hypercube_by_hour(
+    travel_s: FloatArray,
+    call_share: FloatArray,
+    *,
+    calls_per_hour: FloatArray,
+    mean_service_s: float,
+    standard_s: float | FloatArray,
+    method: Literal["auto", "exact", "approximate"] = "auto",
+) -> HourlyQueueingResult:
+    """Return hypercube performance for each hour's call rate and over the day.
+
+    Parameters
+    ----------
+    travel_s, call_share, mean_service_s, standard_s
+        As for :func:`hypercube_exact`.
+    calls_per_hour : float64[24]
+        Calls in each hour of the day (hour 0 = 00:00-01:00).
+    method : {"auto", "exact", "approximate"}
+        ``"auto"``: exact up to 12 units, Larson's approximation beyond.
+
+    Raises
+    ------
+    InvalidInputError
+        Bad shapes, no calls at all, or an hour whose offered load reaches the
+        number of units (no steady state: the queue would grow without end).
+    """
+    rate_h = np.asarray(calls_per_hour, dtype=np.float64)
+    if rate_h.shape != (24,) or not np.isfinite(rate_h).all() or (rate_h < 0).any():
+        msg = "calls_per_hour must hold 24 non-negative, finite rates (hour 0 first)"
+        raise InvalidInputError(msg)
+    if rate_h.sum() <= 0:
+        msg = "calls_per_hour is all zero: give at least one hour with calls"
+        raise InvalidInputError(msg)
+    busiest = int(np.argmax(rate_h))
+    travel, share, standard = _validate(
+        travel_s, call_share, float(rate_h[busiest]) / 3600.0, mean_service_s, standard_s
+    )
+    n = travel.shape[0]
+    if method not in ("auto", "exact", "approximate"):
+        msg = f"method must be 'auto', 'exact' or 'approximate', got {method!r}"
+        raise InvalidInputError(msg)
+    exact = method == "exact" or (method == "auto" and n <= AUTO_EXACT_UNITS)
+    if exact:
+        _check_exact_size(n)
+    mu = 1.0 / mean_service_s
+    chain = _exact_chain(travel, share) if exact else None
+    pref = None if exact else _approx_pref(travel)
+    solved: dict[float, _Solved] = {}
+    start: FloatArray | None = None
+    for r in sorted({float(v) for v in rate_h if v > 0}):
+        lam = r / 3600.0
+        if chain is not None:
+            solved[r] = _exact_solve(chain, share, lam, mu)
+        else:
+            assert pref is not None
+            solved[r] = _approx_solve(pref, share, lam, mu, 1e-6, 200, start)
+            start = solved[r].workload
+    nan24 = np.full(24, np.nan)
+    within_h, mean_h, p90_h, busy_h = nan24.copy(), nan24.copy(), nan24.copy(), nan24.copy()
+    work_h = np.zeros((24, n))
+    metrics = {
+        r: _metrics(travel, s.served, s.queued, s.wait_rate, standard) for r, s in solved.items()
+    }
+    for h in range(24):
+        r = float(rate_h[h])
+        if r <= 0:
+            continue
+        within_h[h], mean_h[h], p90_h[h] = metrics[r]
+        busy_h[h] = solved[r].prob_all_busy
+        work_h[h] = solved[r].workload
+    weight = rate_h / rate_h.sum()
+    has = rate_h > 0
+    # the day's response distribution: each hour's mixture weighted by its calls; the
+    # queued mass of every hour is (share_j / N) times that hour's P(all busy)
+    served_day = np.zeros_like(travel)
+    coef = np.zeros(24)
+    wait_rate = np.ones(24)
+    for h in np.flatnonzero(has).tolist():
+        s = solved[float(rate_h[h])]
+        served_day += weight[h] * s.served
+        coef[h] = weight[h] * s.prob_all_busy
+        wait_rate[h] = s.wait_rate
+    queued_unit = np.tile(share / n, (n, 1))
+    p90 = _quantile_of_mixture(
+        np.ascontiguousarray(travel).ravel(),
+        served_day.ravel(),
+        queued_unit.ravel(),
+        coef=coef,
+        rate=wait_rate,
+        quantile=0.9,
+    )
+    return HourlyQueueingResult(
+        method="exact" if exact else "approximate",
+        status="converged" if all(s.converged for s in solved.values()) else "iteration_limit",
+        calls_per_hour=rate_h.copy(),
+        fraction_within_standard=float(np.dot(weight[has], within_h[has])),
+        mean_response_s=float(np.dot(weight[has], mean_h[has])),
         p90_response_s=p90,
-        n_iterations=iteration,
+        prob_all_busy=float(np.dot(weight[has], busy_h[has])),
+        workload=work_h.mean(axis=0),
+        by_hour_fraction_within_standard=within_h,
+        by_hour_mean_response_s=mean_h,
+        by_hour_p90_response_s=p90_h,
+        by_hour_prob_all_busy=busy_h,
+        by_hour_workload=work_h,
+        n_solves=len(solved),
     )
