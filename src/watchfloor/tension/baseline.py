@@ -155,8 +155,9 @@ def fit_daily_baseline(
         eta = beta @ x.T
         mu = np.exp(np.clip(eta, -30, 30))
         z = eta + (yt - mu) / mu
-        xtwx = np.einsum("tp,at,tq->apq", x, mu, x) + np.diag(pen)[None]
-        xtwz = np.einsum("tp,at->ap", x, mu * z)
+        # Batched normal equations through BLAS (einsum over three operands is not).
+        xtwx = np.matmul(x.T[None], mu[:, :, None] * x[None]) + np.diag(pen)[None]
+        xtwz = (mu * z) @ x
         beta = np.linalg.solve(xtwx, xtwz[..., None])[..., 0]
         mu = np.exp(np.clip(beta @ x.T, -30, 30))
         with np.errstate(divide="ignore", invalid="ignore"):
