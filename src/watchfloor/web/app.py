@@ -65,6 +65,7 @@ ROUTERS: tuple[tuple[str, str], ...] = (
     ("watchfloor.web.routes.staff", "router"),
     ("watchfloor.web.routes.staff_api", "router"),
     ("watchfloor.web.dashboard", "router"),
+    ("watchfloor.web.arv_api", "router"),
 )
 
 _MIN_SECRET_CHARS = 16
