@@ -19,6 +19,7 @@ from watchfloor.services.arv import (
     ArvProblem,
     PlanUnits,
     build_problem,
+    calls_by_hour,
     dispatch_advice,
     evaluate_bases,
     parse_duration_s,
@@ -108,6 +109,36 @@ def test_service_errors(problem: ArvProblem) -> None:
     assert parse_duration_s("8m") == 480.0
 
 
+def test_calls_by_hour() -> None:
+    flat = calls_by_hour("flat", 12.0)
+    assert flat.tolist() == [0.5] * 24
+    custom = calls_by_hour(",".join(["0"] * 23 + ["1"]), 6.0)
+    assert custom[23] == 6.0
+    assert custom[:23].sum() == 0.0
+    night = calls_by_hour("night", 24.0)
+    assert night.sum() == pytest.approx(24.0)
+    with pytest.raises(InvalidInputError, match="not all zero"):
+        calls_by_hour(",".join(["0"] * 24), 6.0)
+    with pytest.raises(InvalidInputError, match="neither flat nor night"):
+        calls_by_hour("evening", 6.0)
+
+
+def test_evaluate_flat_day_by_hour_equals_steady_state(problem: ArvProblem) -> None:
+    ev = evaluate_bases(problem, station_bases(problem, 2), calls_per_day=10.0)
+    hq, hb = ev["hypercube"], ev["hypercube_by_hour"]
+    assert hb["n_solves"] == 1
+    assert hb["fraction_within_standard"] == pytest.approx(hq["fraction_within_standard"])
+    assert hb["p90_response_s"] == pytest.approx(hq["p90_response_s"], abs=2e-3)
+    overloaded = evaluate_bases(
+        problem,
+        station_bases(problem, 2),
+        calls_per_hour=calls_by_hour("night", 60.0),
+        mean_service_s=2700.0,
+    )
+    # 60 calls a day, 45 min each: 2.5 Erlang at the night peak on 2 units
+    assert "no steady state in hour(s) 00:00" in overloaded["hypercube_by_hour"]["note"]
+
+
 def test_read_population_csv(data_dir: Path) -> None:
     people = read_population_csv(data_dir / "census2011-population-households-lsoa2011-ew.csv.gz")
     # County Durham 001A: 1,563 usual residents (first data row of the census table)
@@ -149,9 +180,56 @@ def test_cli_end_to_end(rutland_home: Path, tmp_path: Path) -> None:
     geo = json.loads(out.read_text())
     assert any(f["properties"]["role"] == "isochrone" for f in geo["features"])
     res = runner.invoke(
-        app, ["-q", "arv", "evaluate", "--region", "rutland", "--plan", str(out), "--json"]
+        app,
+        [
+            "-q",
+            "arv",
+            "evaluate",
+            "--region",
+            "rutland",
+            "--plan",
+            str(out),
+            "--hour-profile",
+            "night",
+            "--calls-per-day",
+            "12",
+            "--json",
+        ],
     )
     assert res.exit_code == 0, res.output
+    ev = json.loads(res.stdout.strip().splitlines()[-1])["evaluation"]
+    hb = ev["hypercube_by_hour"]
+    hours = hb["hours"]
+    calls = np.array([h["calls"] for h in hours])
+    assert calls.sum() == pytest.approx(12.0)
+    assert calls.max() == pytest.approx(2 * calls[12])  # night peak twice the midday rate
+    assert hb["n_solves"] == np.unique(calls).size
+    # the day's figures are the hours' weighted by their calls
+    within = np.array([h["fraction_within_standard"] for h in hours])
+    assert hb["fraction_within_standard"] == pytest.approx(float(calls @ within / calls.sum()))
+    busy = np.array([h["prob_all_busy"] for h in hours])
+    assert busy[hb["busiest_hour"]] == busy.max() > busy[6]
+    assert sum(hb["workload"]) == pytest.approx(12.0 * 2700 / 86400, rel=1e-6)
+    assert ev["calls_per_day"] == pytest.approx(12.0)
+    text = runner.invoke(
+        app,
+        [
+            "-q",
+            "arv",
+            "evaluate",
+            "--region",
+            "rutland",
+            "--plan",
+            str(out),
+            "--hour-profile",
+            "night",
+            "--simulate-days",
+            "2",
+        ],
+    )
+    assert text.exit_code == 0, text.output
+    assert "by hour" in text.stdout
+    assert "busiest hour 00:00" in text.stdout
     lon, lat = plan.lon[0], plan.lat[0]
     res = runner.invoke(
         app,
@@ -205,6 +283,10 @@ def test_cli_end_to_end(rutland_home: Path, tmp_path: Path) -> None:
             "give a point",
         ),
         (["evaluate", "--region", "rutland", "--plan", "missing.geojson"], "does not exist"),
+        (
+            ["evaluate", "--region", "rutland", "--plan", "PLAN", "--hour-profile", "1,2,3"],
+            "24 comma-separated weights",
+        ),
     ],
 )
 def test_cli_bad_input_exit_2(

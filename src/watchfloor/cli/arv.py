@@ -17,6 +17,7 @@ from watchfloor.services.arv import (
     DemandOptions,
     bases_from_plan,
     build_problem,
+    calls_by_hour,
     dispatch_advice,
     evaluate_bases,
     parse_duration_s,
@@ -48,6 +49,14 @@ StandardsOpt = Annotated[
     typer.Option("--standards", help="Per area type, e.g. urban=8m,rural=15m,remote=20m."),
 ]
 CallsOpt = Annotated[float, typer.Option("--calls-per-day", help="ARV calls per day.")]
+ProfileOpt = Annotated[
+    str,
+    typer.Option(
+        "--hour-profile",
+        help="How --calls-per-day spreads over the day: flat, night (an assumed "
+        "night-heavy shape) or 24 comma-separated weights, hour 0 first.",
+    ),
+]
 ServiceOpt = Annotated[
     str, typer.Option("--service", help="Mean time a unit is busy per call (e.g. 45m).")
 ]
@@ -106,7 +115,11 @@ def _summary_table(title: str, problem: ArvProblem, ev: dict[str, Any], bases: A
     table.add_column("base")
     table.add_column("kind")
     table.add_column("workload", justify="right")
-    work = ev.get("hypercube", {}).get("workload") or [None] * len(bases)
+    work = (
+        ev.get("hypercube_by_hour", {}).get("workload")
+        or ev.get("hypercube", {}).get("workload")
+        or [None] * len(bases)
+    )
     for u, c in enumerate(list(bases)):
         w = work[u]
         table.add_row(
@@ -141,6 +154,7 @@ def _print_evaluation(problem: ArvProblem, ev: dict[str, Any]) -> None:
         table.add_row("expected response", f"{hq['mean_response_s'] / 60:.1f} min")
         table.add_row("p90 response", f"{hq['p90_response_s'] / 60:.1f} min")
         table.add_row("all units busy", f"{100 * hq['prob_all_busy']:.2f} %")
+    _hourly_rows(table, ev.get("hypercube_by_hour") or {})
     sim = ev.get("simulation")
     if sim:
         table.add_row(
@@ -148,8 +162,50 @@ def _print_evaluation(problem: ArvProblem, ev: dict[str, Any]) -> None:
             f"{sim['p90_response_s'] / 60:.1f} min",
         )
     console.print(table)
+    hours = (ev.get("hypercube_by_hour") or {}).get("hours")
+    if hours and len({h["calls"] for h in hours}) > 1:
+        console.print(_hours_table(hours))
     for s in problem.demand_sources:
         console.print(f"demand: {s}")
+
+
+def _hourly_rows(table: Table, hb: dict[str, Any]) -> None:
+    if "note" in hb:
+        table.add_row("by hour", hb["note"])
+        return
+    if not hb:
+        return
+    table.add_row(
+        f"by hour ({hb['n_solves']} steady states, weighted by calls): within standard",
+        f"{100 * hb['fraction_within_standard']:.1f} %",
+    )
+    table.add_row("  expected response", f"{hb['mean_response_s'] / 60:.1f} min")
+    table.add_row("  p90 response", f"{hb['p90_response_s'] / 60:.1f} min")
+    table.add_row("  calls finding all units busy", f"{100 * hb['prob_all_busy']:.2f} %")
+    peak = hb["hours"][hb["busiest_hour"]]
+    table.add_row(
+        f"  busiest hour {peak['hour']:02d}:00 ({peak['calls']:.2f} calls): p90, all busy",
+        f"{peak['p90_response_s'] / 60:.1f} min, {100 * peak['prob_all_busy']:.2f} %",
+    )
+
+
+def _hours_table(hours: list[dict[str, Any]]) -> Table:
+    table = Table(title="hypercube by hour")
+    for name in ("hour", "calls", "within standard", "mean", "p90", "all busy"):
+        table.add_column(name, justify="right")
+    for h in hours:
+        if h["fraction_within_standard"] is None:
+            table.add_row(f"{h['hour']:02d}:00", "0", "-", "-", "-", "-")
+            continue
+        table.add_row(
+            f"{h['hour']:02d}:00",
+            f"{h['calls']:.2f}",
+            f"{100 * h['fraction_within_standard']:.1f} %",
+            f"{h['mean_response_s'] / 60:.1f} min",
+            f"{h['p90_response_s'] / 60:.1f} min",
+            f"{100 * h['prob_all_busy']:.2f} %",
+        )
+    return table
 
 
 @app.command("plan")
@@ -160,6 +216,7 @@ def plan_cmd(  # noqa: PLR0917 (typer options)
     standard: StandardOpt = None,
     standards: StandardsOpt = None,
     calls_per_day: CallsOpt = 6.0,
+    hour_profile: ProfileOpt = "flat",
     service: ServiceOpt = "45m",
     candidates: Annotated[
         Path | None, typer.Option("--candidates", help="Extra candidate bases (CSV/GeoJSON).")
@@ -185,6 +242,7 @@ def plan_cmd(  # noqa: PLR0917 (typer options)
         msg = f"--units must be at least 1, got {units}"
         raise InvalidInputError(msg)
     mean_service_s = parse_duration_s(service)
+    hourly = calls_by_hour(hour_profile, calls_per_day)
     problem = _problem(
         region,
         standard=standard,
@@ -210,6 +268,7 @@ def plan_cmd(  # noqa: PLR0917 (typer options)
             calls_per_day=calls_per_day,
             mean_service_s=mean_service_s,
             simulate_days=simulate_days,
+            calls_per_hour=hourly,
         )
     doc = plan_to_geojson(problem, placement.sites, model=model, evaluation=ev, placement=placement)
     if out is not None:
@@ -250,11 +309,13 @@ def evaluate_cmd(  # noqa: PLR0917 (typer options)
     standard: StandardOpt = None,
     standards: StandardsOpt = None,
     calls_per_day: CallsOpt = 6.0,
+    hour_profile: ProfileOpt = "flat",
     service: ServiceOpt = "45m",
     simulate_days: Annotated[int, typer.Option("--simulate-days", help="Days to simulate.")] = 7,
     json_out: JsonOpt = False,
 ) -> None:
     """Evaluate a stored plan: coverage, one-unit-busy coverage, hypercube and simulation."""
+    hourly = calls_by_hour(hour_profile, calls_per_day)
     units = read_plan(plan)
     problem = _problem(
         region,
@@ -273,6 +334,7 @@ def evaluate_cmd(  # noqa: PLR0917 (typer options)
         calls_per_day=calls_per_day,
         mean_service_s=parse_duration_s(service),
         simulate_days=simulate_days,
+        calls_per_hour=hourly,
     )
     if json_out:
         print_json({"region": region, "units": list(units.unit), "evaluation": ev})

@@ -38,7 +38,7 @@ from watchfloor.placement import (
     solve_pcenter,
     solve_pmedian,
 )
-from watchfloor.placement.hypercube import MAX_EXACT_UNITS
+from watchfloor.placement.hypercube import AUTO_EXACT_UNITS, hypercube_by_hour
 from watchfloor.roads.graph import ROAD_CLASSES
 from watchfloor.roads.speeds import blue_light_travel_time_s
 from watchfloor.storage.regions import Region
@@ -46,6 +46,7 @@ from watchfloor.traveltime import TravelTimeEngine
 
 __all__ = [
     "DEFAULT_STANDARDS_S",
+    "HOUR_PROFILES",
     "MIN_REACHABLE_SHARE",
     "MODELS",
     "ArvProblem",
@@ -54,6 +55,7 @@ __all__ = [
     "UnitTimes",
     "bases_from_plan",
     "build_problem",
+    "calls_by_hour",
     "dispatch_advice",
     "evaluate_bases",
     "parse_duration_s",
@@ -98,6 +100,18 @@ INCIDENT_GROUPS: dict[str, str] = {
     "Possession of weapons": "weapons",
     "Robbery": "robbery",
 }
+
+#: Named shapes of the day's calls (relative weight of each hour, hour 0 first).
+#: ``night`` is an assumed shape, not measured data: violence and weapons calls
+#: twice the daytime rate in the late evening and night, a third of it at dawn.
+#: A force should give its own command-and-control counts instead.
+HOUR_PROFILES: dict[str, tuple[float, ...]] = {
+    "flat": (1.0,) * 24,
+    "night": (
+        2.0, 2.0, 1.6, 1.2, 0.8, 0.5, 0.4, 0.5, 0.7, 0.8, 0.9, 1.0,
+        1.0, 1.0, 1.0, 1.0, 1.1, 1.2, 1.3, 1.5, 1.7, 1.9, 2.0, 2.0,
+    ),
+}  # fmt: skip
 
 _MAIN_ROADS = {"motorway", "trunk", "primary", "secondary", "tertiary"}
 _RESIDENTIAL = {"residential", "living_street"}
@@ -484,6 +498,40 @@ def station_bases(problem: ArvProblem, n_units: int) -> IntArray:
     return np.array([stations[u % len(stations)] for u in range(n_units)], dtype=np.int64)
 
 
+def calls_by_hour(profile: str, calls_per_day: float) -> FloatArray:
+    """Return calls in each hour of the day: ``calls_per_day`` spread by ``profile``.
+
+    ``profile`` is a name in :data:`HOUR_PROFILES` or 24 comma-separated relative
+    weights, hour 0 (00:00-01:00) first.
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown name, not 24 numbers, negative weights or none positive.
+    """
+    if not (np.isfinite(calls_per_day) and calls_per_day > 0):
+        msg = f"calls per day must be positive, got {calls_per_day}"
+        raise InvalidInputError(msg)
+    text = profile.strip()
+    if text in HOUR_PROFILES:
+        weights = np.array(HOUR_PROFILES[text])
+    else:
+        try:
+            weights = np.array([float(v) for v in text.split(",")])
+        except ValueError:
+            weights = np.zeros(0)
+        if weights.size != 24:
+            msg = (
+                f"hour profile {profile!r} is neither {' nor '.join(HOUR_PROFILES)} nor 24 "
+                "comma-separated weights (hour 0 first)"
+            )
+            raise InvalidInputError(msg)
+    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        msg = "hour profile weights must be non-negative and not all zero"
+        raise InvalidInputError(msg)
+    return np.asarray(weights / weights.sum() * calls_per_day, dtype=np.float64)
+
+
 def evaluate_bases(
     problem: ArvProblem,
     bases: IntArray,
@@ -492,13 +540,17 @@ def evaluate_bases(
     mean_service_s: float = 2700.0,
     simulate_days: int = 0,
     seed: int = 0,
+    calls_per_hour: FloatArray | None = None,
 ) -> dict[str, Any]:
     """Return coverage, queueing and (optionally) simulated figures of units at ``bases``.
 
     ``bases`` are candidate indices. Coverage within standard is per area type and
     overall, with all units free and with each single unit busy; the hypercube
     model (exact up to 12 units) gives workloads, fraction within standard, mean
-    and p90 response.
+    and p90 response, at the day's mean rate (``hypercube``) and hour by hour
+    (``hypercube_by_hour``: one steady state per hour's rate, day figures weighted
+    by calls). ``calls_per_hour`` (24 values) sets the day's shape; without it
+    ``calls_per_day`` is spread evenly. The simulation uses the same hourly rates.
     """
     base = np.asarray(bases, dtype=np.int64)
     if base.size == 0:
@@ -522,11 +574,16 @@ def evaluate_bases(
     for u in range(base.size):
         others = np.delete(cover, u, axis=0)
         one_busy.append(float(w[others.any(axis=0)].sum() / total) if others.size else 0.0)
+    if calls_per_hour is None:
+        hourly = np.full(24, calls_per_day / 24.0)
+    else:
+        hourly = np.asarray(calls_per_hour, dtype=np.float64)
+        calls_per_day = float(hourly.sum())
     rate = calls_per_day / 86400.0
     n = base.size
     queue: dict[str, Any] = {}
     if rate * mean_service_s < n:
-        fn = hypercube_exact if n <= min(12, MAX_EXACT_UNITS) else hypercube_approx
+        fn = hypercube_exact if n <= AUTO_EXACT_UNITS else hypercube_approx
         hq = fn(t, w, call_rate_per_s=rate, mean_service_s=mean_service_s, standard_s=std)
         queue = {
             "method": hq.method,
@@ -549,12 +606,13 @@ def evaluate_bases(
         "calls_per_day": calls_per_day,
         "mean_service_s": mean_service_s,
         "hypercube": queue,
+        "hypercube_by_hour": _by_hour(t, w, std, hourly, mean_service_s),
     }
     if simulate_days > 0:
         sim = simulate_response(
             t,
             w,
-            calls_per_hour=np.full(24, calls_per_day / 24.0),
+            calls_per_hour=hourly,
             mean_service_s=mean_service_s,
             standard_s=std,
             rng=np.random.default_rng(seed),
@@ -569,6 +627,57 @@ def evaluate_bases(
             "p90_response_s": sim.p90_response_s,
         }
     return out
+
+
+def _by_hour(
+    travel: FloatArray,
+    demand: FloatArray,
+    standard: FloatArray,
+    hourly: FloatArray,
+    service_s: float,
+) -> dict[str, Any]:
+    """Hour-by-hour hypercube figures as a JSON-ready dict (a note when an hour overflows)."""
+    n = travel.shape[0]
+    over = [h for h in range(24) if hourly[h] * service_s / 3600.0 >= n]
+    if over:
+        return {
+            "note": (
+                f"no steady state in hour(s) {', '.join(f'{h:02d}:00' for h in over)}: "
+                f"the offered load reaches the {n} units; add units or shorten service"
+            ),
+            "calls_per_hour": hourly.tolist(),
+        }
+    res = hypercube_by_hour(
+        travel, demand, calls_per_hour=hourly, mean_service_s=service_s, standard_s=standard
+    )
+    busiest = int(np.argmax(hourly))
+
+    def num(v: float) -> float | None:
+        return None if not np.isfinite(v) else float(v)
+
+    return {
+        "method": res.method,
+        "status": res.status,
+        "n_solves": res.n_solves,
+        "fraction_within_standard": res.fraction_within_standard,
+        "mean_response_s": res.mean_response_s,
+        "p90_response_s": res.p90_response_s,
+        "prob_all_busy": res.prob_all_busy,
+        "workload": res.workload.tolist(),
+        "busiest_hour": busiest,
+        "calls_per_hour": hourly.tolist(),
+        "hours": [
+            {
+                "hour": h,
+                "calls": float(hourly[h]),
+                "fraction_within_standard": num(res.by_hour_fraction_within_standard[h]),
+                "mean_response_s": num(res.by_hour_mean_response_s[h]),
+                "p90_response_s": num(res.by_hour_p90_response_s[h]),
+                "prob_all_busy": num(res.by_hour_prob_all_busy[h]),
+            }
+            for h in range(24)
+        ],
+    }
 
 
 def _weighted_quantile(values: FloatArray, weights: FloatArray, q: float) -> float:
