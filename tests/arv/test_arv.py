@@ -280,7 +280,7 @@ def test_cli_end_to_end(rutland_home: Path, tmp_path: Path) -> None:
         ),
         (
             ["dispatch", "--region", "rutland", "--plan", "PLAN", "--at", "-1.5,53.5"],
-            "give a point",
+            "give a location inside the region",
         ),
         (["evaluate", "--region", "rutland", "--plan", "missing.geojson"], "does not exist"),
         (

@@ -51,6 +51,7 @@ __all__ = [
     "MODELS",
     "ArvProblem",
     "DemandOptions",
+    "DispatchInputError",
     "PlanUnits",
     "UnitTimes",
     "bases_from_plan",
@@ -854,6 +855,17 @@ def unit_times(engine: TravelTimeEngine, unit_node: IntArray) -> UnitTimes:
     return UnitTimes(node=nodes, time_s=engine.many_to_all(nodes))
 
 
+class DispatchInputError(InvalidInputError):
+    """A dispatch input is not acceptable; ``field`` names it for an API client.
+
+    ``field`` is ``"incident"``, ``"busy"`` or ``"units[i]"`` (the plan's ``i``-th unit).
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def dispatch_advice(
     engine: TravelTimeEngine,
     plan: PlanUnits,
@@ -866,41 +878,94 @@ def dispatch_advice(
 ) -> list[dict[str, Any]]:
     """Return the available units ranked by blue-light ETA to an incident (CLI and API).
 
-    Without ``table`` the ETAs come from one reverse search from the incident
+    Without ``table`` the ETAs come from one search per unit to the incident
     (right for a one-off command); a long-running service passes a
     :class:`UnitTimes` table built with :func:`unit_times` for the plan's units.
 
     Raises
     ------
-    InvalidInputError
-        Unknown unit in ``busy``, or an incident farther than ``max_snap_m`` from a road
-        of the region.
+    DispatchInputError
+        (an :class:`InvalidInputError`) Unknown or repeated unit, or an incident or
+        unit position farther than ``max_snap_m`` from a road of the region.
     InfeasibleError
         Every unit busy, or none can reach the incident.
     """
-    unknown = sorted(set(busy) - set(plan.unit))
+    if not plan.unit:
+        msg = "no units: give at least one unit with its position"
+        raise DispatchInputError(msg, field="units")
+    seen: set[str] = set()
+    for i, u in enumerate(plan.unit):
+        if u in seen:
+            msg = f"unit {u} is listed twice; give each unit once"
+            raise DispatchInputError(msg, field=f"units[{i}]")
+        seen.add(u)
+    unknown = sorted(set(busy) - seen)
     if unknown:
-        msg = f"unknown unit(s) {', '.join(unknown)}; the plan has {', '.join(plan.unit)}"
-        raise InvalidInputError(msg)
-    x, y = _to_bng(np.array([lon]), np.array([lat]))
-    node, dist = engine.nearest_nodes_xy(x, y)
-    if float(dist[0]) > max_snap_m:
-        msg = (
-            f"incident at {lon:.5f},{lat:.5f} is {float(dist[0]):.0f} m from the nearest road "
-            f"of the region; give a location inside the region"
-        )
-        raise InvalidInputError(msg)
+        msg = f"unknown unit(s) {', '.join(unknown)}; the units are {', '.join(plan.unit)}"
+        raise DispatchInputError(msg, field="busy")
+    node = _snap(engine, [lon], [lat], max_snap_m=max_snap_m, what=["incident"])
     if table is not None:
         eta = table.time_s[:, int(node[0])]
     else:
-        unit_node, _ = engine.nearest_nodes(plan.lon, plan.lat)
+        unit_node = _snap(
+            engine,
+            plan.lon,
+            plan.lat,
+            max_snap_m=max_snap_m,
+            what=[f"units[{i}]" for i in range(len(plan.unit))],
+            names=list(plan.unit),
+        )
         eta = engine.matrix(unit_node, node)[:, 0]
-    free = np.array([u not in set(busy) for u in plan.unit])
+    busy_set = set(busy)
+    free = np.array([u not in busy_set for u in plan.unit])
     advice = rank_units(eta, available=free)
     return [
         {"rank": r + 1, "unit": plan.unit[int(u)], "eta_s": float(e)}
         for r, (u, e) in enumerate(zip(advice.order.tolist(), advice.eta_s.tolist(), strict=True))
     ]
+
+
+def _snap(
+    engine: TravelTimeEngine,
+    lon: Sequence[float] | FloatArray,
+    lat: Sequence[float] | FloatArray,
+    *,
+    max_snap_m: float,
+    what: list[str],
+    names: list[str] | None = None,
+) -> IntArray:
+    """Nearest road nodes of points; a point off the region names its field."""
+    lon_a = np.asarray(lon, dtype=np.float64)
+    lat_a = np.asarray(lat, dtype=np.float64)
+    bad = ~(np.isfinite(lon_a) & np.isfinite(lat_a))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        msg = f"{what[i]}: coordinates must be finite numbers"
+        raise DispatchInputError(msg, field=what[i])
+    x, y = _to_bng(lon_a, lat_a)
+    dist = np.full(lon_a.size, np.inf)
+    node = np.zeros(lon_a.size, dtype=np.int64)
+    try:
+        node, dist = engine.nearest_nodes_xy(x, y)
+    except InvalidInputError:
+        # the engine refuses points beyond its own snap limit: find which one
+        for i in range(lon_a.size):
+            try:
+                n_i, d_i = engine.nearest_nodes_xy(x[i : i + 1], y[i : i + 1])
+            except InvalidInputError:
+                continue
+            node[i], dist[i] = n_i[0], d_i[0]
+    far = dist > max_snap_m
+    if far.any():
+        i = int(np.flatnonzero(far)[0])
+        who = "incident" if names is None else f"unit {names[i]}"
+        how_far = "more than the snap limit" if np.isinf(dist[i]) else f"{dist[i]:.0f} m"
+        msg = (
+            f"{who} at {lon_a[i]:.5f},{lat_a[i]:.5f} is {how_far} from the nearest road of "
+            f"the region ({engine.bbox_text()}); give a location inside the region"
+        )
+        raise DispatchInputError(msg, field=what[i])
+    return np.asarray(node, dtype=np.int64)
 
 
 def write_plan_png(problem: ArvProblem, bases: IntArray, path: Path) -> None:
