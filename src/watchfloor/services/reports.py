@@ -19,7 +19,6 @@ import io
 import json
 import logging
 import re
-import secrets
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +41,6 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from watchfloor.errors import (
@@ -57,8 +55,6 @@ from watchfloor.storage.db import Database
 from watchfloor.storage.keys import KeyRing
 from watchfloor.storage.models import (
     AuditEntry,
-    IdempotencyKey,
-    OutboxMessage,
     Report,
     ReportAttachment,
     ReportEvent,
@@ -214,6 +210,12 @@ class ReportingOptions(BaseSettings):
     duplicate_window_h: float = Field(default=6.0, gt=0)
     duplicate_radius_m: float = Field(default=300.0, gt=0)
     duplicate_similarity: float = Field(default=0.45, gt=0, le=1)
+
+    receipt_hash_memory_kib: int = Field(default=256, ge=8, le=1024 * 1024)
+    """argon2id memory of the receipt-code hash, KiB (see docs/reports.md for the choice)."""
+
+    receipt_hash_time_cost: int = Field(default=1, ge=1, le=10)
+    """argon2id passes of the receipt-code hash."""
 
 
 # ---------------------------------------------------------------------------
@@ -571,59 +573,17 @@ def similarity(sig_a: bytes, sig_b: bytes) -> float:
     return float(np.mean(a == b))
 
 
-def _find_duplicate(
-    session: Session,
-    data: ReportCreate,
-    signature: bytes,
-    *,
-    now: datetime,
-    options: ReportingOptions,
-) -> int | None:
-    since = now - timedelta(hours=options.duplicate_window_h)
-    # Compared with the first report of each group only: a surge of copies links to one root.
-    query = select(Report.id, Report.minhash).where(
-        Report.received_at >= since,
-        Report.kind == data.kind,
-        Report.anonymised_at.is_(None),
-        Report.duplicate_of_id.is_(None),
-    )
-    if data.lon is not None and data.lat is not None:
-        dlat = options.duplicate_radius_m / 111_000
-        dlon = dlat / max(0.1, float(np.cos(np.radians(data.lat))))
-        query = query.where(
-            Report.lat.between(data.lat - dlat, data.lat + dlat),
-            Report.lon.between(data.lon - dlon, data.lon + dlon),
-        )
-    elif data.site_id:
-        query = query.where(Report.site_id == data.site_id)
-    elif data.link:
-        query = query.where(Report.link == data.link)
-    elif data.place_text:
-        query = query.where(func.lower(Report.place_text) == data.place_text.lower())
-    else:
-        return None
-    best: tuple[float, int] | None = None
-    for report_id, other in session.execute(query.order_by(Report.id.desc()).limit(200)):
-        if other is None:
-            continue
-        score = similarity(signature, other)
-        if score >= options.duplicate_similarity and (best is None or score > best[0]):
-            best = (score, report_id)
-    return best[1] if best else None
-
-
 # ---------------------------------------------------------------------------
 # Submission and receipts
 # ---------------------------------------------------------------------------
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-# Receipt codes: 16 Crockford base32 characters = 80 random bits.
-_RECEIPT_CHARS = 16
-_receipt_hasher = PasswordHasher(time_cost=1, memory_cost=4096, parallelism=1)
-
-
-def _random_code(n_chars: int) -> str:
-    return "".join(secrets.choice(_CROCKFORD) for _ in range(n_chars))
+# Receipt codes are 16 Crockford base32 characters = 80 random bits (report_intake).
+# Checking a code against an unknown reference costs one hash at the default cost.
+_probe_hasher = PasswordHasher(
+    time_cost=ReportingOptions.model_fields["receipt_hash_time_cost"].default,
+    memory_cost=ReportingOptions.model_fields["receipt_hash_memory_kib"].default,
+    parallelism=1,
+)
 
 
 def _format_receipt(code: str) -> str:
@@ -649,28 +609,6 @@ def _request_hash(data: ReportCreate, photos: Sequence[Photo]) -> str:
     return digest.hexdigest()
 
 
-def _replay(
-    session: Session, secret: bytes, idempotency_key: str, request_hash: str
-) -> ReportReceipt | None:
-    key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest()
-    row = session.get(IdempotencyKey, key_hash)
-    if row is None:
-        return None
-    if row.request_hash != request_hash:
-        msg = "this Idempotency-Key was already used for a different report; use a new key"
-        raise IdempotencyConflictError(msg)
-    report = session.get(Report, row.report_id)
-    if report is None:  # pragma: no cover - foreign key keeps it
-        return None
-    blob = row.response_ciphertext
-    code = _idempotency_cipher(secret, idempotency_key).decrypt(blob[:12], blob[12:], None)
-    return ReportReceipt(
-        reference=report.reference,
-        receipt_code=_format_receipt(code.decode()),
-        received_at=report.received_at,
-    )
-
-
 def _check_idempotency_key(key: str) -> None:
     if not 8 <= len(key) <= 200 or not re.match(r"^[A-Za-z0-9._:\-]+$", key):
         msg = "Idempotency-Key must be 8-200 characters of letters, digits, '.', '_', ':', '-'"
@@ -689,10 +627,12 @@ def submit_report(
     options: ReportingOptions | None = None,
     now: datetime | None = None,
 ) -> ReportReceipt:
-    """Return the receipt of a new report, after it is durably committed.
+    """Return the receipt of a new report, after it is durably committed and checked.
 
-    With an ``idempotency_key`` a retried submission returns the first receipt
-    and stores nothing new.
+    The one-at-a-time form of the server's path (:mod:`watchfloor.services.report_intake`):
+    the report is stored in its own transaction, then the near-duplicate pass
+    runs before returning. With an ``idempotency_key`` a retried submission
+    returns the first receipt and stores nothing new.
 
     Raises
     ------
@@ -701,123 +641,28 @@ def submit_report(
     IdempotencyConflictError
         When the key was used before for a different submission.
     """
+    # Imported here: the intake module builds on this one.
+    from watchfloor.services.report_intake import (  # noqa: PLC0415
+        link_pending_duplicates,
+        prepare_submission,
+        store_submissions,
+    )
+
     options = options or ReportingOptions()
-    sites = sites or SiteIndex.empty()
-    now = now or utc_now()
-    if len(photos) > options.max_photos:
-        msg = f"photos: send at most {options.max_photos} photos"
-        raise InvalidInputError(msg)
-    request_hash = _request_hash(data, photos)
-    if idempotency_key is not None:
-        _check_idempotency_key(idempotency_key)
-        with database.sessions() as session:
-            replay = _replay(session, secret, idempotency_key, request_hash)
-        if replay is not None:
-            return replay
-    result = triage(data, now=now, sites=sites)
-    text = " ".join((data.description, data.people_description, data.vehicle_description))
-    signature = minhash_signature(text)
-    receipt_code = _random_code(_RECEIPT_CHARS)
-    receipt_hash = _receipt_hasher.hash(receipt_code)
-    details = {
-        key: value
-        for key, value in (
-            ("protected_characteristic", data.protected_characteristic),
-            ("victim_or_witness", data.victim_or_witness),
-            ("prevent_relationship", data.prevent_relationship),
-        )
-        if value
-    }
-    for _attempt in range(5):
-        try:
-            with database.write_guard(), database.session() as session:
-                duplicate_of = _find_duplicate(session, data, signature, now=now, options=options)
-                report = Report(
-                    reference="WF" + _random_code(8),
-                    receipt_hash=receipt_hash,
-                    kind=data.kind,
-                    status="new",
-                    queue=result.queue,
-                    priority=result.priority,
-                    priority_reasons=result.reasons,
-                    received_at=now,
-                    updated_at=now,
-                    occurred_at=data.occurred_at,
-                    lon=data.lon,
-                    lat=data.lat,
-                    place_text=data.place_text,
-                    site_id=data.site_id,
-                    description=data.description,
-                    people_description=data.people_description,
-                    vehicle_description=data.vehicle_description,
-                    link=data.link,
-                    details=details,
-                    anonymous=data.anonymous,
-                    duplicate_of_id=duplicate_of,
-                    minhash=signature,
-                )
-                session.add(report)
-                session.flush()
-                if not data.anonymous and data.contact is not None:
-                    key_id, blob = keyring.encrypt(
-                        data.contact.model_dump_json().encode(), aad=f"contact:{report.id}".encode()
-                    )
-                    report.contact_key_id, report.contact_ciphertext = key_id, blob
-                for photo in photos:
-                    attachment = ReportAttachment(
-                        report_id=report.id,
-                        content_type=photo.content_type,
-                        size_bytes=len(photo.data),
-                        key_id="",
-                        ciphertext=b"",
-                    )
-                    session.add(attachment)
-                    session.flush()
-                    attachment.key_id, attachment.ciphertext = keyring.encrypt(
-                        photo.data, aad=f"attachment:{attachment.id}".encode()
-                    )
-                if idempotency_key is not None:
-                    nonce = secrets.token_bytes(12)
-                    sealed = _idempotency_cipher(secret, idempotency_key).encrypt(
-                        nonce, receipt_code.encode(), None
-                    )
-                    session.add(
-                        IdempotencyKey(
-                            key_hash=hashlib.sha256(idempotency_key.encode()).hexdigest(),
-                            request_hash=request_hash,
-                            report_id=report.id,
-                            response_ciphertext=nonce + sealed,
-                            created_at=now,
-                        )
-                    )
-                if result.queue == "ct" and options.forward_url:
-                    session.add(
-                        OutboxMessage(
-                            report_id=report.id, destination="regional_ct", created_at=now
-                        )
-                    )
-                reference = report.reference
-        except IntegrityError:
-            # A concurrent retry with the same key won, or (rarely) a reference collided.
-            if idempotency_key is not None:
-                with database.sessions() as session:
-                    replay = _replay(session, secret, idempotency_key, request_hash)
-                if replay is not None:
-                    return replay
-            continue
-        log.info(
-            "report received: kind %s, queue %s, priority %d, %d photo(s)%s",
-            data.kind,
-            result.queue,
-            result.priority,
-            len(photos),
-            ", linked as near-duplicate" if duplicate_of else "",
-        )
-        return ReportReceipt(
-            reference=reference, receipt_code=_format_receipt(receipt_code), received_at=now
-        )
-    msg = "could not store the report; please send it again"  # pragma: no cover
-    raise InvalidInputError(msg)  # pragma: no cover
+    sub = prepare_submission(
+        data,
+        secret=secret,
+        options=options,
+        sites=sites or SiteIndex.empty(),
+        photos=photos,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    (outcome,) = store_submissions(database, [sub], keyring=keyring, secret=secret)
+    if isinstance(outcome, WatchfloorError):
+        raise outcome
+    link_pending_duplicates(database, options=options)
+    return outcome
 
 
 _WRONG_RECEIPT = (
@@ -831,10 +676,10 @@ def _report_for_receipt(session: Session, reference: str, receipt_code: str) -> 
     code = _normalise_receipt(receipt_code)
     if report is None or not report.receipt_hash:
         # Same work and message as a wrong code, so references cannot be probed.
-        _receipt_hasher.hash(code or "x")
+        _probe_hasher.hash(code or "x")
         raise NotFoundError(_WRONG_RECEIPT)
     try:
-        _receipt_hasher.verify(report.receipt_hash, code)
+        _probe_hasher.verify(report.receipt_hash, code)
     except (VerificationError, InvalidHashError):
         raise NotFoundError(_WRONG_RECEIPT) from None
     return report

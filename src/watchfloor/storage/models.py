@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -100,6 +101,9 @@ class StaffSession(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+_ROOTS = "duplicate_of_id IS NULL AND duplicate_checked_at IS NOT NULL AND anonymised_at IS NULL"
+
+
 class Report(Base):
     """A public report, its triage and (encrypted) reporter contact details."""
 
@@ -133,6 +137,8 @@ class Report(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duplicate_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the near-duplicate pass looked at the report (NULL: still to do, see reports_0003)."""
 
     __table_args__ = (
         # Queue views: keyset pages by priority, then arrival, within a queue and status.
@@ -143,6 +149,19 @@ class Report(Base):
         Index("ix_reports_status_id", "status", "id"),
         Index("ix_reports_received_at", "received_at"),
         Index("ix_reports_closed_at", "closed_at"),
+        Index(
+            "ix_reports_dedup_pending",
+            "id",
+            sqlite_where=text("duplicate_checked_at IS NULL"),
+            postgresql_where=text("duplicate_checked_at IS NULL"),
+        ),
+        Index(
+            "ix_reports_dedup_roots",
+            "kind",
+            "received_at",
+            sqlite_where=text(_ROOTS),
+            postgresql_where=text(_ROOTS),
+        ),
     )
 
 

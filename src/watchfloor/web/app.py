@@ -37,7 +37,7 @@ from watchfloor.errors import ConfigurationError, WatchfloorError
 from watchfloor.services.forwarding import deliver_outbox
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database
-from watchfloor.web.reporting import build_reporting
+from watchfloor.web.reporting import build_reporting, report_writer, stop_report_writer
 from watchfloor.web.security import (
     CSRF_COOKIE,
     ASGIApp,
@@ -144,6 +144,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, WatchfloorError)
         status = exc.http_status
+        if status == 503:  # e.g. a report not stored just now: the client should retry
+            return _error_response(request, status, str(exc))
         if status >= 500:
             log.error("request failed: %s", type(exc).__name__)
             return _error_response(request, status, "the service is not set up correctly")
@@ -311,9 +313,12 @@ def create_app(settings: Settings, *, options: WebOptions | None = None) -> Fast
         task = None
         if app.state.reporting.options.forward_url:
             task = asyncio.create_task(_forward_forever(app))
+        # Started now: reports left unchecked for near-duplicates are linked at once.
+        report_writer(app.state)
         yield
         if task is not None:
             task.cancel()
+        await run_in_threadpool(stop_report_writer, app.state)
         database.dispose()
 
     app = FastAPI(

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import Depends, Request
 
 from watchfloor.errors import NotFoundError, WatchfloorError
+from watchfloor.services.report_intake import ReportWriter
 from watchfloor.services.reports import ReportingOptions, SiteIndex
 from watchfloor.settings import Settings
+from watchfloor.storage.db import Database
 from watchfloor.storage.keys import KeyRing, load_keyring
 from watchfloor.web.security import RateLimiter
 
@@ -20,9 +23,12 @@ __all__ = [
     "Reporting",
     "ReportingDep",
     "TooManyRequestsError",
+    "WriterDep",
     "build_reporting",
     "load_site_index",
     "rate_limit",
+    "report_writer",
+    "stop_report_writer",
 ]
 
 log = logging.getLogger(__name__)
@@ -84,7 +90,7 @@ def build_reporting(settings: Settings, secret: bytes) -> Reporting:
     )
 
 
-def get_reporting(request: Request) -> Reporting:
+async def get_reporting(request: Request) -> Reporting:
     """Return the app's reporting state."""
     reporting: Reporting = request.app.state.reporting
     return reporting
@@ -92,8 +98,45 @@ def get_reporting(request: Request) -> Reporting:
 
 ReportingDep = Annotated[Reporting, Depends(get_reporting)]
 
+_writer_lock = threading.Lock()
 
-def rate_limit(request: Request) -> None:
+
+def report_writer(state: Any) -> ReportWriter:
+    """Return the app's report writer (group commit), started on first use."""
+    writer: ReportWriter | None = getattr(state, "report_writer", None)
+    if writer is None:
+        with _writer_lock:
+            writer = getattr(state, "report_writer", None)
+            if writer is None:
+                reporting: Reporting = state.reporting
+                database: Database = state.db
+                writer = ReportWriter(
+                    database,
+                    keyring=reporting.keyring,
+                    secret=reporting.secret,
+                    options=reporting.options,
+                )
+                writer.start()
+                state.report_writer = writer
+    return writer
+
+
+def stop_report_writer(state: Any) -> None:
+    """Store what the app's report writer holds, then stop it (when it was started)."""
+    writer: ReportWriter | None = getattr(state, "report_writer", None)
+    if writer is not None:
+        writer.close()
+
+
+async def get_writer(request: Request) -> ReportWriter:
+    """Return the app's report writer."""
+    return report_writer(request.app.state)
+
+
+WriterDep = Annotated[ReportWriter, Depends(get_writer)]
+
+
+async def rate_limit(request: Request) -> None:
     """Refuse the request with 429 when its client is over the limit (address not stored).
 
     Raises

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from watchfloor.services.report_intake import prepare_submission
 from watchfloor.services.reports import (
     ReceiptStatus,
     ReportCreate,
@@ -14,11 +16,9 @@ from watchfloor.services.reports import (
     add_information,
     decode_photo_uploads,
     receipt_status,
-    submit_report,
 )
-from watchfloor.storage.db import Database
-from watchfloor.web.deps import DbSession, get_database
-from watchfloor.web.reporting import ReportingDep, rate_limit
+from watchfloor.web.deps import DbSession
+from watchfloor.web.reporting import ReportingDep, WriterDep, rate_limit
 
 __all__ = ["router"]
 
@@ -58,12 +58,15 @@ class InformationAdd(BaseModel):
 @router.post(
     "",
     status_code=201,
-    responses={409: {"description": "Idempotency-Key reused for another report", **_PROBLEM}},
+    responses={
+        409: {"description": "Idempotency-Key reused for another report", **_PROBLEM},
+        503: {"description": "Not stored just now: send it again (same key)", **_PROBLEM},
+    },
 )
-def create_report(
+async def create_report(
     body: ReportCreate,
     reporting: ReportingDep,
-    database: Annotated[Database, Depends(get_database)],
+    writer: WriterDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -77,17 +80,21 @@ def create_report(
     Keep the receipt code: it is shown once. Choosing ``happening_now`` is refused:
     call 999 instead.
     """
-    photos = decode_photo_uploads(body.photos, max_bytes=reporting.options.max_photo_bytes)
-    return submit_report(
-        database,
+    photos = []
+    if body.photos:
+        photos = await run_in_threadpool(
+            decode_photo_uploads, body.photos, max_bytes=reporting.options.max_photo_bytes
+        )
+    # CPU only (triage, the receipt code's argon2id hash): cheaper here than a thread hop.
+    submission = prepare_submission(
         body,
-        keyring=reporting.keyring,
         secret=reporting.secret,
+        options=reporting.options,
+        sites=reporting.sites,
         photos=photos,
         idempotency_key=idempotency_key,
-        sites=reporting.sites,
-        options=reporting.options,
     )
+    return await writer.store(submission)
 
 
 @router.post(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from watchfloor.errors import InvalidInputError, NotFoundError
+from watchfloor.services.report_intake import ReportWriter, prepare_submission
 from watchfloor.services.reports import (
     KINDS,
     PROTECTED_CHARACTERISTICS,
@@ -26,11 +27,9 @@ from watchfloor.services.reports import (
     add_information,
     check_photo,
     receipt_status,
-    submit_report,
 )
-from watchfloor.storage.db import Database
-from watchfloor.web.deps import DbSession, get_database, verify_csrf
-from watchfloor.web.reporting import Reporting, ReportingDep, rate_limit
+from watchfloor.web.deps import DbSession, verify_csrf
+from watchfloor.web.reporting import Reporting, ReportingDep, WriterDep, rate_limit
 from watchfloor.web.templating import render
 
 __all__ = ["router", "validation_messages"]
@@ -150,21 +149,17 @@ async def _read_photos(form: Any, *, max_bytes: int, max_count: int) -> list[Pho
 
 
 @router.post("/report", dependencies=[Depends(rate_limit), Depends(verify_csrf)])
-async def submit_form(
-    request: Request,
-    reporting: ReportingDep,
-    database: Annotated[Database, Depends(get_database)],
-) -> Response:
+async def submit_form(request: Request, reporting: ReportingDep, writer: WriterDep) -> Response:
     """Store a report sent from the form; show the reference and receipt code once."""
     form = await request.form()
     try:
-        return await _submit_form(request, reporting, database, form)
+        return await _submit_form(request, reporting, writer, form)
     finally:
         await form.close()
 
 
 async def _submit_form(
-    request: Request, reporting: Reporting, database: Database, form: Any
+    request: Request, reporting: Reporting, writer: ReportWriter, form: Any
 ) -> Response:
     data, errors = _form_to_data(form)
     photos: list[Photo] = []
@@ -206,16 +201,14 @@ async def _submit_form(
             },
             status_code=422,
         )
-    receipt = await run_in_threadpool(
-        submit_report,
-        database,
+    submission = prepare_submission(
         report,
-        keyring=reporting.keyring,
         secret=reporting.secret,
-        photos=photos,
-        sites=reporting.sites,
         options=reporting.options,
+        sites=reporting.sites,
+        photos=photos,
     )
+    receipt = await writer.store(submission)
     return render(request, "report_done.html", {"receipt": receipt})
 
 

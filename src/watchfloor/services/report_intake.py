@@ -1,0 +1,774 @@
+"""Report intake: prepare a submission, store many in one commit, link duplicates later.
+
+The path of a public submission, fastest first:
+
+1. :func:`prepare_submission` (CPU only, no database): triage, a new receipt
+   code and its argon2id hash, the request hash and the sealed receipt for the
+   idempotency key.
+2. :class:`ReportWriter` (one thread per server process): takes every
+   submission queued while the previous commit ran and stores them in one
+   transaction with SQLAlchemy Core (:func:`store_submissions`): group commit.
+   Each caller is answered only after that commit returned, so an acknowledged
+   report is durable (SQLite WAL with ``synchronous=FULL``, or PostgreSQL).
+3. :func:`link_pending_duplicates` (the same thread, when it has nothing to
+   store, and at least every second): the near-duplicate check of reports
+   stored since the last pass. A report waits for it with
+   ``duplicate_checked_at`` NULL, which is itself durable: a pass that fails or
+   a server that dies leaves the report pending, and the next pass (of any
+   process) does it.
+
+Retries of a submission with the same Idempotency-Key are answered from the
+stored receipt (sealed under a key derived from the idempotency key), whether
+the first copy was stored by an earlier commit or earlier in the same batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, cast
+
+import numpy as np
+from argon2 import PasswordHasher
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from watchfloor.errors import InvalidInputError, WatchfloorError
+from watchfloor.services.reports import (
+    IdempotencyConflictError,
+    Photo,
+    ReportCreate,
+    ReportingOptions,
+    ReportReceipt,
+    SiteIndex,
+    Triage,
+    minhash_signature,
+    similarity,
+    triage,
+)
+from watchfloor.storage.db import Database
+from watchfloor.storage.keys import KeyRing
+from watchfloor.storage.models import (
+    IdempotencyKey,
+    OutboxMessage,
+    Report,
+    ReportAttachment,
+    utc_now,
+)
+
+__all__ = [
+    "ReportWriter",
+    "StoreUnavailableError",
+    "Submission",
+    "link_pending_duplicates",
+    "prepare_submission",
+    "receipt_hasher",
+    "store_submissions",
+]
+
+log = logging.getLogger(__name__)
+
+_REPORTS = cast(Table, Report.__table__)
+_IDEMPOTENCY = cast(Table, IdempotencyKey.__table__)
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_ATTACHMENTS = cast(Table, ReportAttachment.__table__)
+
+# Crockford base32 (no I, L, O, U) in the order of RFC 4648's alphabet.
+_TO_CROCKFORD = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+)
+# Receipt codes: 10 random bytes = 80 bits = 16 Crockford characters.
+_RECEIPT_BYTES = 10
+# References: "WF" + 5 random bytes = 8 Crockford characters (unique column; a clash is retried).
+_REFERENCE_BYTES = 5
+_MAX_BATCH = 256
+_DEDUP_BATCH = 100
+# PostgreSQL advisory lock that serialises near-duplicate passes of all processes.
+_DEDUP_LOCK_KEY = 0x5746_4450  # "WFDP"
+
+
+class StoreUnavailableError(WatchfloorError):
+    """The database could not store the report just now (the client should retry)."""
+
+    http_status = 503
+
+
+def random_code(n_bytes: int) -> str:
+    """Return ``n_bytes`` of OS entropy as Crockford base32 (8 bits -> 1.6 characters)."""
+    return base64.b32encode(secrets.token_bytes(n_bytes)).translate(_TO_CROCKFORD).decode()
+
+
+@lru_cache(maxsize=8)
+def _hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+
+def receipt_hasher(options: ReportingOptions) -> PasswordHasher:
+    """Return the argon2id hasher of receipt codes for ``options`` (cost from the settings)."""
+    return _hasher(options.receipt_hash_time_cost, options.receipt_hash_memory_kib)
+
+
+def _idempotency_seal(secret: bytes, key: str, receipt_code: str) -> bytes:
+    # Imported here: the helpers live with the replay code in the reports module.
+    from watchfloor.services.reports import _idempotency_cipher  # noqa: PLC0415
+
+    nonce = secrets.token_bytes(12)
+    return nonce + _idempotency_cipher(secret, key).encrypt(nonce, receipt_code.encode(), None)
+
+
+def _idempotency_open(secret: bytes, key: str, blob: bytes) -> str:
+    from watchfloor.services.reports import _idempotency_cipher  # noqa: PLC0415
+
+    return _idempotency_cipher(secret, key).decrypt(blob[:12], blob[12:], None).decode()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated report ready to store: triaged, with its receipt code and its hash."""
+
+    data: ReportCreate
+    photos: tuple[Photo, ...]
+    triage: Triage
+    receipt_code: str
+    receipt_hash: str
+    request_hash: str
+    idempotency_key: str | None
+    key_hash: str | None
+    sealed_receipt: bytes | None
+    received_at: datetime
+    forward: bool
+
+
+def prepare_submission(
+    data: ReportCreate,
+    *,
+    secret: bytes,
+    options: ReportingOptions,
+    sites: SiteIndex,
+    photos: Sequence[Photo] = (),
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Submission:
+    """Return ``data`` triaged, with a new receipt code and its slow hash (no database work).
+
+    Raises
+    ------
+    InvalidInputError
+        For too many photos or a malformed idempotency key.
+    """
+    from watchfloor.services.reports import (  # noqa: PLC0415
+        _check_idempotency_key,
+        _request_hash,
+    )
+
+    if len(photos) > options.max_photos:
+        msg = f"photos: send at most {options.max_photos} photos"
+        raise InvalidInputError(msg)
+    now = now or utc_now()
+    key_hash = sealed = None
+    code = random_code(_RECEIPT_BYTES)
+    if idempotency_key is not None:
+        _check_idempotency_key(idempotency_key)
+        key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest()
+        sealed = _idempotency_seal(secret, idempotency_key, code)
+    result = triage(data, now=now, sites=sites)
+    return Submission(
+        data=data,
+        photos=tuple(photos),
+        triage=result,
+        receipt_code=code,
+        receipt_hash=receipt_hasher(options).hash(code),
+        request_hash=_request_hash(data, photos),
+        idempotency_key=idempotency_key,
+        key_hash=key_hash,
+        sealed_receipt=sealed,
+        received_at=now,
+        forward=result.queue == "ct" and bool(options.forward_url),
+    )
+
+
+def _format_receipt(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def _report_row(sub: Submission, reference: str) -> dict[str, Any]:
+    data = sub.data
+    details = {
+        key: value
+        for key, value in (
+            ("protected_characteristic", data.protected_characteristic),
+            ("victim_or_witness", data.victim_or_witness),
+            ("prevent_relationship", data.prevent_relationship),
+        )
+        if value
+    }
+    return {
+        "reference": reference,
+        "receipt_hash": sub.receipt_hash,
+        "kind": data.kind,
+        "status": "new",
+        "queue": sub.triage.queue,
+        "priority": sub.triage.priority,
+        "priority_reasons": sub.triage.reasons,
+        "received_at": sub.received_at,
+        "updated_at": sub.received_at,
+        "occurred_at": data.occurred_at,
+        "lon": data.lon,
+        "lat": data.lat,
+        "place_text": data.place_text,
+        "site_id": data.site_id,
+        "description": data.description,
+        "people_description": data.people_description,
+        "vehicle_description": data.vehicle_description,
+        "link": data.link,
+        "details": details,
+        "anonymous": data.anonymous,
+        "contact_ciphertext": None,
+        "contact_key_id": "",
+        "duplicate_of_id": None,
+        "minhash": None,
+        "reviewed_at": None,
+        "closed_at": None,
+        "anonymised_at": None,
+        "duplicate_checked_at": None,
+    }
+
+
+def _begin_write(conn: Connection) -> None:
+    # SQLite: take the write lock before the first read, so that the idempotency
+    # check and the inserts see one state even with several server processes.
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+Outcome = ReportReceipt | WatchfloorError
+
+
+def _replayed(
+    sub: Submission,
+    *,
+    request_hash: str,
+    blob: bytes,
+    secret: bytes,
+    reference: str,
+    received_at: datetime,
+) -> Outcome:
+    if request_hash != sub.request_hash:
+        msg = "this Idempotency-Key was already used for a different report; use a new key"
+        return IdempotencyConflictError(msg)
+    assert sub.idempotency_key is not None
+    code = _idempotency_open(secret, sub.idempotency_key, blob)
+    return ReportReceipt(
+        reference=reference, receipt_code=_format_receipt(code), received_at=received_at
+    )
+
+
+def _store_batch(
+    database: Database, subs: Sequence[Submission], *, keyring: KeyRing, secret: bytes
+) -> list[Outcome]:
+    """Store ``subs`` in one transaction; raises IntegrityError when any row clashes."""
+    outcomes: list[Outcome | None] = [None] * len(subs)
+    first_of_key: dict[str, int] = {}
+    fresh: list[int] = []
+    with database.write_guard(), database.engine.connect() as conn:
+        _begin_write(conn)
+        keyed = [s.key_hash for s in subs if s.key_hash is not None]
+        stored: dict[str, Any] = {}
+        if keyed:
+            query = (
+                select(
+                    _IDEMPOTENCY.c.key_hash,
+                    _IDEMPOTENCY.c.request_hash,
+                    _IDEMPOTENCY.c.response_ciphertext,
+                    _REPORTS.c.reference,
+                    _REPORTS.c.received_at,
+                )
+                .join(_REPORTS, _REPORTS.c.id == _IDEMPOTENCY.c.report_id)
+                .where(_IDEMPOTENCY.c.key_hash.in_(keyed))
+            )
+            stored = {row.key_hash: row for row in conn.execute(query)}
+        for i, sub in enumerate(subs):
+            if sub.key_hash is not None:
+                row = stored.get(sub.key_hash)
+                if row is not None:
+                    outcomes[i] = _replayed(
+                        sub,
+                        request_hash=row.request_hash,
+                        blob=row.response_ciphertext,
+                        secret=secret,
+                        reference=row.reference,
+                        received_at=row.received_at,
+                    )
+                    continue
+                if sub.key_hash in first_of_key:
+                    continue  # a retry queued with its first copy: answered from it below
+                first_of_key[sub.key_hash] = i
+            fresh.append(i)
+        references = {i: "WF" + random_code(_REFERENCE_BYTES) for i in fresh}
+        if fresh:
+            result = conn.execute(
+                insert(_REPORTS).returning(_REPORTS.c.id, _REPORTS.c.reference),
+                [_report_row(subs[i], references[i]) for i in fresh],
+            )
+            id_of = {reference: report_id for report_id, reference in result}
+            ids = {i: id_of[references[i]] for i in fresh}
+            _store_secrets(conn, subs, ids, keyring)
+            idempotency_rows = [
+                {
+                    "key_hash": subs[i].key_hash,
+                    "request_hash": subs[i].request_hash,
+                    "report_id": ids[i],
+                    "response_ciphertext": subs[i].sealed_receipt,
+                    "created_at": subs[i].received_at,
+                }
+                for i in fresh
+                if subs[i].key_hash is not None
+            ]
+            if idempotency_rows:
+                conn.execute(insert(_IDEMPOTENCY), idempotency_rows)
+            outbox_rows = [
+                {
+                    "report_id": ids[i],
+                    "destination": "regional_ct",
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": subs[i].received_at,
+                    "last_error": "",
+                    "created_at": subs[i].received_at,
+                    "sent_at": None,
+                }
+                for i in fresh
+                if subs[i].forward
+            ]
+            if outbox_rows:
+                conn.execute(insert(_OUTBOX), outbox_rows)
+        conn.commit()
+    if fresh:
+        queues = Counter(subs[i].triage.queue for i in fresh)
+        log.info(
+            "report received: %d stored in one commit (%s)",
+            len(fresh),
+            ", ".join(f"{queue} {n}" for queue, n in sorted(queues.items())),
+        )
+    for i in fresh:
+        sub = subs[i]
+        outcomes[i] = ReportReceipt(
+            reference=references[i],
+            receipt_code=_format_receipt(sub.receipt_code),
+            received_at=sub.received_at,
+        )
+    for i, sub in enumerate(subs):
+        if outcomes[i] is None:
+            assert sub.key_hash is not None
+            first = subs[first_of_key[sub.key_hash]]
+            assert first.sealed_receipt is not None
+            outcomes[i] = _replayed(
+                sub,
+                request_hash=first.request_hash,
+                blob=first.sealed_receipt,
+                secret=secret,
+                reference=references[first_of_key[sub.key_hash]],
+                received_at=first.received_at,
+            )
+    return [o for o in outcomes if o is not None]
+
+
+def _store_secrets(
+    conn: Connection, subs: Sequence[Submission], ids: dict[int, int], keyring: KeyRing
+) -> None:
+    """Encrypt contact details and photos with the new row ids as associated data."""
+    contacts = []
+    for i, report_id in ids.items():
+        sub = subs[i]
+        if not sub.data.anonymous and sub.data.contact is not None:
+            key_id, blob = keyring.encrypt(
+                sub.data.contact.model_dump_json().encode(), aad=f"contact:{report_id}".encode()
+            )
+            contacts.append({"b_id": report_id, "b_key": key_id, "b_blob": blob})
+        for photo in sub.photos:
+            attachment_id = conn.execute(
+                insert(_ATTACHMENTS).returning(_ATTACHMENTS.c.id),
+                {
+                    "report_id": report_id,
+                    "content_type": photo.content_type,
+                    "size_bytes": len(photo.data),
+                    "key_id": "",
+                    "ciphertext": b"",
+                    "created_at": sub.received_at,
+                },
+            ).scalar_one()
+            key_id, blob = keyring.encrypt(photo.data, aad=f"attachment:{attachment_id}".encode())
+            conn.execute(
+                update(_ATTACHMENTS)
+                .where(_ATTACHMENTS.c.id == attachment_id)
+                .values(key_id=key_id, ciphertext=blob)
+            )
+    if contacts:
+        conn.execute(
+            update(_REPORTS)
+            .where(_REPORTS.c.id == bindparam("b_id"))
+            .values(contact_key_id=bindparam("b_key"), contact_ciphertext=bindparam("b_blob")),
+            contacts,
+        )
+
+
+def store_submissions(
+    database: Database, subs: Sequence[Submission], *, keyring: KeyRing, secret: bytes
+) -> list[Outcome]:
+    """Return the receipt (or the error) of each submission, after one durable commit.
+
+    When a row clashes (a retry stored by another process meanwhile, or a
+    reference drawn twice), the batch is rolled back and each submission is
+    stored on its own, up to five attempts each.
+    """
+    try:
+        return _store_batch(database, subs, keyring=keyring, secret=secret)
+    except IntegrityError:
+        pass
+    outcomes: list[Outcome] = []
+    for sub in subs:
+        for _attempt in range(5):
+            try:
+                outcomes.extend(_store_batch(database, [sub], keyring=keyring, secret=secret))
+                break
+            except IntegrityError:
+                continue
+        else:  # pragma: no cover - five clashes in a row
+            msg = "could not store the report; please send it again"
+            outcomes.append(StoreUnavailableError(msg))
+    return outcomes
+
+
+# ---------------------------------------------------------------------------
+# Near-duplicates, after the commit
+# ---------------------------------------------------------------------------
+
+
+def _duplicate_queries() -> dict[str, Any]:
+    c = _REPORTS.c
+    # Compared with the first report of each group only (ix_reports_dedup_roots):
+    # a surge of copies links to one root.
+    base = select(c.id, c.minhash).where(
+        c.kind == bindparam("kind"),
+        c.received_at >= bindparam("since"),
+        c.received_at <= bindparam("until"),
+        c.duplicate_of_id.is_(None),
+        c.duplicate_checked_at.is_not(None),
+        c.anonymised_at.is_(None),
+        c.id != bindparam("id"),
+    )
+    near = {
+        "point": (
+            c.lat.between(bindparam("lat_lo"), bindparam("lat_hi")),
+            c.lon.between(bindparam("lon_lo"), bindparam("lon_hi")),
+        ),
+        "site": (c.site_id == bindparam("site_id"),),
+        "link": (c.link == bindparam("link"),),
+        "place": (func.lower(c.place_text) == bindparam("place"),),
+    }
+    return {
+        name: base.where(*terms).order_by(c.id.desc()).limit(200) for name, terms in near.items()
+    }
+
+
+_DUPLICATE_QUERIES = _duplicate_queries()
+_MARK_CHECKED = (
+    update(_REPORTS)
+    .where(_REPORTS.c.id == bindparam("b_id"))
+    .values(
+        duplicate_checked_at=bindparam("b_at"),
+        minhash=bindparam("b_minhash"),
+        duplicate_of_id=bindparam("b_duplicate_of"),
+    )
+)
+
+
+def _duplicate_of(
+    conn: Connection, row: Any, signature: bytes, options: ReportingOptions
+) -> int | None:
+    window = timedelta(hours=options.duplicate_window_h)
+    params: dict[str, Any] = {
+        "kind": row.kind,
+        "since": row.received_at - window,
+        "until": row.received_at + window,
+        "id": row.id,
+    }
+    if row.lon is not None and row.lat is not None:
+        dlat = options.duplicate_radius_m / 111_000
+        dlon = dlat / max(0.1, float(np.cos(np.radians(row.lat))))
+        name = "point"
+        params.update(
+            lat_lo=row.lat - dlat,
+            lat_hi=row.lat + dlat,
+            lon_lo=row.lon - dlon,
+            lon_hi=row.lon + dlon,
+        )
+    elif row.site_id:
+        name = "site"
+        params["site_id"] = row.site_id
+    elif row.link:
+        name = "link"
+        params["link"] = row.link
+    elif row.place_text:
+        name = "place"
+        params["place"] = row.place_text.lower()
+    else:
+        return None
+    best: tuple[float, int] | None = None
+    for report_id, other in conn.execute(_DUPLICATE_QUERIES[name], params):
+        if other is None:
+            continue
+        score = similarity(signature, other)
+        if score >= options.duplicate_similarity and (best is None or score > best[0]):
+            best = (score, report_id)
+    return best[1] if best else None
+
+
+def link_pending_duplicates(
+    database: Database, *, options: ReportingOptions, limit: int = _DEDUP_BATCH
+) -> int:
+    """Return how many stored reports the near-duplicate pass checked (committed).
+
+    Takes up to ``limit`` reports still waiting for the check, oldest first,
+    and links each to the first report of its group (same kind, within
+    ``duplicate_radius_m`` or the same site, link or place text, within
+    ``duplicate_window_h``, MinHash similarity at least
+    ``duplicate_similarity``). Passes of different processes run one at a time
+    (SQLite's write lock, a PostgreSQL advisory lock).
+    """
+    pending_query = select(_REPORTS.c.id).where(_REPORTS.c.duplicate_checked_at.is_(None)).limit(1)
+    with database.engine.connect() as conn:
+        if conn.execute(pending_query).first() is None:
+            return 0
+    with database.write_guard(), database.engine.connect() as conn:
+        _begin_write(conn)
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DEDUP_LOCK_KEY})
+        rows = conn.execute(
+            select(
+                _REPORTS.c.id,
+                _REPORTS.c.kind,
+                _REPORTS.c.received_at,
+                _REPORTS.c.lon,
+                _REPORTS.c.lat,
+                _REPORTS.c.site_id,
+                _REPORTS.c.link,
+                _REPORTS.c.place_text,
+                _REPORTS.c.description,
+                _REPORTS.c.people_description,
+                _REPORTS.c.vehicle_description,
+                _REPORTS.c.anonymised_at,
+            )
+            .where(_REPORTS.c.duplicate_checked_at.is_(None))
+            .order_by(_REPORTS.c.id)
+            .limit(limit)
+        ).all()
+        now = utc_now()
+        n_linked = 0
+        for row in rows:
+            signature = duplicate_of = None
+            if row.anonymised_at is None:
+                text_ = " ".join((row.description, row.people_description, row.vehicle_description))
+                signature = minhash_signature(text_)
+                duplicate_of = _duplicate_of(conn, row, signature, options)
+                n_linked += duplicate_of is not None
+            # One row at a time: the next report of this pass may be a copy of this one.
+            conn.execute(
+                _MARK_CHECKED,
+                {
+                    "b_id": row.id,
+                    "b_at": now,
+                    "b_minhash": signature,
+                    "b_duplicate_of": duplicate_of,
+                },
+            )
+        conn.commit()
+    if rows:
+        log.info("near-duplicate pass: %d report(s) checked, %d linked", len(rows), n_linked)
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------
+# Group commit
+# ---------------------------------------------------------------------------
+
+Done = Callable[[Outcome | BaseException], None]
+
+
+class ReportWriter:
+    """One thread that stores queued submissions, many per transaction (group commit).
+
+    Requests hand over a prepared :class:`Submission` and wait; the thread
+    stores everything queued while its previous commit ran in one transaction,
+    then answers each request. When nothing is queued it runs the
+    near-duplicate pass (and at least every ``dedup_interval_s``).
+
+    Parameters
+    ----------
+    database : Database
+        Where reports are stored.
+    keyring : KeyRing
+        Encrypts contact details and photos.
+    secret : bytes
+        The app's secret key (idempotency receipts).
+    options : ReportingOptions
+        Duplicate-linking options.
+    max_batch : int
+        Most submissions in one transaction.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        keyring: KeyRing,
+        secret: bytes,
+        options: ReportingOptions,
+        max_batch: int = _MAX_BATCH,
+        dedup_interval_s: float = 0.5,
+    ) -> None:
+        self.database = database
+        self.keyring = keyring
+        self.secret = secret
+        self.options = options
+        self.max_batch = max_batch
+        self.dedup_interval_s = dedup_interval_s
+        self._queue: queue.SimpleQueue[tuple[Submission, Done] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        """Start the thread (once; :meth:`submit` starts it too)."""
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="report-writer", daemon=True)
+                self._thread.start()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Store what is queued, then stop the thread."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout_s)
+
+    def submit(self, sub: Submission, done: Done) -> None:
+        """Queue ``sub``; ``done`` is called from the writer thread with the outcome."""
+        if self._thread is None:
+            self.start()
+        if self._closed:
+            done(StoreUnavailableError("the server is stopping; please send the report again"))
+            return
+        self._queue.put((sub, done))
+
+    async def store(self, sub: Submission) -> ReportReceipt:
+        """Return the receipt of ``sub`` once it is committed (await from the event loop).
+
+        Raises
+        ------
+        IdempotencyConflictError
+            When its idempotency key was used for a different report.
+        StoreUnavailableError
+            When the database could not store it (the client should retry).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome | BaseException] = loop.create_future()
+
+        def settle(outcome: Outcome | BaseException) -> None:
+            if not future.done():
+                future.set_result(outcome)
+
+        def done(outcome: Outcome | BaseException) -> None:
+            loop.call_soon_threadsafe(settle, outcome)
+
+        self.submit(sub, done)
+        outcome = await future
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def store_sync(self, sub: Submission, timeout_s: float = 60.0) -> ReportReceipt:
+        """Return the receipt of ``sub`` once it is committed (blocking, from any thread)."""
+        box: list[Outcome | BaseException] = []
+        ready = threading.Event()
+
+        def done(outcome: Outcome | BaseException) -> None:
+            box.append(outcome)
+            ready.set()
+
+        self.submit(sub, done)
+        if not ready.wait(timeout_s):
+            msg = "could not store the report in time; please send it again"
+            raise StoreUnavailableError(msg)
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+
+    def _store(self, batch: list[tuple[Submission, Done]]) -> None:
+        try:
+            outcomes: Sequence[Outcome | BaseException] = store_submissions(
+                self.database, [s for s, _ in batch], keyring=self.keyring, secret=self.secret
+            )
+        except SQLAlchemyError as exc:
+            log.warning("could not store %d report(s): %s", len(batch), type(exc).__name__)
+            error = StoreUnavailableError(
+                "could not store the report just now; please send it again"
+            )
+            outcomes = [error] * len(batch)
+        except Exception as exc:  # answer every caller, whatever happened
+            log.error("report writer failed: %s", type(exc).__name__)
+            outcomes = [exc] * len(batch)
+        for (_sub, done), outcome in zip(batch, outcomes, strict=True):
+            done(outcome)
+
+    def _dedup(self) -> int:
+        try:
+            return link_pending_duplicates(self.database, options=self.options)
+        except SQLAlchemyError as exc:
+            log.warning("near-duplicate pass failed (%s); it will be retried", type(exc).__name__)
+            return 0
+
+    def _run(self) -> None:
+        # The near-duplicate pass takes the write lock: while reports arrive it runs
+        # at most every dedup_interval_s, so that it never holds up their commits for
+        # long; when none arrive it runs at once.
+        last_dedup = 0.0
+        stopping = False
+        while not stopping:
+            try:
+                item = self._queue.get(timeout=self.dedup_interval_s)
+            except queue.Empty:
+                while self._dedup() and self._queue.empty():
+                    pass
+                last_dedup = time.monotonic()
+                continue
+            batch: list[tuple[Submission, Done]] = []
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= self.max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            else:
+                stopping = True
+            if batch:
+                self._store(batch)
+            if time.monotonic() - last_dedup > self.dedup_interval_s:
+                self._dedup()
+                last_dedup = time.monotonic()
+        self._dedup()
