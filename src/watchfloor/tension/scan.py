@@ -401,147 +401,189 @@ def _mu_threshold(c: float, n: float, best: float) -> float:
     return c
 
 
-_BLOCK = 8
-"""Windows counted together in registers while a circle grows."""
+_LANE_BIAS = 1 << 31
+"""Zero of a 32-bit slack lane: a lane below it has run out of slack."""
+_LANE_CAP = 1 << 29
+"""Largest slack stored in a lane; credits and debits over one centre stay below it."""
+_HI = np.uint64(0x8000_0000_8000_0000)
+_LOW32 = np.uint64(0xFFFF_FFFF)
+
+
+@numba.njit(cache=True, inline="always")
+def _need(  # noqa: PLR0917 (numba kernel)
+    start: int,
+    mu: float,
+    thr: FloatArray,
+    thr_at: FloatArray,
+    total: float,
+    best: float,
+    top: int,
+) -> int:
+    """Smallest count ``c >= start`` that might give an LLR above ``best`` at ``mu``.
+
+    Every count below the result has an LLR of at most ``best`` at ``mu`` (and
+    at any larger mu), so the result minus one is at most the real-valued count
+    ``c*(mu)`` at which the LLR equals ``best``. ``start`` must have the same
+    property. The LLR is at most ``(c - mu)^2 (1/(2 mu) + 1/(N - mu))`` (second
+    order, curvature ``1/c + 1/(N - c)``), which gives a first jump; the
+    thresholds ``thr`` then decide count by count.
+    """
+    c = start
+    if best > 0.0 and mu > 0.0:
+        lo = mu + math.sqrt(best / (0.5 / mu + 1.0 / (total - mu))) - 1.0
+        if lo > c:
+            c = min(int(lo), top)
+    while c < top:
+        if thr_at[c] < 0.8 * best:
+            thr[c] = _mu_threshold(float(c), total, best)
+            thr_at[c] = best
+        if thr[c] > mu:
+            break
+        c += 1
+    return c
 
 
 @numba.njit(cache=True)
 def _stp_max_llr(  # noqa: PLR0917 (numba kernel)
     ptr: IntArray,
-    code: npt.NDArray[np.int32],
-    tail_cases: npt.NDArray[np.int64],
+    code: npt.NDArray[np.integer],
+    n_z: IntArray,
+    delta: npt.NDArray[np.uint64],
+    credit: IntArray,
+    q: int,
     n_w: int,
-    first_w: IntArray,
-    ncirc: npt.NDArray[np.floating],
-    log_ncirc: FloatArray,
     d_share: FloatArray,
     log_dw: FloatArray,
     total: float,
     log_int: FloatArray,
     min_cases: int,
-    cw: npt.NDArray[np.int64],
     thr: FloatArray,
     thr_at: FloatArray,
     stop_at: float,
 ) -> float:
     """Max LLR of one permuted data set under the space-time permutation model.
 
-    ``code[pos]`` is ``2 * location + is_end`` for each neighbour position (one
-    compact array streamed per replicate). ``tail_cases`` has the cases of each
-    location in the windows of 1..n_w days, padded with columns to a multiple of
-    ``_BLOCK``; a circle's counts for ``_BLOCK`` windows at a time are summed in
-    scalars (registers) as it grows, since summing into an array through memory
-    is several times slower. mu of a cylinder is ``ncirc * d_w / N`` (the
-    circle's cases over the study period times the window's cases, over all
-    cases), so no expected counts are accumulated per neighbour.
-    ``first_w[loc]`` is the shortest window holding a case of ``loc`` (``n_w``
-    if none). A window is evaluated at a circle end only if cases were added to
-    it since the previous end: with the same cases and a larger mu the LLR can
-    only fall. A cylinder with c cases is skipped when its mu is at least
-    ``thr[c]``, the mu beyond which the LLR is below ``thr_at[c]`` (a best so
-    far; a threshold for an earlier, lower best is larger, so still safe, and is
-    recomputed once the best has grown by a quarter); otherwise the
-    bound ``c ln(c/mu) - (N - c)(c - mu)/(N - mu)`` (from ln x <= x - 1) is
-    checked and the exact LLR computed, logs of integers from a table. Every LLR
-    that can beat the best is computed exactly as without the shortcuts, so the
-    maximum is the same number. The scan stops early once the maximum reaches
-    ``stop_at`` (enough for the p-values).
+    ``code[pos]`` is ``2 * location + is_end`` for each neighbour position.
+    Windows are taken 8 at a time; each has a 32-bit *slack lane*, 2 lanes to a
+    64-bit word, so a circle grows by 4 additions per neighbour:
+    ``delta[loc, block]`` holds, per lane, ``credit[w] * n_z[loc] - q * cases``
+    (the location's cases in window w this replicate), modulo 2**64. A lane is
+    ``2**31 + q * (n - 1 - c)`` when set (n: the count a window needs to beat
+    the best LLR so far at the current mu, c: its count) and the circle is
+    tested only at circle ends where some lane fell below ``2**31``.
+
+    Why the credit is safe: let ``c*(mu)`` be the real count at which the LLR
+    equals the best. Its slope ``dc*/dmu`` is the logarithmic mean of ``c/mu``
+    and ``(N - c)/(N - mu)``, at least 1 while ``c* <= N/2``; beyond N/2 no
+    circle (at most half the cases) can reach it. So ``c*`` grows at least as
+    fast as mu, and a window whose count grew by no more than its mu since it
+    was last set (``credit[w] / q <= d_w / N`` per case of the circle) still
+    cannot beat the best. ``credit`` is zero when circles may hold more than
+    half the cases. A tested window with enough cases gets its LLR computed
+    exactly as before (same formula and logs), so the maximum is the same
+    number; the scan stops once it reaches ``stop_at``.
     """
+    bias = np.int64(_LANE_BIAS)
+    cap = np.int64(_LANE_CAP)
+    low = _LOW32
+    hi = _HI
     log_total = math.log(total)
     best = 0.0
+    top = thr.size - 1  # no window holds this many cases
     for c in range(thr.size):
         thr[c] = c  # c > mu is needed for a high rate: safe before any best
     thr_at[:] = 0.0
-    n_blocks = (n_w + _BLOCK - 1) // _BLOCK
+    n_blocks = (n_w + 7) // 8
+    need = np.zeros(8, dtype=np.int64)
+    base_c = np.zeros(8, dtype=np.int64)
+    base_nc = np.zeros(8, dtype=np.int64)
+    base_lane = np.zeros(8, dtype=np.int64)
+    sw = np.zeros(4, dtype=np.uint64)
     for i in range(ptr.size - 1):
         for b in range(n_blocks):
-            w0 = b * _BLOCK
-            w1 = min(w0 + _BLOCK, n_w)
-            c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = 0
-            dirty = n_w
+            w0 = b * 8
+            sw[:] = 0
+            for k in range(8):
+                lane = bias if w0 + k < n_w else bias + cap
+                need[k] = 1  # c*(mu) >= mu >= 0
+                base_c[k] = 0
+                base_nc[k] = 0
+                base_lane[k] = lane
+                sw[k // 2] |= np.uint64(lane) << np.uint64(32 * (k % 2))
+            s0 = sw[0]
+            s1 = sw[1]
+            s2 = sw[2]
+            s3 = sw[3]
+            nc = 0
             for pos in range(ptr[i], ptr[i + 1]):
                 cd = code[pos]
                 loc = cd >> 1
-                f = first_w[loc]
-                if f < n_w:
-                    dirty = min(dirty, f)
-                    row = tail_cases[loc]
-                    c0 += row[w0]
-                    c1 += row[w0 + 1]
-                    c2 += row[w0 + 2]
-                    c3 += row[w0 + 3]
-                    c4 += row[w0 + 4]
-                    c5 += row[w0 + 5]
-                    c6 += row[w0 + 6]
-                    c7 += row[w0 + 7]
-                if (cd & 1) == 0 or dirty >= w1:
+                row = delta[loc, b]
+                s0 += row[0]
+                s1 += row[1]
+                s2 += row[2]
+                s3 += row[3]
+                nc += n_z[loc]
+                if (cd & 1) == 0 or (s0 & s1 & s2 & s3 & hi) == hi:
                     continue
-                lo = max(dirty, w0)
-                dirty = n_w
-                nc = float(ncirc[pos])
-                # one branch-free test of the block's windows against thresholds
-                # that are never below the current ones (so never skip too much)
-                d = d_share[w0:]
-                hit = (
-                    ((c0 >= min_cases) & (nc * d[0] < thr[c0]))
-                    | ((c1 >= min_cases) & (nc * d[1] < thr[c1]))
-                    | ((c2 >= min_cases) & (nc * d[2] < thr[c2]))
-                    | ((c3 >= min_cases) & (nc * d[3] < thr[c3]))
-                    | ((c4 >= min_cases) & (nc * d[4] < thr[c4]))
-                    | ((c5 >= min_cases) & (nc * d[5] < thr[c5]))
-                    | ((c6 >= min_cases) & (nc * d[6] < thr[c6]))
-                    | ((c7 >= min_cases) & (nc * d[7] < thr[c7]))
-                )
-                if not hit:
-                    continue
-                cw[0] = c0
-                cw[1] = c1
-                cw[2] = c2
-                cw[3] = c3
-                cw[4] = c4
-                cw[5] = c5
-                cw[6] = c6
-                cw[7] = c7
-                lnc = log_ncirc[pos] - log_total
-                for w in range(lo, w1):
-                    c = cw[w - w0]
-                    if c < min_cases:
+                sw[0] = s0
+                sw[1] = s1
+                sw[2] = s2
+                sw[3] = s3
+                fnc = float(nc)
+                lnc = 1.0
+                for k in range(8):
+                    word = sw[k // 2]
+                    sh = np.uint64(32 * (k % 2))
+                    lane = np.int64((word >> sh) & low)
+                    if lane >= bias:
                         continue
-                    mu = nc * d_share[w]
-                    if c <= mu:
-                        continue
-                    if thr_at[c] < 0.8 * best:
-                        thr[c] = _mu_threshold(float(c), total, best)
-                        thr_at[c] = best
-                    if mu >= thr[c]:
-                        continue
-                    # ln x <= x - 1 bounds the second term by (mu - c)(N - c)/(N - mu)
-                    first = c * (log_int[c] - lnc - log_dw[w])
-                    rest = total - c
-                    if first + (mu - c) * rest / (total - mu) <= best:
-                        continue
-                    v = first
-                    if rest > 0.0:
-                        v += rest * math.log(rest / (total - mu))
-                    if v > best:
-                        best = v
-                        if best >= stop_at:
-                            return float(best)
+                    w = w0 + k
+                    # q * (cases gained) = lane drop + credit given since the lane was set
+                    gained = base_lane[k] - lane + (nc - base_nc[k]) * credit[w]
+                    c = base_c[k] + gained // q
+                    mu = fnc * d_share[w]
+                    nd = _need(need[k], mu, thr, thr_at, total, best, top)
+                    if c >= nd and c >= min_cases:
+                        if lnc > 0.0:
+                            lnc = math.log(fnc) - log_total
+                        # ln x <= x - 1 bounds the second term by (mu - c)(N - c)/(N - mu)
+                        first = c * (log_int[c] - lnc - log_dw[w])
+                        rest = total - c
+                        if first + (mu - c) * rest / (total - mu) > best:
+                            v = first
+                            if rest > 0.0:
+                                v += rest * math.log(rest / (total - mu))
+                            if v > best:
+                                best = v
+                                if best >= stop_at:
+                                    return float(best)
+                        nd = c + 1  # its LLR is now at most the best: c <= c*(mu)
+                    slack = min((nd - 1 - c) * q, cap)
+                    need[k] = nd
+                    lane = bias + slack
+                    base_c[k] = c
+                    base_nc[k] = nc
+                    base_lane[k] = lane
+                    sw[k // 2] = (word & ~(low << sh)) | (np.uint64(lane) << sh)
+                s0 = sw[0]
+                s1 = sw[1]
+                s2 = sw[2]
+                s3 = sw[3]
     return float(best)
 
 
 @numba.njit(cache=True, parallel=True)
 def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
     ptr: IntArray,
-    code: npt.NDArray[np.int32],
+    code: npt.NDArray[np.integer],
     case_loc: IntArray,
     recent_day: IntArray,
     uniforms: FloatArray,
-    ncirc: FloatArray,
-    ncirc_stream: npt.NDArray[np.floating],
+    n_z: IntArray,
     d_w: FloatArray,
     min_cases: int,
-    n_locations: int,
+    with_credit: bool,
     n_threads: int,
     stop_at: float,
 ) -> FloatArray:
@@ -550,30 +592,39 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
     ``recent_day[j]`` (0 = last day) is the date of the j-th case falling in the
     scanned window; a partial Fisher-Yates shuffle of ``case_loc`` driven by
     ``uniforms[r]`` picks which cases receive those dates, which is exactly a
-    random permutation of all dates restricted to the window. ``ncirc_stream``
-    holds the same circle totals as ``ncirc``, as float32 when that is exact
-    (fewer than 2**24 cases), to halve the memory read per replicate.
+    random permutation of all dates restricted to the window.
     """
     n_rep, m = uniforms.shape
     n_w = d_w.size
+    n_loc = n_z.size
     n = case_loc.size
     total = float(n)
     out = np.zeros(n_rep)
-    log_ncirc = np.log(np.maximum(ncirc, 1e-300))
     log_dw = np.log(np.maximum(d_w, 1e-300))
-    n_pad = (n_w + _BLOCK - 1) // _BLOCK * _BLOCK
-    d_share = np.full(n_pad, d_w[-1] / total)
+    n_blocks = (n_w + 7) // 8
+    d_share = np.full(n_blocks * 8, d_w[-1] / total)
     d_share[:n_w] = d_w / total
     log_int = np.zeros(m + 2)
     for k in range(1, m + 2):
         log_int[k] = math.log(k)
+    # q: a lane's credits and debits over one circle stay below 2**29
+    q = 1
+    while q * 2 * (m + 1) <= _LANE_CAP:
+        q *= 2
+    credit = np.zeros(n_blocks * 8, dtype=np.int64)
+    if with_credit:
+        for w in range(n_w):
+            credit[w] = math.floor(q * d_w[w] / total)
+    base = np.zeros((n_loc, n_blocks, 4), dtype=np.uint64)
+    for z in range(n_loc):
+        for w in range(n_w):
+            k = w % 8
+            base[z, w // 8, k // 2] += np.uint64(credit[w] * n_z[z]) << np.uint64(32 * (k % 2))
     chunk = (n_rep + n_threads - 1) // n_threads
     for t in numba.prange(n_threads):
         locs = case_loc.copy()
         swaps = np.empty(m, dtype=np.int64)
-        tail = np.zeros((n_locations, n_pad), dtype=np.int64)
-        first_w = np.full(n_locations, n_w, dtype=np.int64)
-        cw = np.zeros(_BLOCK, dtype=np.int64)
+        delta = base.copy()
         thr = np.zeros(m + 2)
         thr_at = np.zeros(m + 2)
         for r in range(t * chunk, min(n_rep, (t + 1) * chunk)):
@@ -587,18 +638,15 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
                 locs[s] = tmp
             for j in range(m):
                 loc = locs[j]
-                first_w[loc] = min(first_w[loc], recent_day[j])
                 for w in range(recent_day[j], n_w):
-                    tail[loc, w] += 1
+                    k = w % 8
+                    delta[loc, w // 8, k // 2] -= np.uint64(q) << np.uint64(32 * (k % 2))
             out[r] = _stp_max_llr(
-                ptr, code, tail, n_w, first_w, ncirc_stream, log_ncirc, d_share, log_dw, total,
-                log_int, min_cases, cw, thr, thr_at, stop_at,
+                ptr, code, n_z, delta, credit, q, n_w, d_share, log_dw, total, log_int,
+                min_cases, thr, thr_at, stop_at,
             )  # fmt: skip
             for j in range(m):
-                loc = locs[j]
-                first_w[loc] = n_w
-                for w in range(n_w):
-                    tail[loc, w] = 0
+                delta[locs[j]] = base[locs[j]]
             for j in range(m - 1, -1, -1):
                 s = swaps[j]
                 tmp = locs[j]
@@ -830,19 +878,15 @@ def space_time_permutation_scan(
     if replicates and m:
         recent_day = np.sort(back[in_window]).astype(np.int64)
         uniforms = rng.random((replicates, m))
-        # Circle totals per neighbour position (fixed under permutation).
-        ncirc = np.zeros(circles.neighbours.size)
-        for i in range(circles.n_centres):
-            a, b = int(circles.ptr[i]), int(circles.ptr[i + 1])
-            ncirc[a:b] = np.cumsum(n_z[circles.neighbours[a:b]])
         observed_max = float(best[0].max()) if best[0].size else 0.0
         stop_at = observed_max if stop_early and observed_max > 0 else math.inf
         # 2 * location + is_end per neighbour position: one compact array to stream
-        code = (2 * circles.neighbours + circles.is_end).astype(np.int32)
+        code: npt.NDArray[np.integer] = (2 * circles.neighbours + circles.is_end).astype(
+            np.int16 if 2 * n_loc + 1 <= np.iinfo(np.int16).max else np.int32
+        )
         rep = _permutation_replicates(
-            circles.ptr, code, loc, recent_day, uniforms, ncirc,
-            ncirc.astype(np.float32) if n_cases < 2**24 else ncirc, d_w, int(min_cases), n_loc,
-            _n_threads(), stop_at,
+            circles.ptr, code, loc, recent_day, uniforms, n_z.astype(np.int64), d_w,
+            int(min_cases), max_share <= 0.5, _n_threads(), stop_at,
         )  # fmt: skip
     else:
         rep = np.zeros(replicates)
