@@ -73,6 +73,16 @@ def test_cusum_accumulates_and_resets() -> None:
     assert r.alarm[0].tolist() == [False, False, False, True, False]
 
 
+def test_cusum_without_reset_as_r_algo_cusum() -> None:
+    # R: algo.cusum(create.disProg(week = 1:8, observed = c(4, 4, 4, 4, 8, 8, 8, 4),
+    #    state = rep(0, 8)), control = list(range = 5:8, k = 0.5, h = 3, m = 4))
+    # gives cusum 1.5 3.0 4.5 4.0 and alarms 0 1 1 1: the sum reaching h is an
+    # alarm and it is not reset.
+    r = cusum([[8, 8, 8, 4]], [[4, 4, 4, 4]], k=0.5, h=3.0, reset=False)
+    assert r.statistic[0].tolist() == [1.5, 3.0, 4.5, 4.0]
+    assert r.alarm[0].tolist() == [False, True, True, True]
+
+
 def test_daily_baseline_recovers_weekday_pattern() -> None:
     rng = np.random.default_rng(5)
     n_days = 364

@@ -17,8 +17,9 @@ alarm when it is not.
 
 **CUSUM** (Page 1954) on standardised Poisson counts against expected values
 :math:`\\mu_t` from a baseline: :math:`z_t = (y_t - \\mu_t)/\\sqrt{\\mu_t}`,
-:math:`S_t = \\max(0, S_{t-1} + z_t - k)`, alarm when :math:`S_t > h`, after
-which the sum restarts at 0.
+:math:`S_t = \\max(0, S_{t-1} + z_t - k)`, alarm when :math:`S_t \\ge h` (as R's
+``surveillance::algo.cusum`` with ``trans = "standard"``), after which the sum
+restarts at 0 (``reset=False``: it carries on, as in R).
 
 Every function takes a matrix of counts, rows = areas, columns = days.
 """
@@ -141,6 +142,7 @@ def cusum(
     *,
     k: float = 0.5,
     h: float = 4.0,
+    reset: bool = True,
 ) -> ChartResult:
     """Return a standardised Poisson CUSUM against expected counts, per area and day.
 
@@ -151,7 +153,9 @@ def cusum(
     k
         Reference value (allowance) in standard deviations.
     h
-        Decision interval: alarm when the sum exceeds it.
+        Decision interval: alarm when the sum reaches it.
+    reset
+        Restart the sum at 0 after an alarm (R's ``algo.cusum`` does not).
     """
     y = _as_matrix(counts)
     mu = _as_matrix(expected)
@@ -168,9 +172,11 @@ def cusum(
     for t in range(y.shape[1]):
         s = np.maximum(0.0, s + z[:, t] - k)
         stat[:, t] = s
-        alarm[:, t] = s > h
-        s = np.where(alarm[:, t], 0.0, s)
-    # Count that would have taken the sum above h from yesterday's value.
-    prev = np.concatenate([np.zeros((y.shape[0], 1)), np.where(alarm, 0, stat)[:, :-1]], axis=1)
+        alarm[:, t] = s >= h
+        if reset:
+            s = np.where(alarm[:, t], 0.0, s)
+    # Count that would have taken the sum to h from yesterday's value.
+    carried = np.where(alarm, 0, stat) if reset else stat
+    prev = np.concatenate([np.zeros((y.shape[0], 1)), carried[:, :-1]], axis=1)
     upper = mu + (h + k - prev) * np.sqrt(np.maximum(mu, 1e-9))
     return ChartResult(method="CUSUM", statistic=stat, upperbound=upper, alarm=alarm, threshold=h)
