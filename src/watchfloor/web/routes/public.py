@@ -1,12 +1,20 @@
 """Public pages: choose what to report, the report form, the receipt and follow-up.
 
-Server-rendered, usable without JavaScript; the only script is an optional
-helper that fills in the location from the phone.
+Server-rendered, usable without JavaScript. With JavaScript an optional
+helper adds a map to pick the place (MapLibre served from ``/static``, the
+roads of ``WATCHFLOOR_REPORT_REGION`` from ``/report/map/roads.json``: no
+outside tiles or fonts) and a button that fills in the location from the
+phone; the place text and the "at or near" list stay there for everyone.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import re
+import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +36,7 @@ from watchfloor.services.reports import (
     check_photo,
     receipt_status,
 )
-from watchfloor.web.deps import DbSession, verify_csrf
+from watchfloor.web.deps import DbSession, get_settings, verify_csrf
 from watchfloor.web.reporting import Reporting, ReportingDep, WriterDep, rate_limit
 from watchfloor.web.templating import render
 
@@ -98,6 +106,7 @@ def report_form(
             "kind_label": KINDS[kind],
             "characteristics": PROTECTED_CHARACTERISTICS,
             "sites": _sites(reporting),
+            "has_map": bool(reporting.options.report_region),
             "values": {},
             "errors": {},
         },
@@ -196,6 +205,7 @@ async def _submit_form(
                 "kind_label": KINDS[kind],
                 "characteristics": PROTECTED_CHARACTERISTICS,
                 "sites": _sites(reporting),
+                "has_map": bool(reporting.options.report_region),
                 "values": values,
                 "errors": errors,
             },
@@ -255,3 +265,61 @@ async def receipt_check(request: Request, session: DbSession) -> Response:
             status_code=422,
         )
     return render(request, "receipt_status.html", {"status": status, "added": bool(information)})
+
+
+@dataclass(frozen=True)
+class _Roads:
+    raw: bytes
+    gz: bytes
+    etag: str
+
+
+_ROADS_LOCK = threading.Lock()
+
+
+def _region_roads(request: Request, region: str) -> _Roads:
+    """Return the region's roads as GeoJSON with its bounds (encoded once per process)."""
+    cached: _Roads | None = getattr(request.app.state, "report_roads", None)
+    if cached is not None:
+        return cached
+    with _ROADS_LOCK:
+        cached = getattr(request.app.state, "report_roads", None)
+        if cached is None:
+            # Imported here: region loading pulls in scipy, pyarrow and shapely.
+            from watchfloor.services.regions import open_region  # noqa: PLC0415
+            from watchfloor.web.dashboard_layers import basemap_from_graph  # noqa: PLC0415
+
+            graph = open_region(region, get_settings(request)).graph
+            roads = basemap_from_graph(graph)
+            roads["bbox"] = [
+                round(float(graph.lon.min()), 5),
+                round(float(graph.lat.min()), 5),
+                round(float(graph.lon.max()), 5),
+                round(float(graph.lat.max()), 5),
+            ]
+            raw = json.dumps(roads, separators=(",", ":")).encode()
+            digest = hashlib.sha256(raw).hexdigest()[:16]
+            cached = _Roads(raw=raw, gz=gzip.compress(raw, mtime=0), etag=f'"{digest}"')
+            request.app.state.report_roads = cached
+    return cached
+
+
+@router.get("/report/map/roads.json")
+async def report_map_roads(request: Request, reporting: ReportingDep) -> Response:
+    """The roads of the force's region for the map on the report form (GeoJSON, with bbox)."""
+    region = reporting.options.report_region
+    if not region:
+        msg = "there is no map: WATCHFLOOR_REPORT_REGION is not set"
+        raise NotFoundError(msg)
+    roads = await run_in_threadpool(_region_roads, request, region)
+    headers = {
+        "Cache-Control": "public, max-age=3600",
+        "ETag": roads.etag,
+        "Vary": "Accept-Encoding",
+    }
+    if roads.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(roads.gz, media_type="application/geo+json", headers=headers)
+    return Response(roads.raw, media_type="application/geo+json", headers=headers)
