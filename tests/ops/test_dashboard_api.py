@@ -79,6 +79,75 @@ def test_declare_event_replans_and_every_layer_is_served(
         assert body["type"] == "FeatureCollection"
 
 
+def test_plan_layers_come_in_one_compressed_cacheable_response(
+    app_client: TestClient, region_settings: Settings, rutland_region: Region
+) -> None:
+    log_in(app_client, region_settings, "duty", "supervisor")
+    before = app_client.get("/api/ops/rutland/layers").json()
+    assert before["plan_id"] is None
+    assert len(before["sites"]["features"]) == len(rutland_region.sites)
+    job = wait_job(app_client, declare(app_client).json()["job_id"])
+    assert job["status"] == "done", job["error"]
+
+    response = app_client.get("/api/ops/rutland/layers", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    layers = response.json()
+    assert layers["plan_id"] == job["plan_id"]
+    # The same visits as the patrol layer, unit by unit; sites without their reasons.
+    served = app_client.get("/api/ops/rutland/patrols").json()
+
+    def visits(fc: dict[str, Any]) -> list[tuple[str, str, str]]:
+        return [
+            (f["properties"]["unit"], f["properties"]["site_id"], f["properties"]["arrive"])
+            for f in fc["features"]
+            if f["properties"]["type"] == "visit"
+        ]
+
+    assert visits(layers["patrols"]) == visits(served)
+    assert len(layers["arv"]["features"]) == len(
+        app_client.get("/api/ops/rutland/arv/bases").json()["features"]
+    )
+    assert all("reasons" not in f["properties"] for f in layers["sites"]["features"])
+    top = max(layers["sites"]["features"], key=lambda f: f["properties"]["risk"])
+    detail = app_client.get(f"/api/ops/rutland/sites/{top['properties']['site_id']}").json()
+    assert detail["rank"] == 1
+    assert detail["reasons"]
+    missing = app_client.get("/api/ops/rutland/sites/no-such-site")
+    assert missing.status_code == 404
+    assert "no site 'no-such-site'" in missing.json()["detail"]
+
+    # An unchanged plan costs a 304.
+    again = app_client.get(
+        "/api/ops/rutland/layers", headers={"If-None-Match": response.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert app_client.get("/api/ops/rutland/layers?shift=tomorrow").status_code == 422
+
+
+def test_minor_roads_are_served_for_a_small_area(
+    app_client: TestClient, region_settings: Settings, rutland_region: Region
+) -> None:
+    log_in(app_client, region_settings, "duty", "planner")
+    graph = rutland_region.graph
+    # A box around the middle of the region: minor roads only, each with an end inside.
+    lon, lat = float(graph.lon.mean()), float(graph.lat.mean())
+    box = {"west": lon - 0.02, "south": lat - 0.015, "east": lon + 0.02, "north": lat + 0.015}
+    minor = app_client.get("/api/ops/rutland/basemap/minor", params=box).json()
+    assert [f["properties"]["group"] for f in minor["features"]] == ["minor"]
+    coords = [c for line in minor["features"][0]["geometry"]["coordinates"] for c in line]
+    inside = [
+        box["west"] <= x <= box["east"] and box["south"] <= y <= box["north"] for x, y in coords
+    ]
+    assert any(inside)
+    # Lines reach at most one (simplified) road beyond the box.
+    assert min(x for x, _ in coords) > box["west"] - 0.05
+    too_big = {"west": -1.0, "south": 52.4, "east": -0.4, "north": 52.8}
+    response = app_client.get("/api/ops/rutland/basemap/minor", params=too_big)
+    assert response.status_code == 422
+    assert "zoom in" in response.json()["detail"]
+
+
 def test_bad_requests_get_clear_messages(app_client: TestClient, region_settings: Settings) -> None:
     log_in(app_client, region_settings, "duty", "supervisor")
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()

@@ -406,6 +406,7 @@ class OperationsRoom:
         self._log: list[LogEntry] = []
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._synced_at = 0.0
+        self._listeners: list[Callable[[str, Plan], None]] = []
         if store is not None:
             self._restore(store)
 
@@ -639,6 +640,14 @@ class OperationsRoom:
             rows = self._messages.get(region, [])
             return rows[-1] if rows else None
 
+    def add_plan_listener(self, listener: Callable[[str, Plan], None]) -> None:
+        """Call ``listener(region, plan)`` in the worker each time a new plan comes into force.
+
+        A listener that raises is logged and does not affect the plan.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
     # -- machinery -----------------------------------------------------------------------
 
     def _default_builder(
@@ -737,6 +746,13 @@ class OperationsRoom:
             len(diff.risen),
             len(diff.changed_units),
         )
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(job.region, plan)
+            except Exception:  # a drawing cache must never undo a plan
+                log.exception("plan listener failed for %s", job.region)
 
     def _fail(self, job: Job, timer: Timer, message: str) -> None:
         job.status, job.error = "failed", message

@@ -8,9 +8,14 @@ how to report, and the message of the day that staff published.
 
 from __future__ import annotations
 
+import gzip
 import json
+import logging
 import threading
 import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,7 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.responses import Response
 
-from watchfloor.errors import PermissionDeniedError
+from watchfloor.errors import InvalidInputError, PermissionDeniedError
 from watchfloor.services import operations as ops
 from watchfloor.services.auth import StaffUser
 from watchfloor.web import dashboard_layers as layers
@@ -28,9 +33,13 @@ from watchfloor.web.templating import render
 
 __all__ = ["router"]
 
+log = logging.getLogger(__name__)
+
 router = APIRouter()
 
 _ROOM_LOCK = threading.Lock()
+#: Rooms whose layers the dashboard prepares ahead of requests.
+_WARMED: weakref.WeakSet[ops.OperationsRoom] = weakref.WeakSet()
 
 #: Roles that use the operations room.
 _OPS_ROLES = frozenset(
@@ -58,7 +67,37 @@ def get_room(request: Request) -> ops.OperationsRoom:
             database = get_database(request)
             room = ops.OperationsRoom(get_settings(request), store=ops.OpsStore(database))
             request.app.state.ops_room = room
+    if room not in _WARMED:
+        _start_warming(room)
     return room
+
+
+def _start_warming(room: ops.OperationsRoom) -> None:
+    """Encode every region's basemap now, and each new plan's layers as soon as it is made.
+
+    The dashboard's first request then finds its bytes ready: building a
+    county's basemap takes about a second, a plan's layers a few tenths.
+    """
+    with _ROOM_LOCK:
+        if room in _WARMED:
+            return
+        _WARMED.add(room)
+        room.add_plan_listener(lambda region, _plan: _warm_plan(room, region))
+
+    def warm() -> None:
+        for name in ops.built_regions(room.settings):
+            try:
+                _basemap(room, name)
+                _warm_plan(room, name)
+            except Exception:  # a region that cannot load shows its error on request
+                log.exception("dashboard: could not prepare the layers of %s", name)
+
+    threading.Thread(target=warm, name="dashboard-warm", daemon=True).start()
+
+
+def _warm_plan(room: ops.OperationsRoom, region: str) -> None:
+    for shift in ("current", "next"):
+        _plan_layers(room, region, shift)
 
 
 Room = Annotated[ops.OperationsRoom, Depends(get_room)]
@@ -242,15 +281,78 @@ def api_status(
 
 
 @router.get("/api/ops/{region}/basemap", tags=["operations"])
-def api_basemap(user: OpsUser, room: Room, region: str) -> Response:
-    """Return the region's roads by class (GeoJSON), simplified for drawing."""
+def api_basemap(request: Request, user: OpsUser, room: Room, region: str) -> Response:
+    """Return the region's roads by class (GeoJSON), simplified for drawing.
+
+    On a large county the overview leaves minor roads out (the collection's
+    ``minor_deferred`` is then true); ``/basemap/minor`` serves them by area.
+    """
     name = ops.pick_region(room.settings, region)
     # Roads change only when the region is rebuilt: serve the encoded bytes, cacheable.
-    return Response(
+    return _encoded_response(
+        request,
         _basemap(room, name),
+        cache_control="private, max-age=3600",
         media_type="application/geo+json",
-        headers={"Cache-Control": "private, max-age=3600"},
     )
+
+
+#: Largest area of minor roads served at once (square degrees, about 12 x 9 km at 52 N).
+MINOR_ROADS_MAX_AREA_DEG2 = 0.015
+
+
+@router.get("/api/ops/{region}/basemap/minor", tags=["operations"])
+def api_basemap_minor(
+    *,
+    user: OpsUser,
+    room: Room,
+    region: str,
+    west: Annotated[float, Query(ge=-180, le=180)],
+    south: Annotated[float, Query(ge=-90, le=90)],
+    east: Annotated[float, Query(ge=-180, le=180)],
+    north: Annotated[float, Query(ge=-90, le=90)],
+) -> Response:
+    """Return the minor roads with an end inside a small box (GeoJSON), for a zoomed-in map."""
+    name = ops.pick_region(room.settings, region)
+    if not (west < east and south < north):
+        msg = "the box needs west < east and south < north"
+        raise InvalidInputError(msg)
+    if (east - west) * (north - south) > MINOR_ROADS_MAX_AREA_DEG2:
+        msg = (
+            f"the box is larger than {MINOR_ROADS_MAX_AREA_DEG2} square degrees; "
+            "ask for minor roads of a smaller area (zoom in)"
+        )
+        raise InvalidInputError(msg)
+    graph = ops.region_view(room.settings, name).region.graph
+    roads = layers.basemap_from_graph(
+        graph, groups=("minor",), max_minor_edges=2**62, bbox=(west, south, east, north)
+    )
+    return JSONResponse(roads, media_type="application/geo+json")
+
+
+@router.get("/api/ops/{region}/layers", tags=["operations"])
+def api_layers(
+    request: Request, user: OpsUser, room: Room, region: str, shift: str = "current"
+) -> Response:
+    """Return every layer of the plan in force in one object (sites, patrols, ARVs, tension).
+
+    ``plan_id`` says which plan it is (null before the first). Encoded once
+    per plan and shift, gzip-compressed when the client accepts it, with an
+    ETag so an unchanged plan costs a 304.
+    """
+    name = ops.pick_region(room.settings, region)
+    if shift not in {"current", "next"}:
+        msg = f"unknown shift {shift!r}; use current or next"
+        raise InvalidInputError(msg)
+    return _encoded_response(request, _plan_layers(room, name, shift), cache_control="no-cache")
+
+
+@router.get("/api/ops/{region}/sites/{site_id}", tags=["operations"])
+def api_site(user: OpsUser, room: Room, region: str, site_id: str) -> dict[str, Any]:
+    """Return one site's rank, risk and reasons in the plan in force."""
+    name = ops.pick_region(room.settings, region)
+    sites = ops.region_view(room.settings, name).region.sites
+    return layers.site_detail(sites, _body(room, name), site_id)
 
 
 @router.get("/api/ops/{region}/sites", tags=["operations"])
@@ -393,15 +495,97 @@ def _body(room: ops.OperationsRoom, region: str) -> dict[str, Any] | None:
     return plan.body if plan is not None else None
 
 
-_BASEMAPS: dict[tuple[str, int], bytes] = {}
+@dataclass(frozen=True)
+class _Encoded:
+    """A JSON body encoded once: raw and gzip bytes with an entity tag."""
+
+    raw: bytes
+    gz: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, data: Any, *, tag: str) -> _Encoded:
+        raw = json.dumps(data, separators=(",", ":")).encode()
+        return cls(raw=raw, gz=gzip.compress(raw, compresslevel=6, mtime=0), etag=f'"{tag}"')
 
 
-def _basemap(room: ops.OperationsRoom, region: str) -> bytes:
+def _encoded_response(
+    request: Request,
+    body: _Encoded,
+    *,
+    cache_control: str,
+    media_type: str = "application/json",
+) -> Response:
+    headers = {"Cache-Control": cache_control, "ETag": body.etag, "Vary": "Accept-Encoding"}
+    if body.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(body.gz, media_type=media_type, headers=headers)
+    return Response(body.raw, media_type=media_type, headers=headers)
+
+
+_CACHE_LOCK = threading.Lock()
+_BASEMAPS: dict[tuple[str, int], _Encoded] = {}
+#: Encoded plan layers by (region path, region mtime, plan id, shift); the newest few kept.
+_PLAN_LAYERS: OrderedDict[tuple[str, int, str, str], _Encoded] = OrderedDict()
+_PLAN_LAYERS_KEPT = 16
+
+
+def _basemap(room: ops.OperationsRoom, region: str) -> _Encoded:
     view = ops.region_view(room.settings, region)
     key = (str(view.region.path), view.mtime_ns)
-    cached = _BASEMAPS.get(key)
+    tag = f"roads-{view.mtime_ns}"
+    # Kept on disk too: a restarted server does not simplify a county's roads again.
+    path = room.settings.cache_dir / "dashboard" / f"{region}-{tag}.json.gz"
+    with _CACHE_LOCK:
+        cached = _BASEMAPS.get(key)
+    if cached is None and path.is_file():
+        gz = path.read_bytes()
+        cached = _Encoded(raw=gzip.decompress(gz), gz=gz, etag=f'"{tag}"')
+        with _CACHE_LOCK:
+            _BASEMAPS[key] = cached
     if cached is None:
+        t0 = time.perf_counter()
         roads = layers.basemap_from_graph(view.region.graph)
-        cached = json.dumps(roads, separators=(",", ":")).encode()
-        _BASEMAPS[key] = cached
+        drawn = {f["properties"]["group"] for f in roads["features"]}
+        roads["minor_deferred"] = "minor" not in drawn
+        cached = _Encoded.of(roads, tag=tag)
+        with _CACHE_LOCK:
+            _BASEMAPS[key] = cached
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{threading.get_ident()}.part")
+            partial.write_bytes(cached.gz)
+            partial.replace(path)
+        except OSError as exc:  # a read-only data home still serves from memory
+            log.warning("dashboard: could not keep the roads of %s on disk (%s)", region, exc)
+        log.info(
+            "dashboard: roads of %s encoded in %.2f s (%d bytes, %d gzip)",
+            region,
+            time.perf_counter() - t0,
+            len(cached.raw),
+            len(cached.gz),
+        )
+    return cached
+
+
+def _plan_layers(room: ops.OperationsRoom, region: str, shift: str) -> _Encoded:
+    view = ops.region_view(room.settings, region)
+    plan = room.plan(region)
+    plan_id = plan.plan_id if plan is not None else "none"
+    key = (str(view.region.path), view.mtime_ns, plan_id, shift)
+    with _CACHE_LOCK:
+        cached = _PLAN_LAYERS.get(key)
+        if cached is not None:
+            _PLAN_LAYERS.move_to_end(key)
+            return cached
+    data = layers.plan_layers(view.region.sites, plan.body if plan else None, shift=shift)
+    data["plan_id"] = plan.plan_id if plan is not None else None
+    data["shift"] = shift
+    cached = _Encoded.of(data, tag=f"{plan_id}-{shift}-{view.mtime_ns}")
+    with _CACHE_LOCK:
+        _PLAN_LAYERS[key] = cached
+        while len(_PLAN_LAYERS) > _PLAN_LAYERS_KEPT:
+            _PLAN_LAYERS.popitem(last=False)
     return cached

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from watchfloor.errors import NotFoundError
 from watchfloor.roads.graph import ROAD_CLASSES, RoadGraph
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "basemap_from_graph",
     "feature_collection",
     "patrols_geojson",
+    "plan_layers",
+    "site_detail",
     "sites_geojson",
     "tension_geojson",
 ]
@@ -55,7 +58,13 @@ def _group_codes() -> dict[str, npt.NDArray[np.uint8]]:
     }
 
 
-def basemap_from_graph(graph: RoadGraph, *, max_minor_edges: int = 150_000) -> dict[str, Any]:
+def basemap_from_graph(
+    graph: RoadGraph,
+    *,
+    groups: tuple[str, ...] = tuple(ROAD_GROUPS),
+    max_minor_edges: int = 150_000,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> dict[str, Any]:
     """Return a GeoJSON FeatureCollection of the road network, one feature per road group.
 
     Parameters
@@ -63,10 +72,15 @@ def basemap_from_graph(graph: RoadGraph, *, max_minor_edges: int = 150_000) -> d
     graph
         The region's road graph; its edge geometry is used when present,
         otherwise straight segments between the end nodes.
+    groups
+        The road groups (keys of :data:`ROAD_GROUPS`) to draw.
     max_minor_edges
         When the graph has more minor-road edges than this, minor roads are
-        left out (the dashboard stays fast on a large county; main roads
-        still show the shape of the place).
+        left out (the overview map of a large county stays fast; main roads
+        still show the shape of the place, and the dashboard asks for the
+        minor roads of the area in view when the user zooms in).
+    bbox
+        ``(west, south, east, north)``: only roads with an end inside it.
 
     Returns
     -------
@@ -83,8 +97,16 @@ def basemap_from_graph(graph: RoadGraph, *, max_minor_edges: int = 150_000) -> d
     key_rev = heads * graph.n_nodes + tails
     has_reverse = np.isin(key_fwd, key_rev)
     keep = (tails < heads) | ~has_reverse
+    if bbox is not None:
+        west, south, east, north = bbox
+        inside = (
+            (graph.lon >= west) & (graph.lon <= east) & (graph.lat >= south) & (graph.lat <= north)
+        )
+        keep &= inside[tails] | inside[heads]
     features: list[dict[str, Any]] = []
     for group, codes in _group_codes().items():
+        if group not in groups:
+            continue
         edges = np.flatnonzero(keep & np.isin(graph.road_class, codes))
         if group == "minor" and edges.size > max_minor_edges:
             log.info(
@@ -136,13 +158,18 @@ def _edge_lines(
 
 
 def _point(lon: float, lat: float) -> dict[str, Any]:
-    return {"type": "Point", "coordinates": [round(float(lon), 6), round(float(lat), 6)]}
+    return {"type": "Point", "coordinates": [round(float(lon), 5), round(float(lat), 5)]}
 
 
-def sites_geojson(sites: Any, plan_body: dict[str, Any] | None) -> dict[str, Any]:
+def sites_geojson(
+    sites: Any, plan_body: dict[str, Any] | None, *, n_reasons: int = 6
+) -> dict[str, Any]:
     """Return every site as a GeoJSON point with its rank, risk (0-1 scaled) and reasons.
 
-    Before the first plan every site has risk 0 and no rank.
+    Before the first plan every site has risk 0 and no rank. ``n_reasons``
+    caps the reasons kept per site; with 0 the category, religion and reasons
+    are left out (the map layer: a county has thousands of sites, and a click
+    asks for one site's details with :func:`site_detail`).
     """
     ranked = {s["site_id"]: s for s in (plan_body or {}).get("sites", [])}
     top = max((float(s["risk"]) for s in ranked.values()), default=0.0) or 1.0
@@ -150,20 +177,22 @@ def sites_geojson(sites: Any, plan_body: dict[str, Any] | None) -> dict[str, Any
     for i, site_id in enumerate(sites.site_id):
         info = ranked.get(site_id, {})
         risk = float(info.get("risk", 0.0))
+        props: dict[str, Any] = {
+            "site_id": site_id,
+            "name": sites.name[i] or sites.category[i],
+            "kind": sites.kind[i],
+            "rank": info.get("rank"),
+            "risk": round(risk, 4),
+            "risk_norm": round(risk / top, 3),
+        }
+        if n_reasons > 0:
+            props["category"] = sites.category[i]
+            props["religion"] = sites.religion[i]
+            props["reasons"] = list(info.get("reasons", []))[:n_reasons]
         features.append(
             {
                 "type": "Feature",
-                "properties": {
-                    "site_id": site_id,
-                    "name": sites.name[i] or sites.category[i],
-                    "kind": sites.kind[i],
-                    "category": sites.category[i],
-                    "religion": sites.religion[i],
-                    "rank": info.get("rank"),
-                    "risk": round(risk, 4),
-                    "risk_norm": round(risk / top, 4),
-                    "reasons": list(info.get("reasons", []))[:6],
-                },
+                "properties": props,
                 "geometry": _point(sites.lon[i], sites.lat[i]),
             }
         )
@@ -172,8 +201,45 @@ def sites_geojson(sites: Any, plan_body: dict[str, Any] | None) -> dict[str, Any
     return feature_collection(features)
 
 
-def patrols_geojson(plan_body: dict[str, Any] | None, *, shift: str) -> dict[str, Any]:
-    """Return a shift's patrol routes (``type=route`` lines) and visits (``type=visit`` points)."""
+def site_detail(sites: Any, plan_body: dict[str, Any] | None, site_id: str) -> dict[str, Any]:
+    """Return one site's rank, risk, peak slot and reasons in the plan (None fields before one).
+
+    Raises
+    ------
+    NotFoundError
+        When the region has no site ``site_id``.
+    """
+    index = {s: i for i, s in enumerate(sites.site_id)}
+    if site_id not in index:
+        msg = f"no site {site_id!r} in this region; click a site on the map"
+        raise NotFoundError(msg)
+    i = index[site_id]
+    info: dict[str, Any] = next(
+        (s for s in (plan_body or {}).get("sites", []) if s["site_id"] == site_id), {}
+    )
+    return {
+        "site_id": site_id,
+        "name": sites.name[i] or sites.category[i],
+        "kind": sites.kind[i],
+        "category": sites.category[i],
+        "religion": sites.religion[i],
+        "lon": round(float(sites.lon[i]), 6),
+        "lat": round(float(sites.lat[i]), 6),
+        "rank": info.get("rank"),
+        "risk": info.get("risk"),
+        "peak_slot": info.get("peak_slot"),
+        "reasons": list(info.get("reasons", [])),
+    }
+
+
+def patrols_geojson(
+    plan_body: dict[str, Any] | None, *, shift: str, tolerance_deg: float = 0.0
+) -> dict[str, Any]:
+    """Return a shift's patrol routes (``type=route`` lines) and visits (``type=visit`` points).
+
+    With ``tolerance_deg`` above 0 each route is simplified (Douglas-Peucker)
+    and rounded to 5 decimals for drawing; the plan keeps the full path.
+    """
     features: list[dict[str, Any]] = []
     for body in (plan_body or {}).get("shifts", []):
         if body.get("key") != shift:
@@ -186,7 +252,10 @@ def patrols_geojson(plan_body: dict[str, Any] | None, *, shift: str) -> dict[str
                     {
                         "type": "Feature",
                         "properties": {**props, "type": "route", "mode": unit.get("mode", "")},
-                        "geometry": {"type": "LineString", "coordinates": path},
+                        "geometry": {
+                            "type": "LineString",
+                            "coordinates": _simplified(path, tolerance_deg),
+                        },
                     }
                 )
             for k, visit in enumerate(unit.get("visits", [])):
@@ -206,6 +275,15 @@ def patrols_geojson(plan_body: dict[str, Any] | None, *, shift: str) -> dict[str
                     }
                 )
     return feature_collection(features)
+
+
+def _simplified(path: list[list[float]], tolerance_deg: float) -> list[list[float]]:
+    if tolerance_deg <= 0:
+        return path
+    line = shapely.simplify(shapely.linestrings(path), tolerance_deg, preserve_topology=False)
+    coords = np.round(shapely.get_coordinates(line), 5)
+    out: list[list[float]] = coords.tolist()
+    return out if len(out) >= 2 else [path[0], path[-1]]
 
 
 def arv_bases_geojson(plan_body: dict[str, Any] | None) -> dict[str, Any]:
@@ -233,3 +311,22 @@ def tension_geojson(plan_body: dict[str, Any] | None) -> dict[str, Any]:
     """Return the tension areas of the plan with their ``level`` (1-5)."""
     tension = (plan_body or {}).get("tension") or {}
     return feature_collection(list(tension.get("features", [])))
+
+
+#: Simplification of patrol routes drawn on the map (degrees, about 10 m at 52 N).
+ROUTE_TOLERANCE_DEG = 0.0001
+
+
+def plan_layers(sites: Any, plan_body: dict[str, Any] | None, *, shift: str) -> dict[str, Any]:
+    """Return every plan layer of the map in one object, for one request per plan.
+
+    Keys: ``sites`` (without reasons), ``patrols`` (routes simplified for
+    drawing), ``arv``, ``isochrones`` and ``tension``, each a FeatureCollection.
+    """
+    return {
+        "sites": sites_geojson(sites, plan_body, n_reasons=0),
+        "patrols": patrols_geojson(plan_body, shift=shift, tolerance_deg=ROUTE_TOLERANCE_DEG),
+        "arv": arv_bases_geojson(plan_body),
+        "isochrones": arv_isochrones_geojson(plan_body),
+        "tension": tension_geojson(plan_body),
+    }

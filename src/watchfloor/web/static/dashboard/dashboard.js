@@ -8,7 +8,7 @@
   const region = root.dataset.region;
   const api = "/api/ops/" + encodeURIComponent(region);
   const csrf = root.dataset.csrf || "";
-  const state = { planId: undefined, shift: "current", layersReady: false, loadedAt: null };
+  const state = { planId: undefined, shift: "current", layersReady: false, loadedAt: null, counts: {} };
   window.wfState = state;
 
   maplibregl.setWorkerUrl(root.dataset.worker);
@@ -49,8 +49,19 @@
     return body;
   }
 
+  // Ask for every layer at once, before the map library has started: the
+  // requests overlap its start-up instead of waiting for it one after another.
+  const first = {
+    roads: getJSON(api + "/basemap"),
+    layers: getJSON(api + "/layers?shift=" + state.shift),
+    status: getJSON(api + "/status?shift=" + state.shift),
+    reports: getJSON(api + "/reports"),
+  };
+  for (const p of Object.values(first)) p.catch(() => {}); // reported where awaited
+
   const bounds = JSON.parse(root.dataset.bounds);
   const map = new maplibregl.Map({
+    fadeDuration: 0,
     container: "map",
     style: {
       version: 8,
@@ -67,15 +78,15 @@
 
   const empty = { type: "FeatureCollection", features: [] };
 
-  function addLayers() {
-    map.addSource("roads", { type: "geojson", data: empty });
-    map.addSource("tension", { type: "geojson", data: empty });
-    map.addSource("isochrones", { type: "geojson", data: empty });
-    map.addSource("reports", { type: "geojson", data: empty });
-    map.addSource("patrols", { type: "geojson", data: empty });
-    map.addSource("sites", { type: "geojson", data: empty });
-    map.addSource("arv", { type: "geojson", data: empty });
-    map.addSource("incident", { type: "geojson", data: empty });
+  // Overview data is cut per zoom on the server (simplified roads, minor roads
+  // only when zoomed in), so the tiler need not keep full detail at every zoom.
+  const GEOJSON_OPTS = { maxzoom: 15, buffer: 64, tolerance: 0.5 };
+  const SOURCES = ["roads", "tension", "isochrones", "reports", "patrols", "sites", "arv", "incident"];
+
+  function addLayers(data) {
+    for (const id of SOURCES) {
+      map.addSource(id, Object.assign({ type: "geojson", data: data[id] || empty }, GEOJSON_OPTS));
+    }
 
     map.addLayer({ id: "roads-minor", type: "line", source: "roads", filter: ["==", ["get", "group"], "minor"],
       paint: { "line-color": "#d6d2c8", "line-width": ["interpolate", ["linear"], ["zoom"], 9, 0.3, 15, 2] } });
@@ -86,7 +97,8 @@
     map.addLayer({ id: "tension-areas", type: "fill", source: "tension",
       paint: { "fill-color": TENSION_COLOURS, "fill-opacity": 0.45, "fill-outline-color": "#a50f15" } });
     map.addLayer({ id: "arv-isochrones", type: "fill", source: "isochrones",
-      paint: { "fill-color": "#3182bd", "fill-opacity": 0.08, "fill-outline-color": "#3182bd" } });
+      paint: { "fill-color": ["interpolate", ["linear"], ["coalesce", ["get", "budget_s"], 900], 300, "#08519c", 600, "#3182bd", 900, "#6baed6"],
+        "fill-opacity": 0.12, "fill-outline-color": "#3182bd" } });
     map.addLayer({ id: "reports-heat", type: "heatmap", source: "reports", maxzoom: 14,
       paint: { "heatmap-radius": 22, "heatmap-opacity": 0.55, "heatmap-intensity": 1 } });
     map.addLayer({ id: "reports-points", type: "circle", source: "reports", minzoom: 10,
@@ -106,12 +118,37 @@
     state.layersReady = true;
   }
 
-  async function loadLayer(source, path) {
-    const data = await getJSON(api + path);
-    map.getSource(source).setData(data);
-    state.counts = state.counts || {};
-    state.counts[source] = data.features.length;
-    return data;
+  // Minor roads of a large county come only when zoomed in, for the area in view.
+  const MINOR_MIN_ZOOM = 12.5;
+  function deferMinorRoads() {
+    let have = null; // [west, south, east, north] of the minor roads loaded
+    let asking = false;
+    map.addSource("roads-detail", Object.assign({ type: "geojson", data: empty }, GEOJSON_OPTS));
+    map.addLayer({ id: "roads-detail", type: "line", source: "roads-detail", minzoom: MINOR_MIN_ZOOM,
+      paint: { "line-color": "#d6d2c8", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 0.6, 15, 2] } }, "roads-middle");
+    const check = async () => {
+      if (asking || map.getZoom() < MINOR_MIN_ZOOM) return;
+      const b = map.getBounds();
+      const view = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+      if (have && view[0] >= have[0] && view[1] >= have[1] && view[2] <= have[2] && view[3] <= have[3]) return;
+      // Ask for a margin around the view, so small pans need nothing new.
+      const dx = (view[2] - view[0]) * 0.25, dy = (view[3] - view[1]) * 0.25;
+      const box = [view[0] - dx, view[1] - dy, view[2] + dx, view[3] + dy];
+      asking = true;
+      try {
+        const q = "west=" + box[0].toFixed(5) + "&south=" + box[1].toFixed(5) + "&east=" + box[2].toFixed(5) + "&north=" + box[3].toFixed(5);
+        const minor = await getJSON(api + "/basemap/minor?" + q);
+        map.getSource("roads-detail").setData(minor);
+        have = box;
+        state.counts.roadsDetail = minor.features.length;
+      } catch (err) {
+        have = null;
+      } finally {
+        asking = false;
+      }
+    };
+    map.on("moveend", check);
+    check();
   }
 
   function colourUnits(fc) {
@@ -119,19 +156,26 @@
     return fc;
   }
 
+  // The plan's layers (one request): drawn only when they are the plan the status names.
+  function setPlanLayers(layers) {
+    colourUnits(layers.patrols);
+    for (const id of ["sites", "patrols", "arv", "isochrones", "tension"]) {
+      map.getSource(id).setData(layers[id]);
+      state.counts[id] = layers[id].features.length;
+    }
+    state.patrols = layers.patrols;
+    state.planId = layers.plan_id; // set once the new plan is drawn
+  }
+
   async function loadPlanLayers() {
     const t0 = performance.now();
-    const [patrols] = await Promise.all([
-      getJSON(api + "/patrols?shift=" + state.shift).then(colourUnits),
-      loadLayer("sites", "/sites"),
-      loadLayer("arv", "/arv/bases"),
-      loadLayer("isochrones", "/arv/isochrones"),
-      loadLayer("tension", "/tension"),
-      loadLayer("reports", "/reports"),
+    const [layers, reports] = await Promise.all([
+      getJSON(api + "/layers?shift=" + state.shift),
+      getJSON(api + "/reports"),
     ]);
-    map.getSource("patrols").setData(patrols);
-    state.counts.patrols = patrols.features.length;
-    state.patrols = patrols;
+    setPlanLayers(layers);
+    map.getSource("reports").setData(reports);
+    state.counts.reports = reports.features.length;
     state.layerLoadMs = performance.now() - t0;
   }
 
@@ -218,17 +262,20 @@
       document.getElementById("plan-status").replaceChildren(el("p", { class: "error" }, String(err.message)));
       return;
     }
-    state.status = status;
+    applyStatus(status);
     const planId = status.plan ? status.plan.plan_id : null;
     if (planId !== state.planId && state.layersReady && !state.loading) {
       state.loading = true;
       try {
         await loadPlanLayers();
-        state.planId = planId; // set once the new plan is drawn
       } finally {
         state.loading = false;
       }
     }
+  }
+
+  function applyStatus(status) {
+    state.status = status;
     renderStatus(status);
     state.loadedAt = Date.now();
   }
@@ -294,13 +341,14 @@
     const hit = map.queryRenderedFeatures(ev.point, { layers: ["sites-risk", "arv-bases"] });
     if (hit.length && hit[0].layer.id === "sites-risk") {
       const p = hit[0].properties;
-      const reasons = JSON.parse(p.reasons || "[]");
       const box = el("div", { class: "popup" });
       box.append(el("strong", {}, p.name || p.site_id), el("br"), p.kind + " · rank " + p.rank + " · risk " + Number(p.risk).toFixed(2));
       const ul = el("ul");
-      for (const r of reasons.slice(0, 5)) ul.append(el("li", {}, r));
       box.append(ul);
       new maplibregl.Popup().setLngLat(ev.lngLat).setDOMContent(box).addTo(map);
+      getJSON(api + "/sites/" + encodeURIComponent(p.site_id)).then((site) => {
+        for (const r of site.reasons.slice(0, 5)) ul.append(el("li", {}, r));
+      }).catch((err) => ul.append(el("li", { class: "error" }, err.message)));
     }
     const { lng, lat } = ev.lngLat;
     map.getSource("incident").setData({ type: "FeatureCollection",
@@ -322,14 +370,43 @@
     }
   });
 
+  // The page is rendered once every source has its data, every tile is loaded
+  // and the map is idle: window.wfState.rendered, with renderMs since navigation.
+  function markRendered() {
+    const done = () => SOURCES.every((id) => map.isSourceLoaded(id)) && map.loaded();
+    const check = () => {
+      if (done()) {
+        state.renderMs = performance.now();
+        state.rendered = true;
+      } else {
+        map.once("idle", check);
+      }
+    };
+    map.once("idle", check);
+  }
+
   map.on("load", async () => {
-    addLayers();
-    const t0 = performance.now();
-    const roads = await getJSON(api + "/basemap");
-    map.getSource("roads").setData(roads);
-    state.counts = Object.assign(state.counts || {}, { roads: roads.features.length });
-    await refresh();
-    map.once("idle", () => { state.renderMs = performance.now() - t0; state.rendered = true; });
+    let roads, layers, status, reports;
+    try {
+      [roads, layers, status, reports] = await Promise.all([first.roads, first.layers, first.status, first.reports]);
+    } catch (err) {
+      document.getElementById("plan-status").replaceChildren(el("p", { class: "error" }, String(err.message)));
+      addLayers({});
+      await refresh();
+      return;
+    }
+    colourUnits(layers.patrols);
+    addLayers(Object.assign({ roads: roads, reports: reports }, layers));
+    state.counts = { roads: roads.features.length, reports: reports.features.length };
+    for (const id of ["sites", "patrols", "arv", "isochrones", "tension"]) state.counts[id] = layers[id].features.length;
+    state.patrols = layers.patrols;
+    state.planId = layers.plan_id;
+    applyStatus(status);
+    markRendered();
+    if (roads.minor_deferred) deferMinorRoads();
+    // The plan may have changed between the two first requests.
+    const planId = status.plan ? status.plan.plan_id : null;
+    if (planId !== state.planId) await refresh();
   });
 
   setInterval(() => { if (document.visibilityState === "visible") refresh(); }, 5000);
