@@ -163,6 +163,9 @@ def test_correction_factor_known_values() -> None:
     assert correction_factors(60, 0.4)[0] == pytest.approx(1.0)
     assert correction_factors(1, 0.7).tolist() == pytest.approx([1.0])
     assert correction_factors(2, 0.5)[1] == pytest.approx(2 / 3)
+    # Larson & Odoni, Urban Operations Research (1981), section 5.5.3, three servers at
+    # rho = 1/2: Q = 1, 0.73684, 0.63158
+    assert correction_factors(3, 0.5) == pytest.approx([1.0, 0.73684, 0.63158], abs=1e-5)
     # For identical units the corrected k-th choice shares sum to the chance a call is
     # answered at once, 1 - Erlang C; Erlang C(N=3, a=1.8) = 2.43 / (4.42 + 2.43).
     q = correction_factors(3, 0.6)
