@@ -16,10 +16,13 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from tests.web._server import PASSWORD, add_user
+from tests.web._server import PASSWORD
+from watchfloor.services.auth import StaffUser, hash_password, start_session
 from watchfloor.settings import Settings
-from watchfloor.storage.db import upgrade_database
+from watchfloor.storage.db import open_database, upgrade_database
+from watchfloor.storage.models import User
 from watchfloor.web.app import WebOptions, create_app
+from watchfloor.web.security import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
 
 SECRET = "test-secret-key-0123456789abcdef"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -68,7 +71,7 @@ def settings(tmp_path: Path) -> Settings:
     return result
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Migrated settings on SQLite, then on the local PostgreSQL server (emptied)."""
     if request.param == "sqlite":
@@ -104,23 +107,54 @@ def any_client(any_settings: Settings) -> Iterator[TestClient]:
 StaffLogin = Callable[[str], TestClient]
 
 
-@pytest.fixture
-def staff(settings: Settings, client: TestClient) -> Iterator[StaffLogin]:
-    """Return a function giving a new logged-in client for a role (CSRF header set)."""
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """The argon2 hash of the shared test password, made once (0.4 s a hash here)."""
+    return hash_password(PASSWORD)
+
+
+def _staff_logins(
+    settings: Settings, client: TestClient, password_hash: str
+) -> Iterator[StaffLogin]:
+    """Yield a function giving a new client logged in with a role (session cookie, CSRF header).
+
+    The session is started as the login endpoint starts it (``start_session``);
+    the password check itself is tested on its own, without paying for an
+    argon2 verification per role here.
+    """
     opened: list[TestClient] = []
+    database = open_database(settings)
 
     def login(role: str) -> TestClient:
         username = role.replace("_", "-") + "-" + secrets.token_hex(2)
-        add_user(settings, username, role)
+        with database.session() as session:
+            user = User(username=username, role=role, password_hash=password_hash)
+            session.add(user)
+            session.flush()
+            token = start_session(session, StaffUser(id=user.id, username=username, role=role))
         staff_client = TestClient(client.app, raise_server_exceptions=False)
         opened.append(staff_client)
-        response = staff_client.post(
-            "/api/staff/session", json={"username": username, "password": PASSWORD}
-        )
-        assert response.status_code == 200, response.text
-        staff_client.headers["x-csrf-token"] = response.json()["csrf_token"]
+        csrf_cookie = secrets.token_urlsafe(16)
+        staff_client.cookies.set(SESSION_COOKIE, token)
+        staff_client.cookies.set(CSRF_COOKIE, csrf_cookie)
+        staff_client.headers["x-csrf-token"] = csrf_token_for(SECRET.encode(), csrf_cookie)
         return staff_client
 
     yield login
     for c in opened:
         c.close()
+    database.dispose()
+
+
+@pytest.fixture
+def staff(settings: Settings, client: TestClient, password_hash: str) -> Iterator[StaffLogin]:
+    """Return a function giving a new logged-in client for a role on SQLite."""
+    yield from _staff_logins(settings, client, password_hash)
+
+
+@pytest.fixture
+def any_staff(
+    any_settings: Settings, any_client: TestClient, password_hash: str
+) -> Iterator[StaffLogin]:
+    """Return a function giving a new logged-in client for a role, on each database backend."""
+    yield from _staff_logins(any_settings, any_client, password_hash)

@@ -1,4 +1,7 @@
-"""Authorisation matrix: every role against every staff endpoint (200, 403; 401 unseen)."""
+"""Authorisation matrix: every role against every staff endpoint (200, 403; 401 unseen).
+
+The matrix runs on SQLite and on the local PostgreSQL server.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import base64
 
 import pytest
 
+from tests.web._server import PASSWORD, add_user
 from watchfloor.services.auth import ROLES
 
 PNG = base64.b64decode(
@@ -72,8 +76,9 @@ def _new_report(client, reader) -> tuple[int, int]:
     return report_id, aid
 
 
-def test_every_role_against_every_staff_endpoint(client, staff) -> None:
-    clients = {role: staff(role) for role in ROLES}
+def test_every_role_against_every_staff_endpoint(any_client, any_staff) -> None:
+    client = any_client
+    clients = {role: any_staff(role) for role in ROLES}
     reader = clients["supervisor"]
     table: list[tuple[str, str, int, int]] = []
     report_id, aid = _new_report(client, reader)
@@ -111,8 +116,15 @@ def test_state_change_without_csrf_token_is_403(staff, role) -> None:
     assert "reload the page" in response.json()["detail"]
 
 
-def test_wrong_password_is_403_with_one_message(client, staff) -> None:
-    staff("reviewer")
-    response = client.post("/api/staff/session", json={"username": "nobody", "password": "x"})
-    assert response.status_code == 403
-    assert response.json()["detail"] == "the username or password is not right; try again"
+def test_wrong_password_is_403_with_one_message(client, settings) -> None:
+    add_user(settings, "rita", "reviewer")
+    for username, password in (("nobody", "x"), ("rita", "not the password")):
+        response = client.post(
+            "/api/staff/session", json={"username": username, "password": password}
+        )
+        assert response.status_code == 403
+        assert response.json()["detail"] == "the username or password is not right; try again"
+    # The right password opens a session that can read the queues.
+    response = client.post("/api/staff/session", json={"username": "rita", "password": PASSWORD})
+    assert response.status_code == 200
+    assert client.get("/api/staff/reports").status_code == 200
