@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -211,14 +212,40 @@ def build_circles(
         raise InvalidInputError(msg)
     limit = max_share * float(weight.sum())
     radius = math.inf if max_radius_km is None else float(max_radius_km)
-    order = np.argsort(dist, axis=1, kind="stable")
+    order = _sorted_rows(dist, _n_threads())
     ptr, nbr, end, dk = _circles_kernel(dist, order, weight, limit, radius)
     return Circles(ptr=ptr, neighbours=nbr, is_end=end, distance_km=dk)
 
 
+def _sorted_rows(dist: FloatArray, n_threads: int) -> npt.NDArray[np.int32]:
+    """Stable argsort of each row (ties keep column order), row blocks on threads.
+
+    numpy's stable sort is faster than numba's and releases the GIL.
+    """
+    n = dist.shape[0]
+    order = np.empty((n, n), dtype=np.int32)
+
+    def sort_rows(lo: int) -> None:
+        hi = min(n, lo + block)
+        order[lo:hi] = np.argsort(dist[lo:hi], axis=1, kind="stable")
+
+    block = max(1, min(256, -(-n // n_threads)))
+    if n_threads > 1 and n > block:
+        with ThreadPoolExecutor(n_threads) as pool:
+            list(pool.map(sort_rows, range(0, n, block)))
+    else:
+        for lo in range(0, n, block):
+            sort_rows(lo)
+    return order
+
+
 @numba.njit(cache=True)
 def _circles_kernel(
-    dist: FloatArray, order: IntArray, weight: FloatArray, limit: float, radius: float
+    dist: FloatArray,
+    order: npt.NDArray[np.int32],
+    weight: FloatArray,
+    limit: float,
+    radius: float,
 ) -> tuple[IntArray, IntArray, npt.NDArray[np.bool_], FloatArray]:
     n = dist.shape[0]
     counts = np.zeros(n + 1, dtype=np.int64)
@@ -278,7 +305,21 @@ def _llr(c: float, mu: float, n: float) -> float:
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
+def _below(c: float, mu: float, n: float, best: float) -> bool:
+    """True when the LLR of (c, mu) is certainly at most ``best``.
+
+    The LLR as a function of c has value and slope 0 at mu and curvature
+    ``1/x + 1/(N - x)``, so for ``mu < c <= (N + mu)/2`` it is at most
+    ``(c - mu)^2 (1/(2 mu) + 1/(N - mu))``; a relative margin covers rounding.
+    """
+    if c > 0.5 * (n + mu):
+        return False
+    d = c - mu
+    return d * d * (0.5 / mu + 1.0 / (n - mu)) * (1.0 + 1e-9) < best
+
+
+@numba.njit(cache=True, parallel=True)
 def _scan_best_per_centre(  # noqa: PLR0917 (numba kernel)
     ptr: IntArray,
     nbr: IntArray,
@@ -287,8 +328,13 @@ def _scan_best_per_centre(  # noqa: PLR0917 (numba kernel)
     tail_mu: FloatArray,
     total: float,
     min_cases: int,
+    n_threads: int,
 ) -> tuple[FloatArray, IntArray, IntArray, FloatArray, FloatArray]:
-    """Best cylinder per centre: (llr, n_neighbours, window_days, c, mu)."""
+    """Best cylinder per centre: (llr, n_neighbours, window_days, c, mu).
+
+    Cylinders whose LLR cannot exceed the centre's best so far are skipped
+    (:func:`_below`); the others are computed, so the result is the same.
+    """
     n_centres = ptr.size - 1
     n_w = tail_cases.shape[1]
     best = np.zeros(n_centres)
@@ -296,29 +342,33 @@ def _scan_best_per_centre(  # noqa: PLR0917 (numba kernel)
     best_w = np.zeros(n_centres, dtype=np.int64)
     best_c = np.zeros(n_centres)
     best_mu = np.zeros(n_centres)
-    cw = np.zeros(n_w, dtype=np.int64)
-    mw = np.zeros(n_w)
-    for i in range(n_centres):
-        cw[:] = 0
-        mw[:] = 0.0
-        for pos in range(ptr[i], ptr[i + 1]):
-            loc = nbr[pos]
-            for w in range(n_w):
-                cw[w] += tail_cases[loc, w]
-                mw[w] += tail_mu[loc, w]
-            if not is_end[pos]:
-                continue
-            for w in range(n_w):
-                c = cw[w]
-                mu = mw[w]
-                if c >= min_cases and c > mu > 0.0:
-                    v = _llr(c, mu, total)
-                    if v > best[i]:
-                        best[i] = v
-                        best_k[i] = pos - ptr[i] + 1
-                        best_w[i] = w + 1
-                        best_c[i] = c
-                        best_mu[i] = mu
+    chunk = (n_centres + n_threads - 1) // n_threads
+    for t in numba.prange(n_threads):
+        cw = np.zeros(n_w, dtype=np.int64)
+        mw = np.zeros(n_w)
+        for i in range(t * chunk, min(n_centres, (t + 1) * chunk)):
+            cw[:] = 0
+            mw[:] = 0.0
+            for pos in range(ptr[i], ptr[i + 1]):
+                loc = nbr[pos]
+                for w in range(n_w):
+                    cw[w] += tail_cases[loc, w]
+                    mw[w] += tail_mu[loc, w]
+                if not is_end[pos]:
+                    continue
+                for w in range(n_w):
+                    c = cw[w]
+                    mu = mw[w]
+                    if c >= min_cases and c > mu > 0.0:
+                        if _below(float(c), mu, total, best[i]):
+                            continue
+                        v = _llr(c, mu, total)
+                        if v > best[i]:
+                            best[i] = v
+                            best_k[i] = pos - ptr[i] + 1
+                            best_w[i] = w + 1
+                            best_c[i] = c
+                            best_mu[i] = mu
     return best, best_k, best_w, best_c, best_mu
 
 
@@ -424,13 +474,14 @@ def _need(  # noqa: PLR0917 (numba kernel)
     Every count below the result has an LLR of at most ``best`` at ``mu`` (and
     at any larger mu), so the result minus one is at most the real-valued count
     ``c*(mu)`` at which the LLR equals ``best``. ``start`` must have the same
-    property. The LLR is at most ``(c - mu)^2 (1/(2 mu) + 1/(N - mu))`` (second
-    order, curvature ``1/c + 1/(N - c)``), which gives a first jump; the
+    property. The LLR is at most ``(c - mu)^2 (1/(2 mu) + 1/(N - mu))`` for
+    ``c <= (N + mu)/2`` (see :func:`_below`), which gives a first jump; the
     thresholds ``thr`` then decide count by count.
     """
     c = start
     if best > 0.0 and mu > 0.0:
         lo = mu + math.sqrt(best / (0.5 / mu + 1.0 / (total - mu))) - 1.0
+        lo = min(lo, 0.5 * (total + mu))  # where the bound holds
         if lo > c:
             c = min(int(lo), top)
     while c < top:
@@ -872,7 +923,7 @@ def space_time_permutation_scan(
     tail_mu = n_z[:, None] * d_w[None, :] / n_cases
     best = _scan_best_per_centre(
         circles.ptr, circles.neighbours, circles.is_end, tail_cases, tail_mu,
-        float(n_cases), int(min_cases),
+        float(n_cases), int(min_cases), _n_threads(),
     )  # fmt: skip
     m = int(in_window.sum())
     if replicates and m:
@@ -881,8 +932,9 @@ def space_time_permutation_scan(
         observed_max = float(best[0].max()) if best[0].size else 0.0
         stop_at = observed_max if stop_early and observed_max > 0 else math.inf
         # 2 * location + is_end per neighbour position: one compact array to stream
+        # (unsigned: numba checks signed indices for wrap-around, a third of the time)
         code: npt.NDArray[np.integer] = (2 * circles.neighbours + circles.is_end).astype(
-            np.int16 if 2 * n_loc + 1 <= np.iinfo(np.int16).max else np.int32
+            np.uint16 if 2 * n_loc + 1 <= np.iinfo(np.uint16).max else np.uint32
         )
         rep = _permutation_replicates(
             circles.ptr, code, loc, recent_day, uniforms, n_z.astype(np.int64), d_w,
@@ -970,7 +1022,7 @@ def poisson_scan(
     tail_mu = np.cumsum(window_mu, axis=1)
     best = _scan_best_per_centre(
         circles.ptr, circles.neighbours, circles.is_end, tail_cases, tail_mu, total,
-        int(min_cases),
+        int(min_cases), _n_threads(),
     )  # fmt: skip
     if replicates:
         p = np.append(window_mu.ravel(), max(0.0, total - window_mu.sum())) / total
