@@ -279,8 +279,10 @@ def _fit_with_reweighting(
                 phi * (1 - fit.hat)
             )
         big = s > weights_threshold
-        gamma = y.size / float(np.sum(np.where(big, s ** (-2.0), 1.0)))
-        omega = np.where(big, gamma * s ** (-2.0), gamma)
+        inv_s2 = np.ones_like(s)
+        inv_s2[big] = s[big] ** -2.0
+        gamma = y.size / float(np.sum(inv_s2))
+        omega = gamma * inv_s2
         fit = _quasipoisson_glm(x, y, omega)
         phi = max(fit.dispersion, 1.0)
     return fit, phi
