@@ -538,43 +538,68 @@ def detection(root: Path, *, quick: bool) -> None:
 
 
 def real_history(root: Path, *, replicates: int) -> None:
-    say("\n3. Real history: March and June 2017")
+    say(
+        "\n3. Real history: March 2017 (Westminster, 22 March) and June 2017 (London Bridge, "
+        "3 June; Finsbury Park, 19 June); monthly data, so a month is flagged when it ends"
+    )
     national = "england-wales-racially-religiously-aggravated-offences-monthly-2013-04_2019-03.csv"
     with (root / national).open() as fh:
         rows = list(csv.DictReader(fh))
     months = [r["month"] for r in rows]
     y = np.array([float(r["rra_offences_england_wales"]) for r in rows])
-    fr = farrington(y, period=12, years_back=3, window=1, alpha=0.01)
-    flagged = [m for m, a in zip(months, fr.alarm, strict=True) if a]
-    say(
-        f"  national (Farrington, 3 years back, alpha 0.01): flagged {', '.join(flagged) or 'none'}"
-    )
-    for m in ("2017-03", "2017-06"):
-        i = months.index(m)
+    watch = ["2017-02", "2017-03", "2017-04", "2017-05", "2017-06", "2017-07"]
+    for npd, label in ((10, "Noufaily, 10 seasonal levels"), (1, "original design")):
+        fr = farrington(y, period=12, years_back=3, window=1, alpha=0.01, no_periods=npd)
+        flagged = [m for m, a in zip(months, fr.alarm, strict=True) if a]
         say(
-            f"    {m}: {y[i]:.0f} against expected {fr.expected[i]:.0f}, threshold "
-            f"{fr.upperbound[i]:.0f} -> {'FLAGGED' if fr.alarm[i] else 'not flagged'}"
+            f"  national, Farrington flexible ({label}; 3 years back, alpha 0.01; "
+            f"evaluated {months[37]}..{months[-1]}): flagged {', '.join(flagged) or 'none'}"
         )
+        for m in watch:
+            i = months.index(m)
+            say(
+                f"    {m}: {y[i]:.0f} against expected {fr.expected[i]:.0f}, threshold "
+                f"{fr.upperbound[i]:.0f} -> {'FLAGGED' if fr.alarm[i] else 'not flagged'}"
+            )
     # London boroughs: Islamophobic offences
-    london = "met-police-london-borough-hate-and-special-crime-monthly-2010-04_2021-05.csv.gz"
-    with gzip.open(root / london, "rt") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        data = [r for r in reader if r[2] == "Islamophobic"]
-    cols = header[3:]
+    names, cols, counts = _london_islamophobic(root)
     with gzip.open(root / "uk-lad-2017-super-generalised.geojson.gz", "rt") as fh:
         lad = json.load(fh)
     centre = {
         f["properties"]["lad17nm"]: (f["properties"]["long"], f["properties"]["lat"])
         for f in lad["features"]
     }
-    boroughs = [r for r in data if r[0] in centre]
-    names = [r[0] for r in boroughs]
-    counts = np.array([[float(v or 0) for v in r[3:]] for r in boroughs])
+    keep = [i for i, n in enumerate(names) if n in centre]
+    names = [names[i] for i in keep]
+    counts = counts[keep]
     say(
-        f"  London Islamophobic: {len(names)} boroughs, total 2017-05 "
-        f"{counts[:, cols.index('201705')].sum():.0f}, "
-        f"2017-06 {counts[:, cols.index('201706')].sum():.0f}"
+        f"  London Islamophobic: {len(names)} boroughs (matched to 2017 LADs), "
+        f"{cols[0]}..{cols[-1]}; London total 2017-05 "
+        f"{counts[:, cols.index('201705')].sum():.0f}, 2017-06 "
+        f"{counts[:, cols.index('201706')].sum():.0f}"
+    )
+    total = counts.sum(axis=0)
+    fr_total = farrington(total, period=12, years_back=3, window=1, alpha=0.01)
+    per = [farrington(c, period=12, years_back=3, window=1, alpha=0.01) for c in counts]
+    alarms = np.array([f.alarm for f in per])
+    flagged_total = [f"{c[:4]}-{c[4:]}" for c, a in zip(cols, fr_total.alarm, strict=True) if a]
+    say(
+        "  London total, Farrington flexible (10 levels, 3 years back, alpha 0.01): flagged "
+        f"{', '.join(flagged_total) or 'none'}"
+    )
+    say(f"    {'month':<9}{'total':>6}{'expected':>10}{'threshold':>11}  boroughs flagged")
+    for m in watch:
+        j = cols.index(m.replace("-", ""))
+        who = [names[i] for i in np.flatnonzero(alarms[:, j])]
+        say(
+            f"    {m:<9}{total[j]:>6.0f}{fr_total.expected[j]:>10.0f}"
+            f"{fr_total.upperbound[j]:>11.0f}  {'FLAGGED' if fr_total.alarm[j] else '-':<8}"
+            f"{len(who):>3}: {', '.join(who) or '-'}"
+        )
+    base_months = [j for j in range(37, len(cols)) if not cols[j].startswith("2017")]
+    say(
+        f"    for scale: boroughs flagged in an average month outside 2017: "
+        f"{alarms[:, base_months].sum(axis=0).mean():.1f} of {len(names)}"
     )
     lon = np.array([centre[n][0] for n in names])
     lat = np.array([centre[n][1] for n in names])
@@ -597,24 +622,13 @@ def real_history(root: Path, *, replicates: int) -> None:
             analysis_interval_days=30.44,
         )
         top = res.clusters[0]
-        total = window.sum(axis=0)
-        fr_l = farrington(
-            counts.sum(axis=0)[: end + 1], period=12, years_back=3, window=1, alpha=0.01
-        )
         say(
-            f"    {m[:4]}-{m[4:]}: London total {total[-1]:.0f} vs Farrington expected "
-            f"{fr_l.expected[-1]:.0f} (threshold {fr_l.upperbound[-1]:.0f}) -> "
-            f"{'FLAGGED' if fr_l.alarm[-1] else 'not flagged'}; space-time permutation "
-            f"top cluster {', '.join(names[i] for i in top.locations[:3])}"
+            f"    {m[:4]}-{m[4:]}: space-time permutation (36 months, 1-month window, "
+            f"{replicates} replicates) top cluster "
+            f"{', '.join(names[i] for i in top.locations[:3])}"
             f"{' ...' if top.locations.size > 3 else ''} obs {top.observed} exp "
             f"{top.expected:.1f}, p {top.p_value:.3f}"
         )
-        per = [
-            names[i]
-            for i in range(len(names))
-            if farrington(counts[i, : end + 1], years_back=3, alpha=0.01).alarm[-1]
-        ]
-        say(f"      boroughs flagged by Farrington: {', '.join(per) or 'none'}")
 
 
 # --------------------------------------------------------------------------- 4
