@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from tests.ops.conftest import PASSWORD, small_room
+from tests.ops.conftest import PASSWORD, SMALL
+from watchfloor.services import operations as ops
 from watchfloor.services.auth import create_user
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database, upgrade_database
@@ -46,6 +47,11 @@ LAYERS = (
 )
 
 
+#: The room's clock: 23:30 in London on a Friday, so this shift is the night shift
+#: (22:00-06:00), the one with the night-time economy open.
+NIGHT = datetime(2026, 6, 19, 22, 30, tzinfo=UTC)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,7 +67,12 @@ def server(region_settings: Settings) -> Iterator[str]:
         create_user(session, "duty", role="supervisor", password=PASSWORD)
     database.dispose()
     app = create_app(region_settings, options=WebOptions(rate_limit_per_minute=10_000))
-    app.state.ops_room = small_room(region_settings)
+    app.state.ops_room = ops.OperationsRoom(
+        region_settings,
+        store=ops.OpsStore(open_database(region_settings)),
+        config=SMALL,
+        clock=lambda: NIGHT,
+    )
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     srv = uvicorn.Server(config)
@@ -86,7 +97,9 @@ def page(server: str) -> Iterator[object]:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 850})
+        context = browser.new_context(
+            viewport={"width": 1366, "height": 850}, timezone_id="Europe/London"
+        )
         the_page = context.new_page()
         yield the_page
         context.close()
@@ -127,7 +140,7 @@ def test_operations_room_end_to_end(server: str, page: object, tmp_path: Path) -
     assert p.evaluate("window.wfState.counts.patrols") > 0  # type: ignore[attr-defined]
 
     # Declare an event from the dashboard: the patrol plan on screen is replaced.
-    at = (datetime.now(UTC) - timedelta(hours=2)).astimezone().strftime("%Y-%m-%dT%H:%M")
+    at = (NIGHT - timedelta(hours=2)).astimezone(ops.LONDON).strftime("%Y-%m-%dT%H:%M")
     p.fill("#declare-form input[name=place]", "Finsbury Park, London")  # type: ignore[attr-defined]
     p.fill("#declare-form input[name=at]", at)  # type: ignore[attr-defined]
     p.fill("#declare-form input[name=targeted_community]", "muslim")  # type: ignore[attr-defined]
@@ -148,6 +161,44 @@ def test_operations_room_end_to_end(server: str, page: object, tmp_path: Path) -
     )
     assert drawn == served
     assert p.locator("#units li").count() == 3  # type: ignore[attr-defined]
+
+    # This is the night shift, and its visits are on the map: every visit the plan
+    # has is drawn where the map shows it, and a Friday night after an attack has some.
+    status = p.evaluate("window.wfState.status")  # type: ignore[attr-defined]
+    assert status["plan"]["shift"]["label"].endswith("22:00-06:00")
+    planned = sum(u["n_visits"] for u in status["units"])
+    assert planned > 0
+    p.wait_for_function("() => window.wfState.drawn === true", timeout=30_000)  # type: ignore[attr-defined]
+    rendered = p.evaluate(  # type: ignore[attr-defined]
+        """() => [...new Set(window.wfMap.queryRenderedFeatures({ layers: ["patrol-visits"] })
+          .map((f) => [f.properties.unit, f.properties.site_id, f.properties.arrive].join(" ")))]"""
+    )
+    assert sorted(rendered) == sorted(set(drawn))
+    assert len(drawn) == planned
+
+    # The next shift (day, 06:00-14:00) draws its own visits when chosen.
+    p.select_option("#shift-select", "next")  # type: ignore[attr-defined]
+    p.wait_for_function(  # type: ignore[attr-defined]
+        "() => window.wfState.status.plan.shift.label.endsWith('06:00-14:00')"
+        " && window.wfState.planId && !window.wfState.loading",
+        timeout=30_000,
+    )
+    drawn_next, served_next = p.evaluate(  # type: ignore[attr-defined]
+        """async () => {
+          const key = (fc) => fc.features.filter((f) => f.properties.type === "visit")
+            .map((f) => f.properties.unit + " " + f.properties.site_id + " " + f.properties.arrive);
+          const res = await fetch("/api/ops/rutland/patrols?shift=next");
+          return [key(window.wfState.patrols), key(await res.json())];
+        }"""
+    )
+    assert drawn_next == served_next
+    assert drawn_next != drawn
+    p.select_option("#shift-select", "current")  # type: ignore[attr-defined]
+    p.wait_for_function(  # type: ignore[attr-defined]
+        "() => window.wfState.status.plan.shift.label.endsWith('22:00-06:00')"
+        " && window.wfState.planId && !window.wfState.loading",
+        timeout=30_000,
+    )
 
     # Click a point on the map: dispatch advice (or the reason there is none).
     # A point on a road near the first ARV base (clicks elsewhere may be off every road).

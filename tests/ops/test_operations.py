@@ -79,7 +79,17 @@ def test_declare_event_puts_a_new_plan_in_force_with_timings(room: ops.Operation
     # Two ARVs placed, with their reach drawn.
     arv = plan.body["arv"]
     assert [b["unit"] for b in arv["bases"]] == ["ARV1", "ARV2"]
-    assert len(arv["isochrones"]["features"]) == 2
+    # Each base's reach in bands of 5, 10 and 15 minutes (the standard), nested outwards.
+    bands = [
+        (f["properties"]["unit"], f["properties"]["budget_s"], f["properties"]["n_nodes"])
+        for f in arv["isochrones"]["features"]
+    ]
+    assert [(u, b) for u, b, _ in bands] == [
+        (unit, budget) for unit in ("ARV1", "ARV2") for budget in (300.0, 600.0, 900.0)
+    ]
+    for k in (0, 3):
+        assert 0 < bands[k][2] <= bands[k + 1][2] <= bands[k + 2][2]
+    assert all(f["geometry"] for f in arv["isochrones"]["features"])
     assert 0.0 < arv["covered_share"] <= 1.0
     sites = plan.body["sites"]
     assert [s["rank"] for s in sites] == list(range(1, len(sites) + 1))

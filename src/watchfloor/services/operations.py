@@ -1990,36 +1990,35 @@ def _game_sites(stage: StageInput, value: Any) -> tuple[Any, Any, float]:
 
 
 _ARV_PROBLEMS: dict[tuple[str, int], Any] = {}
-_REACH_CACHE: dict[tuple[int, int, float], dict[str, Any]] = {}
+_REACH_CACHE: dict[tuple[int, int, float], list[dict[str, Any]]] = {}
 _ARV_PLACEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
+#: Reach bands drawn around each ARV base, as fractions of the response standard.
+REACH_BAND_FRACTIONS = (1 / 3, 2 / 3, 1.0)
+
+
 def _reach_areas(engine: Any, nodes: Any, *, budget_s: float) -> dict[str, Any]:
-    """Return, per base, the area its unit reaches within ``budget_s`` (GeoJSON polygons).
+    """Return, per base, the isochrone bands its unit reaches (GeoJSON polygons).
 
-    The area is the concave hull of the road nodes reached in time: a drawing
-    of the reach for the map, quick enough for every re-plan (the exact
-    isochrone of the travel-time engine is for reports, not the live loop).
+    Bands at a third, two thirds and all of ``budget_s`` (5, 10 and 15 minutes
+    for a 15-minute standard), from one travel-time search per base
+    (:func:`watchfloor.services.reach.reach_bands`). Bases are cached per
+    engine, node and budget: a re-plan that keeps a base reuses its bands.
     """
-    import shapely  # noqa: PLC0415
+    from watchfloor.services.reach import reach_bands  # noqa: PLC0415
 
-    graph = engine.graph
+    budgets = tuple(round(budget_s * f, 1) for f in REACH_BAND_FRACTIONS)
     features = []
     for u, node in enumerate(np.asarray(nodes).tolist()):
         key = (id(engine), int(node), float(budget_s))
-        feature = _REACH_CACHE.get(key)
-        if feature is None:
-            time_s = engine.one_to_all(int(node), cutoff_s=budget_s)
-            hit = np.flatnonzero(np.isfinite(time_s) & (time_s <= budget_s))
-            points = shapely.multipoints(np.column_stack([graph.lon[hit], graph.lat[hit]]))
-            area = shapely.concave_hull(points, ratio=0.2).buffer(0.002).simplify(0.0005)
-            feature = {
-                "type": "Feature",
-                "properties": {"budget_s": budget_s, "n_nodes": int(hit.size)},
-                "geometry": shapely.geometry.mapping(area),
-            }
-            _REACH_CACHE[key] = feature
-        features.append({**feature, "properties": {**feature["properties"], "unit": f"ARV{u + 1}"}})
+        bands = _REACH_CACHE.get(key)
+        if bands is None:
+            bands = reach_bands(engine, int(node), budgets_s=budgets)
+            _REACH_CACHE[key] = bands
+        for band in bands:
+            props = {**band["properties"], "unit": f"ARV{u + 1}", "node": int(node)}
+            features.append({**band, "properties": props})
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -164,7 +164,9 @@
       state.counts[id] = layers[id].features.length;
     }
     state.patrols = layers.patrols;
-    state.planId = layers.plan_id; // set once the new plan is drawn
+    state.planId = layers.plan_id; // set once the new plan's data is on the map
+    state.drawn = false; // true once it is drawn (every source loaded, map idle)
+    whenDrawn(() => { state.drawn = true; });
   }
 
   async function loadPlanLayers() {
@@ -372,17 +374,21 @@
 
   // The page is rendered once every source has its data, every tile is loaded
   // and the map is idle: window.wfState.rendered, with renderMs since navigation.
-  function markRendered() {
+  function whenDrawn(callback) {
     const done = () => SOURCES.every((id) => map.isSourceLoaded(id)) && map.loaded();
     const check = () => {
-      if (done()) {
-        state.renderMs = performance.now();
-        state.rendered = true;
-      } else {
-        map.once("idle", check);
-      }
+      if (done()) callback();
+      else map.once("idle", check);
     };
     map.once("idle", check);
+  }
+
+  function markRendered() {
+    whenDrawn(() => {
+      state.renderMs = performance.now();
+      state.rendered = true;
+      state.drawn = true;
+    });
   }
 
   map.on("load", async () => {
