@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -140,3 +141,35 @@ def test_errors() -> None:
     unreachable[:, 3] = np.inf
     with pytest.raises(InfeasibleError, match="cannot be reached"):
         solve_pcenter(unreachable, THREE_WEIGHTS, n_units=1)
+
+
+@pytest.mark.parametrize(("p", "q"), [(4, 0.0), (8, 0.0), (8, 0.4)])
+def test_lagrangian_path_brackets_the_optimum(p: int, q: float) -> None:
+    # The Lagrangian phase, its reduction tests and the reduced MILP (used on large
+    # coverage matrices) must return a placement and a bound around the exact optimum.
+    from watchfloor.placement._common import coverage_sets  # noqa: PLC0415
+    from watchfloor.placement.coverage import _Levels, _solve_levels  # noqa: PLC0415
+
+    rng = np.random.default_rng(p)
+    travel = _geometric(rng, 60, 400)
+    weight = rng.uniform(1, 5, 400)
+    standard = float(np.quantile(travel.min(axis=0), 0.5)) + 150.0
+    sets = coverage_sets(travel, weight, standard)
+    n = sets.weight.size
+    levels = np.full(n, 1 if q == 0 else p, dtype=np.int64)
+    levels = np.minimum(levels, np.diff(sets.matrix.indptr))
+    group = np.repeat(np.arange(n), levels)
+    rank = np.arange(group.size) - np.repeat(np.cumsum(levels) - levels, levels)
+    value = sets.weight[group] * (1.0 - q) * q**rank
+    lv = _Levels(matrix=sets.matrix, group=group, rank=rank, value=value)
+    far = time.perf_counter() + 60.0
+    exact = _solve_levels(lv, p, 1, deadline=far, time_limit_s=60.0, mip_rel_gap=0.0)
+    assert exact.bound == pytest.approx(exact.objective, rel=1e-6)
+    lag = _solve_levels(
+        lv, p, 1, deadline=far, time_limit_s=4.0, mip_rel_gap=1e-9, lagrangian_min_nnz=0
+    )
+    assert lv.evaluate(lag.counts) == pytest.approx(lag.objective)
+    assert lag.counts.sum() == p
+    assert lag.objective <= exact.objective + 1e-6
+    assert lag.bound >= exact.objective - 1e-6
+    assert lag.objective == pytest.approx(exact.objective, rel=1e-6)

@@ -342,10 +342,10 @@ def _solve_elloumi(
             col_lower=np.zeros(cost.size),
             col_upper=np.concatenate([np.ones(m), np.full(cost.size - m, np.inf)]),
             integer=np.arange(cost.size) < m,
-            time_limit_s=max(deadline - time.perf_counter(), 0.05),
             mip_rel_gap=mip_rel_gap,
             start=np.concatenate([x0, z0]),
             objective_offset=offset,
+            deadline=deadline,
         )
         n_var, n_con = out.n_variables, out.n_constraints
         bound = max(bound, out.bound)
@@ -361,7 +361,9 @@ def _solve_elloumi(
         if out.status != "optimal" or time.perf_counter() >= deadline:
             break
         radius = np.where(outside, np.inf, radius)
-    return best_sites, best_cost, min(bound, best_cost), status, n_var, n_con
+    # every point served by its nearest candidate: a bound that holds whatever HiGHS did
+    trivial = float(weight @ travel.min(axis=0))
+    return best_sites, best_cost, min(max(bound, trivial), best_cost), status, n_var, n_con
 
 
 def _lagrangian(
@@ -431,16 +433,24 @@ def solve_pcenter(
         feasible(r):  exists x in {0,1}^m, sum_j x_j <= p,
                       sum_{j: t_ij <= r} x_j >= 1 for every demand point i
 
-    Each decision is tried with the greedy set cover first and proved with HiGHS
-    only when greedy fails. The objective is the worst travel time in seconds; the
-    bound is the smallest radius not proven infeasible.
+    The decisions are taken on a growing subset of the demand points only (row
+    generation, after Chen & Chen 2009 and Contardo, Iori & Kramer 2019, "A scalable
+    exact algorithm for the vertex p-center problem", Comput. Oper. Res. 103): the
+    optimum on a subset is a lower bound for the whole problem; when its placement
+    also serves every other point within that radius it is optimal, otherwise the
+    worst-served points join the subset. Each decision is tried with the greedy set
+    cover first and proved with HiGHS only when greedy fails. The objective is the
+    worst travel time in seconds; the bound is the largest radius proven infeasible,
+    plus one step.
 
     Parameters
     ----------
     travel_s, demand, n_units
         As in :func:`solve_pmedian` (weights only select which points count).
     time_limit_s : float
-        Wall-time budget; a decision left open makes the status ``"time_limit"``.
+        Wall-time budget, always honoured (to within one HiGHS call's overrun, which
+        HiGHS bounds itself); a decision left open makes the status ``"time_limit"``
+        and the gap says how far from optimal the answer can be.
     """
     t0 = time.perf_counter()
     travel, weight = validate_problem(travel_s, demand, n_units)
@@ -449,38 +459,49 @@ def solve_pcenter(
         raise InvalidInputError(msg)
     _reachable_or_raise(travel)
     deadline = t0 + time_limit_s
-    travel = travel[:, weight > 0]
-    lower_value = float(np.max(np.min(travel, axis=0)))
+    travel = np.ascontiguousarray(travel[:, weight > 0])
+    m, n = travel.shape
+    # every point needs its nearest candidate: the worst of those is a lower bound
+    bound = float(np.max(np.min(travel, axis=0)))
     sites = _farthest_first(travel, n_units)
-    upper_value = float(np.max(np.min(travel[sites], axis=0)))
-    values = np.unique(travel[(travel >= lower_value) & (travel <= upper_value)])
-    lo, hi = 0, int(np.searchsorted(values, upper_value))  # values[hi] is feasible
-    open_decision = False
-    n_milps = 0
-    while lo < hi and time.perf_counter() < deadline:
-        mid = (lo + hi) // 2
-        verdict, found = _cover_decision(travel, float(values[mid]), n_units, deadline=deadline)
-        n_milps += 1
-        if verdict is True and found is not None:
-            hi = mid
-            sites = found
-        elif verdict is False:
-            lo = mid + 1
-        else:
-            open_decision = True
+    served = np.min(travel[sites], axis=0)
+    objective = float(served.max())
+    subset = np.unique(
+        np.concatenate([np.argsort(-served)[: 2 * n_units], [int(np.argmax(travel.min(0)))]])
+    )
+    status: SolveStatus = "time_limit"
+    n_decisions, n_rounds = 0, 0
+    while time.perf_counter() < deadline:
+        n_rounds += 1
+        sub = np.ascontiguousarray(travel[:, subset])
+        radius, sub_sites, exact, k = _pcenter_subset(
+            sub, n_units, lower=bound, upper_sites=sites, deadline=deadline
+        )
+        n_decisions += k
+        bound = max(bound, radius)  # a subset's optimum never exceeds the whole one's
+        served_sub = np.min(travel[sub_sites], axis=0)
+        if float(served_sub.max()) < objective:
+            sites, objective, served = sub_sites, float(served_sub.max()), served_sub
+        if not exact:
             break
-    objective = float(np.max(np.min(travel[sites], axis=0)))
-    bound = float(values[lo]) if values.size else objective
-    status: SolveStatus = "optimal" if lo >= hi and not open_decision else "time_limit"
+        if objective <= bound:
+            status = "optimal"
+            break
+        subset = np.union1d(subset, _late_points(travel, sub_sites, radius, n_units))
+    bound = min(bound, objective)
     gap = relative_gap(objective, bound)
     log.info(
-        "p-center: %d candidates, %d demand points, %d units: %s, radius %.1f s, %d decisions",
-        travel.shape[0],
-        travel.shape[1],
+        "p-center: %d candidates, %d demand points, %d units: %s, radius %.1f s, "
+        "bound %.1f s, %d rounds, %d decisions on %d points",
+        m,
+        n,
         n_units,
         status,
         objective,
-        n_milps,
+        bound,
+        n_rounds,
+        n_decisions,
+        subset.size,
     )
     return Placement(
         model="pcenter",
@@ -490,9 +511,66 @@ def solve_pcenter(
         bound=bound,
         gap=gap,
         solve_time_s=time.perf_counter() - t0,
-        n_variables=travel.shape[0],
-        n_constraints=0,
+        n_variables=m,
+        n_constraints=int(subset.size),
     )
+
+
+def _late_points(travel: FloatArray, sites: IntArray, radius: float, n_units: int) -> IntArray:
+    """Return points ``sites`` serve beyond ``radius``: the worst one of each site, then the
+    worst overall, up to ``3 * n_units`` (spread over the map, so few rounds are needed)."""
+    rows = travel[sites]
+    served = rows.min(axis=0)
+    late = np.flatnonzero(served > radius)
+    if late.size == 0:
+        return late
+    late = late[np.argsort(-served[late], kind="stable")]
+    owner = np.argmin(rows[:, late], axis=0)
+    _, first_of_owner = np.unique(owner, return_index=True)
+    spread = late[first_of_owner]
+    return np.unique(np.concatenate([spread, late[: max(3 * n_units - spread.size, 0)]]))
+
+
+def _pcenter_subset(
+    travel: FloatArray,
+    n_units: int,
+    *,
+    lower: float,
+    upper_sites: IntArray,
+    deadline: float,
+) -> tuple[float, IntArray, bool, int]:
+    """Solve p-center on the columns of ``travel`` by bisection over its distinct times.
+
+    Returns the best radius found, its sites, whether that radius is proven optimal
+    (when not, the radius returned is the largest one proven infeasible, plus one
+    step: a valid lower bound) and the number of decisions taken. ``lower`` is a
+    known lower bound and ``upper_sites`` a feasible placement.
+    """
+    upper = float(np.max(np.min(travel[upper_sites], axis=0)))
+    values = np.unique(travel[(travel >= lower) & (travel <= upper)])
+    sites = upper_sites
+    lo, hi = 0, int(np.searchsorted(values, upper))  # values[hi] is feasible
+    n_decisions = 0
+    first = True
+    while lo < hi:
+        if time.perf_counter() >= deadline:
+            return float(values[lo]), sites, False, n_decisions
+        # the known lower bound first: after the first rounds it is often the optimum
+        mid = lo if first else (lo + hi) // 2
+        first = False
+        verdict, found = _cover_decision(travel, float(values[mid]), n_units, deadline=deadline)
+        n_decisions += 1
+        if verdict is True and found is not None:
+            # the greedy or HiGHS cover may be better than the radius asked for
+            hi = int(np.searchsorted(values, float(np.max(np.min(travel[found], axis=0)))))
+            sites = found
+        elif verdict is False:
+            lo = mid + 1
+        else:
+            return float(values[lo]), sites, False, n_decisions
+    if values.size == 0:
+        return upper, sites, True, n_decisions
+    return float(values[hi]), sites, True, n_decisions
 
 
 def _farthest_first(travel: FloatArray, n_units: int) -> IntArray:
@@ -515,12 +593,24 @@ def _farthest_first(travel: FloatArray, n_units: int) -> IntArray:
 def _cover_decision(
     travel: FloatArray, radius: float, n_units: int, *, deadline: float
 ) -> tuple[bool | None, IntArray | None]:
-    """Decide whether ``n_units`` sites cover every column within ``radius``."""
+    """Decide whether ``n_units`` sites cover every column within ``radius``.
+
+    Returns ``(True, sites)``, ``(False, None)`` when proven impossible, or
+    ``(None, None)`` when the deadline came first.
+    """
     cover = travel <= radius
+    # identical demand columns are one constraint; identical candidate rows one column
     packed = np.ascontiguousarray(np.packbits(cover, axis=0).T)
     keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
     _, first = np.unique(keys, return_index=True)
     sub = cover[:, first]
+    packed_rows = np.ascontiguousarray(np.packbits(sub, axis=1))
+    row_keys = packed_rows.view(np.dtype((np.void, packed_rows.shape[1]))).ravel()
+    _, cand = np.unique(row_keys, return_index=True)
+    cand = cand[sub[cand].any(axis=1)]
+    if (~sub[cand].any(axis=0)).any():
+        return False, None
+    sub = sub[cand]
     # greedy set cover: if it needs no more than p sites, the radius is feasible
     uncovered = np.ones(sub.shape[1], dtype=bool)
     chosen: list[int] = []
@@ -530,7 +620,7 @@ def _cover_decision(
         chosen.append(j)
         uncovered &= ~sub[j]
     if not uncovered.any():
-        return True, np.array(chosen, dtype=np.int64)
+        return True, _pad_sites(cand[np.array(chosen, dtype=np.int64)], n_units, travel.shape[0])
     remaining = deadline - time.perf_counter()
     if remaining <= 0:
         return None, None
@@ -552,15 +642,20 @@ def _cover_decision(
             col_lower=np.zeros(m),
             col_upper=np.ones(m),
             integer=np.ones(m, dtype=bool),
-            time_limit_s=remaining,
             mip_rel_gap=1.0 - 1e-9,  # any feasible cover answers the decision
+            deadline=deadline,
         )
     except InfeasibleError:
         if time.perf_counter() >= deadline:
             return None, None
         return False, None
-    found = np.flatnonzero(np.rint(out.x) > 0).astype(np.int64)
-    if found.size < n_units:
-        extra = np.setdiff1d(np.arange(m), found)[: n_units - found.size]
-        found = np.concatenate([found, extra])
-    return True, found
+    found = cand[np.flatnonzero(np.rint(out.x) > 0)].astype(np.int64)
+    return True, _pad_sites(found, n_units, travel.shape[0])
+
+
+def _pad_sites(found: IntArray, n_units: int, n_cand: int) -> IntArray:
+    """Return ``found`` with unused candidates added up to ``n_units`` sites."""
+    if found.size >= n_units:
+        return found[:n_units]
+    extra = np.setdiff1d(np.arange(n_cand), found)[: n_units - found.size]
+    return np.concatenate([found, extra]).astype(np.int64)
