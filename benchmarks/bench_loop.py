@@ -246,12 +246,15 @@ def time_render(
         print(f"{CHROMIUM} is missing; render skipped", file=sys.stderr)
         return None
     import uvicorn  # noqa: PLC0415
+    from pydantic import SecretStr  # noqa: PLC0415
 
     from watchfloor.services.auth import create_user  # noqa: PLC0415
     from watchfloor.storage.db import open_database, upgrade_database  # noqa: PLC0415
     from watchfloor.web.app import WebOptions, create_app  # noqa: PLC0415
 
-    web_settings = settings.model_copy(update={"secret_key": "bench-secret-0123456789abcdef"})
+    web_settings = settings.model_copy(
+        update={"secret_key": SecretStr("bench-secret-0123456789abcdef")}
+    )
     upgrade_database(web_settings)
     database = open_database(web_settings)
     with database.session() as session:
@@ -348,17 +351,18 @@ def main() -> None:
             room = ops.OperationsRoom(settings, clock=lambda: NOW)
             try:
                 result = time_loop(room, region, repeats=2 if args.quick else 4)
+                ratio = result["cold_s"] / result["warm_s"]
+                print(
+                    f"{label:>24}: declare -> plan {result['warm_s']:.2f} s "
+                    f"(cold start {result['cold_s']:.2f} s, ratio {ratio:.1f}); "
+                    f"steps {result['steps']}; visits planned {result['visits']}",
+                    flush=True,
+                )
                 render = None
                 if not args.no_render:
                     render = time_render(settings, room, region, runs=args.render_runs)
             finally:
                 room.close()
-            ratio = result["cold_s"] / result["warm_s"]
-            print(
-                f"{label:>24}: declare -> plan {result['warm_s']:.2f} s "
-                f"(cold start {result['cold_s']:.2f} s, ratio {ratio:.1f}); "
-                f"steps {result['steps']}; visits planned {result['visits']}"
-            )
             cases.append(
                 {
                     "name": "declare_to_plan",
@@ -379,7 +383,8 @@ def main() -> None:
                     f"(goal {RENDER_GOAL_S:.0f} s, {verdict}; "
                     f"runs {[round(x, 2) for x in render['render_all_s']]}, "
                     f"first load {render['first_s']:.2f} s, browser CPU {render['cpu_s']:.2f} s, "
-                    f"{render['bytes'] / 1e6:.2f} MB received); features {render['counts']}"
+                    f"{render['bytes'] / 1e6:.2f} MB received); features {render['counts']}",
+                    flush=True,
                 )
                 cases.append(
                     {

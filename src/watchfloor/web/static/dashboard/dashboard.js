@@ -80,7 +80,7 @@
 
   // Overview data is cut per zoom on the server (simplified roads, minor roads
   // only when zoomed in), so the tiler need not keep full detail at every zoom.
-  const GEOJSON_OPTS = { maxzoom: 15, buffer: 64, tolerance: 0.5 };
+  const GEOJSON_OPTS = { maxzoom: 15, buffer: 32, tolerance: 1.0 };
   const SOURCES = ["roads", "tension", "isochrones", "reports", "patrols", "sites", "arv", "incident"];
 
   function addLayers(data) {
