@@ -8,6 +8,7 @@ import math
 from datetime import date
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -407,3 +408,146 @@ def test_nycfever_replicates_equal_the_reference(data_dir: Path) -> None:
     )
     ref = _reference_replicates(loc, day, dist, replicates=8, seed=11, **kw)
     np.testing.assert_allclose(res.replicate_max_llr, ref, rtol=0, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- retrospective
+
+
+def _reference_retrospective_max(
+    loc: np.ndarray,
+    day: np.ndarray,
+    dist: np.ndarray,
+    *,
+    n_days: int,
+    max_days: int,
+    max_share: float,
+    max_radius_km: float,
+    min_cases: int,
+) -> float:
+    """Plain maximum LLR over every circle and every window of 1..max_days days anywhere."""
+    n_loc = dist.shape[0]
+    n = loc.size
+    cells = np.zeros((n_loc, n_days))
+    np.add.at(cells, (loc, day), 1.0)
+    n_z, n_d = cells.sum(axis=1), cells.sum(axis=0)
+    best = 0.0
+    for i in range(n_loc):
+        for r in np.unique(dist[i]):
+            inside = dist[i] <= r
+            if r > max_radius_km or n_z[inside].sum() > max_share * n:
+                break
+            c_day = cells[inside].sum(axis=0)
+            n_in = n_z[inside].sum()
+            for length in range(1, max_days + 1):
+                for s in range(n_days - length + 1):
+                    c = c_day[s : s + length].sum()
+                    mu = n_in * n_d[s : s + length].sum() / n
+                    if c >= min_cases and c > mu:
+                        v = c * math.log(c / mu)
+                        if n > c:
+                            v += (n - c) * math.log((n - c) / (n - mu))
+                        best = max(best, v)
+    return best
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(5, 13),
+    st.sampled_from([0.2, 0.5, 1.0]),
+    st.sampled_from([2, 3]),
+    st.booleans(),
+    st.integers(1, 12),
+)
+def test_retrospective_maximum_equals_a_plain_reference(
+    seed: int, n_loc: int, max_share: float, min_cases: int, grid: bool, max_days: int
+) -> None:
+    # Windows of 1..max_days days anywhere in the 12 days (a window as long as the
+    # data included); grid coordinates give equal distances (tie groups).
+    rng = np.random.default_rng(seed)
+    xy = rng.integers(0, 4, (n_loc, 2)).astype(float) if grid else rng.uniform(0, 4, (n_loc, 2))
+    dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    n_cases = int(rng.integers(8, 70))
+    loc = rng.choice(n_loc, size=n_cases, p=rng.dirichlet(np.full(n_loc, 0.7)))
+    day = rng.integers(0, 12, size=n_cases)
+    kw = {"n_days": 12, "max_days": max_days, "max_share": max_share, "min_cases": min_cases}
+    res = space_time_permutation_scan(
+        loc, day, dist, max_radius_km=2.5, replicates=0, rng=rng, analysis="retrospective", **kw
+    )
+    top = res.clusters[0].llr if res.clusters else 0.0
+    assert top == pytest.approx(
+        _reference_retrospective_max(loc, day, dist, max_radius_km=2.5, **kw), abs=1e-9
+    )
+    for c in res.clusters:
+        assert 0 <= c.start_day <= c.end_day < 12
+        assert c.end_day - c.start_day < max_days
+        assert math.isnan(c.recurrence_days)
+
+
+def test_retrospective_replicates_equal_the_reference() -> None:
+    # The replicates shuffle the dates over all cases (cases ordered by location,
+    # Fisher-Yates driven by rng.random((replicates, cases)), each thread shuffling
+    # its own copy in turn); every replicate maximum equals the plain reference on
+    # the same dates.
+    rng = np.random.default_rng(8)
+    xy = rng.uniform(0, 4, (9, 2))
+    dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    loc = rng.integers(0, 9, 50)
+    day = rng.integers(0, 12, 50)
+    kw = {"n_days": 12, "max_days": 5, "max_share": 0.5, "min_cases": 2, "max_radius_km": 2.5}
+    res = space_time_permutation_scan(
+        loc, day, dist, replicates=10, rng=np.random.default_rng(3), stop_early=False,
+        analysis="retrospective", **kw,
+    )  # fmt: skip
+    order = np.argsort(loc, kind="stable")
+    u = np.random.default_rng(3).random((10, loc.size))
+    n_threads = numba.get_num_threads()
+    chunk = -(-10 // n_threads)
+    want = np.zeros(10)
+    for t in range(n_threads):
+        dates = day[order].copy()
+        for r in range(t * chunk, min(10, (t + 1) * chunk)):
+            for j in range(loc.size - 1):
+                s = min(j + int(u[r, j] * (loc.size - j)), loc.size - 1)
+                dates[j], dates[s] = dates[s], dates[j]
+            want[r] = _reference_retrospective_max(loc[order], dates, dist, **kw)
+    np.testing.assert_allclose(res.replicate_max_llr, want, rtol=0, atol=1e-9)
+    fast = space_time_permutation_scan(
+        loc, day, dist, replicates=10, rng=np.random.default_rng(3), analysis="retrospective",
+        **kw,
+    )  # fmt: skip
+    assert [c.p_value for c in fast.clusters] == [c.p_value for c in res.clusters]
+
+
+def test_nycfever_retrospective(data_dir: Path) -> None:
+    # Windows of up to 7 days anywhere in November 2001 (not SaTScan's published
+    # analysis, which is prospective): the best cylinder is 8 Bronx/Harlem zip codes
+    # on 2001/11/08, 5 observed against 0.397 expected, LLR 8.119521 (the reference
+    # scan gives the same), well beyond chance with 999 replicates.
+    ids, lon, lat, cas = _nyc(data_dir)
+    index = {k: i for i, k in enumerate(ids)}
+    loc = np.array([index[c[0]] for c in cas])
+    day = np.array([(date(*map(int, c[2].split("/"))) - date(2001, 11, 1)).days for c in cas])
+    count = np.array([int(c[1]) for c in cas])
+    dist = chord_distance_km(lon, lat)
+    kw = {"n_days": 24, "max_days": 7, "max_share": 0.5, "min_cases": 2, "max_radius_km": 3.0}
+    res = space_time_permutation_scan(
+        loc, day, dist, replicates=999, rng=np.random.default_rng(1), case_count=count,
+        analysis="retrospective", **kw,
+    )  # fmt: skip
+    top = res.clusters[0]
+    assert (top.start_day, top.end_day, top.observed) == (7, 7, 5)
+    assert top.llr == pytest.approx(
+        _reference_retrospective_max(np.repeat(loc, count), np.repeat(day, count), dist, **kw),
+        abs=1e-9,
+    )
+    assert round(top.llr, 6) == 8.119521
+    assert top.p_value <= 0.02
+
+
+def test_unknown_analysis_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="neither 'prospective' nor 'retrospective'"):
+        space_time_permutation_scan(
+            [0, 0], [0, 1], np.zeros((1, 1)), n_days=2, max_days=1, replicates=0,
+            rng=np.random.default_rng(0), analysis="sideways",  # type: ignore[arg-type]
+        )  # fmt: skip

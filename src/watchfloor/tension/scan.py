@@ -479,13 +479,13 @@ def _need(  # noqa: PLR0917 (numba kernel)
     thresholds ``thr`` then decide count by count.
     """
     c = start
-    if best > 0.0 and mu > 0.0:
+    if best > 0.0 and 0.0 < mu < total:
         lo = mu + math.sqrt(best / (0.5 / mu + 1.0 / (total - mu))) - 1.0
         lo = min(lo, 0.5 * (total + mu))  # where the bound holds
         if lo > c:
             c = min(int(lo), top)
     while c < top:
-        if thr_at[c] < 0.8 * best:
+        if thr_at[c] < 0.8 * best or thr_at[c] > best:
             thr[c] = _mu_threshold(float(c), total, best)
             thr_at[c] = best
         if thr[c] > mu:
@@ -706,6 +706,248 @@ def _permutation_replicates(  # noqa: PLR0917 (numba kernel)
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def _window_need(  # noqa: PLR0917 (numba kernel)
+    need: IntArray,
+    length: int,
+    nc: float,
+    d_min: FloatArray,
+    thr: FloatArray,
+    thr_at: FloatArray,
+    total: float,
+    best: float,
+    top: int,
+) -> int:
+    """Refresh the count every window of ``length`` days needs at circle total ``nc``."""
+    nd = _need(need[length], nc * d_min[length], thr, thr_at, total, best, top)
+    need[length] = nd
+    return nd
+
+
+@numba.njit(cache=True)
+def _retro_centre(  # noqa: PLR0917 (numba kernel)
+    lo: int,
+    hi: int,
+    code: npt.NDArray[np.integer],
+    n_z: IntArray,
+    slot_ptr: IntArray,
+    slot_day: IntArray,
+    n_w: int,
+    day_cases: FloatArray,
+    d_min: FloatArray,
+    total: float,
+    log_total: float,
+    log_int: FloatArray,
+    min_cases: int,
+    thr: FloatArray,
+    thr_at: FloatArray,
+    best: float,
+    cnt: IntArray,
+    stamp: IntArray,
+    touched: IntArray,
+    seen: IntArray,
+    need: IntArray,
+    out: FloatArray,
+) -> float:
+    """Grow the circles of one centre over all windows of 1..n_w days anywhere.
+
+    ``cnt`` holds the circle's cases per day. At each circle end only windows
+    holding a day that gained cases are looked at (the others kept their count
+    and their mu grew), and only lengths L for which the 2L - 1 days around the
+    day hold enough cases. A window of L days is evaluated only when its count
+    reaches ``need[L]``, the count needed at the smallest mu of any L-day
+    window (``nc * d_min[L]``), refreshed only when some window reaches it.
+    ``out`` receives (llr, neighbours, start, length, c, mu) of the best
+    cylinder when it beats ``best``; the new best is returned. ``cnt`` and
+    ``stamp`` are zero on entry and on return.
+    """
+    n_days = cnt.size
+    top = thr.size - 1
+    for length in range(n_w + 1):
+        need[length] = 1 if length >= 1 else top
+    n_touched = 0
+    n_seen = 0
+    end_id = 1  # stamp of the days touched since the last circle end
+    nc = 0
+    for pos in range(lo, hi):
+        cd = code[pos]
+        loc = cd >> 1
+        nc += n_z[loc]
+        for j in range(slot_ptr[loc], slot_ptr[loc + 1]):
+            d = slot_day[j]
+            if cnt[d] == 0:
+                seen[n_seen] = d
+                n_seen += 1
+            cnt[d] += 1
+            if stamp[d] != end_id:
+                stamp[d] = end_id
+                touched[n_touched] = d
+                n_touched += 1
+        if (cd & 1) == 0 or n_touched == 0:
+            continue
+        end_id += 1
+        fnc = float(nc)
+        lnc = math.log(fnc) - log_total
+        for t in range(n_touched):
+            d = touched[t]
+            span = 0  # cases in the days d - L + 1 .. d + L - 1: any L-day window holding d
+            for length in range(1, n_w + 1):
+                if length == 1:
+                    span = cnt[d]
+                else:
+                    if d - length + 1 >= 0:
+                        span += cnt[d - length + 1]
+                    if d + length - 1 < n_days:
+                        span += cnt[d + length - 1]
+                if span < need[length] or span < min_cases:
+                    continue
+                s0 = max(0, d - length + 1)
+                s1 = min(d, n_days - length)
+                if s0 > s1:
+                    continue
+                c = 0
+                for u in range(s0, s0 + length):
+                    c += cnt[u]
+                s = s0
+                while True:
+                    if c >= need[length] and c >= min_cases:
+                        nd = _window_need(need, length, fnc, d_min, thr, thr_at, total, best, top)
+                        if c >= nd:
+                            dd = day_cases[s + length] - day_cases[s]
+                            mu = fnc * dd / total
+                            if c > mu and not _below(float(c), mu, total, best):
+                                v = c * (log_int[c] - lnc - math.log(dd))
+                                rest = total - c
+                                if rest > 0.0:
+                                    v += rest * math.log(rest / (total - mu))
+                                if v > best:
+                                    best = v
+                                    out[0] = v
+                                    out[1] = pos - lo + 1
+                                    out[2] = s
+                                    out[3] = length
+                                    out[4] = c
+                                    out[5] = mu
+                    if s == s1:
+                        break
+                    c += cnt[s + length] - cnt[s]
+                    s += 1
+        n_touched = 0
+    for t in range(n_seen):
+        cnt[seen[t]] = 0
+        stamp[seen[t]] = 0
+    return best
+
+
+@numba.njit(cache=True, parallel=True)
+def _retro_best_per_centre(  # noqa: PLR0917 (numba kernel)
+    ptr: IntArray,
+    code: npt.NDArray[np.integer],
+    n_z: IntArray,
+    slot_ptr: IntArray,
+    slot_day: IntArray,
+    n_w: int,
+    day_cases: FloatArray,
+    d_min: FloatArray,
+    min_cases: int,
+    n_threads: int,
+) -> FloatArray:
+    """Best retrospective cylinder per centre: rows of (llr, neighbours, start, length, c, mu)."""
+    n_centres = ptr.size - 1
+    n_days = day_cases.size - 1
+    total = float(slot_day.size)
+    log_total = math.log(total)
+    best = np.zeros((n_centres, 6))
+    top = slot_day.size + 2
+    log_int = np.zeros(top)
+    for k in range(1, top):
+        log_int[k] = math.log(k)
+    chunk = (n_centres + n_threads - 1) // n_threads
+    for t in numba.prange(n_threads):
+        thr = np.zeros(top)
+        thr_at = np.zeros(top)
+        for c in range(top):
+            thr[c] = c
+        cnt = np.zeros(n_days, dtype=np.int64)
+        stamp = np.zeros(n_days, dtype=np.int64)
+        touched = np.zeros(n_days, dtype=np.int64)
+        seen = np.zeros(n_days, dtype=np.int64)
+        need = np.zeros(n_w + 1, dtype=np.int64)
+        for i in range(t * chunk, min(n_centres, (t + 1) * chunk)):
+            _retro_centre(
+                ptr[i], ptr[i + 1], code, n_z, slot_ptr, slot_day, n_w, day_cases, d_min,
+                total, log_total, log_int, min_cases, thr, thr_at, 0.0, cnt, stamp, touched,
+                seen, need, best[i],
+            )  # fmt: skip
+    return best
+
+
+@numba.njit(cache=True, parallel=True)
+def _retro_replicates(  # noqa: PLR0917 (numba kernel)
+    ptr: IntArray,
+    code: npt.NDArray[np.integer],
+    n_z: IntArray,
+    slot_ptr: IntArray,
+    slot_day: IntArray,
+    uniforms: FloatArray,
+    n_w: int,
+    day_cases: FloatArray,
+    d_min: FloatArray,
+    min_cases: int,
+    n_threads: int,
+    stop_at: float,
+) -> FloatArray:
+    """Max retrospective LLR of each replicate: the dates shuffled over all cases.
+
+    Each thread shuffles its own copy of the dates with ``uniforms[r]``
+    (Fisher-Yates), so a replicate's permutation depends only on its row and
+    on the rows before it on the same thread, which is fixed by ``n_threads``.
+    """
+    n_rep, n = uniforms.shape
+    n_centres = ptr.size - 1
+    n_days = day_cases.size - 1
+    total = float(n)
+    log_total = math.log(total)
+    out = np.zeros(n_rep)
+    top = n + 2
+    log_int = np.zeros(top)
+    for k in range(1, top):
+        log_int[k] = math.log(k)
+    chunk = (n_rep + n_threads - 1) // n_threads
+    for t in numba.prange(n_threads):
+        days = slot_day.copy()
+        thr = np.zeros(top)
+        thr_at = np.zeros(top)
+        cnt = np.zeros(n_days, dtype=np.int64)
+        stamp = np.zeros(n_days, dtype=np.int64)
+        touched = np.zeros(n_days, dtype=np.int64)
+        seen = np.zeros(n_days, dtype=np.int64)
+        need = np.zeros(n_w + 1, dtype=np.int64)
+        row = np.zeros(6)
+        for r in range(t * chunk, min(n_rep, (t + 1) * chunk)):
+            for j in range(n - 1):
+                s = j + int(uniforms[r, j] * (n - j))
+                if s >= n:
+                    s = n - 1
+                tmp = days[j]
+                days[j] = days[s]
+                days[s] = tmp
+            for c in range(top):
+                thr[c] = c
+            thr_at[:] = 0.0
+            best = 0.0
+            for i in range(n_centres):
+                best = _retro_centre(
+                    ptr[i], ptr[i + 1], code, n_z, slot_ptr, days, n_w, day_cases, d_min,
+                    total, log_total, log_int, min_cases, thr, thr_at, best, cnt, stamp,
+                    touched, seen, need, row,
+                )  # fmt: skip
+                if best >= stop_at:
+                    break
+            out[r] = best
+    return out
+
+
 @numba.njit(cache=True, parallel=True)
 def _poisson_replicates(  # noqa: PLR0917 (numba kernel)
     ptr: IntArray,
@@ -779,7 +1021,14 @@ def _report(
     total: float,
     n_days: int,
     analysis_interval_days: float,
+    end_day: IntArray | None = None,
 ) -> tuple[ScanCluster, ...]:
+    """Clusters by decreasing LLR without geographical overlap, as SaTScan lists them.
+
+    ``best`` holds per centre (llr, neighbours, window days, c, mu); windows end
+    on the last day unless ``end_day`` (per centre) is given, which marks a
+    retrospective analysis: no recurrence interval then.
+    """
     llr, k, w, c, mu = best
     order = np.argsort(-llr, kind="stable")
     taken = np.zeros(circles.n_centres, dtype=bool)
@@ -815,14 +1064,16 @@ def _report(
                 locations=locs.astype(np.int64),
                 centre=int(i),
                 radius_km=float(circles.distance_km[start + int(k[i]) - 1]),
-                start_day=n_days - int(w[i]),
-                end_day=n_days - 1,
+                start_day=(n_days if end_day is None else int(end_day[i]) + 1) - int(w[i]),
+                end_day=n_days - 1 if end_day is None else int(end_day[i]),
                 observed=round(ci),
                 expected=mi,
                 llr=float(llr[i]),
                 relative_risk=float(rr),
                 p_value=float(p),
-                recurrence_days=float(analysis_interval_days / p) if n_rep else math.nan,
+                recurrence_days=(
+                    float(analysis_interval_days / p) if n_rep and end_day is None else math.nan
+                ),
             )
         )
     return tuple(out)
@@ -847,8 +1098,9 @@ def space_time_permutation_scan(
     case_count: npt.ArrayLike | None = None,
     analysis_interval_days: float = 1.0,
     stop_early: bool = True,
+    analysis: Literal["prospective", "retrospective"] = "prospective",
 ) -> ScanResult:
-    """Return the clusters of a prospective space-time permutation scan.
+    """Return the clusters of a space-time permutation scan (prospective by default).
 
     Parameters
     ----------
@@ -862,7 +1114,8 @@ def space_time_permutation_scan(
     n_days
         Length of the study period in days.
     max_days
-        Longest window, in days, ending on the last day.
+        Longest window, in days: ending on the last day (prospective) or
+        anywhere in the study period (retrospective).
     max_share
         Largest share of all cases inside one circle.
     max_radius_km
@@ -881,6 +1134,10 @@ def space_time_permutation_scan(
         Stop scanning a replicate once its maximum reaches the observed maximum:
         the p-values are unchanged, but ``replicate_max_llr`` then holds a lower
         bound for those replicates. False gives every replicate's exact maximum.
+    analysis
+        ``"prospective"`` (windows end on the last day: surveillance) or
+        ``"retrospective"`` (windows of 1 to ``max_days`` days anywhere in the
+        study period; replicates permute all dates; no recurrence interval).
     """
     loc = np.asarray(case_location, dtype=np.int64).ravel()
     day = np.asarray(case_day, dtype=np.int64).ravel()
@@ -913,6 +1170,14 @@ def space_time_permutation_scan(
     n_z = np.bincount(loc, minlength=n_loc).astype(np.float64)
     n_d = np.bincount(day, minlength=n_days).astype(np.float64)
     circles = build_circles(dist, n_z, max_share=max_share, max_radius_km=max_radius_km)
+    if analysis == "retrospective":
+        return _retrospective_stp(
+            circles, loc, day, n_z, n_d, max_days=max_days, min_cases=min_cases,
+            replicates=replicates, rng=rng, stop_early=stop_early,
+        )  # fmt: skip
+    if analysis != "prospective":
+        msg = f"analysis {analysis!r} is neither 'prospective' nor 'retrospective'"
+        raise InvalidInputError(msg)
     # Days counted back from the end: back = 0 is the last day.
     back = n_days - 1 - day
     in_window = back < max_days
@@ -931,13 +1196,8 @@ def space_time_permutation_scan(
         uniforms = rng.random((replicates, m))
         observed_max = float(best[0].max()) if best[0].size else 0.0
         stop_at = observed_max if stop_early and observed_max > 0 else math.inf
-        # 2 * location + is_end per neighbour position: one compact array to stream
-        # (unsigned: numba checks signed indices for wrap-around, a third of the time)
-        code: npt.NDArray[np.integer] = (2 * circles.neighbours + circles.is_end).astype(
-            np.uint16 if 2 * n_loc + 1 <= np.iinfo(np.uint16).max else np.uint32
-        )
         rep = _permutation_replicates(
-            circles.ptr, code, loc, recent_day, uniforms, n_z.astype(np.int64), d_w,
+            circles.ptr, _code_array(circles), loc, recent_day, uniforms, n_z.astype(np.int64), d_w,
             int(min_cases), max_share <= 0.5, _n_threads(), stop_at,
         )  # fmt: skip
     else:
@@ -953,6 +1213,89 @@ def space_time_permutation_scan(
     log.info(
         "space-time permutation scan: %d cases, %d locations, %d days, %d circles, "
         "%d replicates, %d clusters",
+        n_cases, n_loc, n_days, circles.n_circles, replicates, len(clusters),
+    )  # fmt: skip
+    return ScanResult(
+        status="ok" if clusters else "no_cluster",
+        model="space-time-permutation",
+        clusters=clusters,
+        n_cases=n_cases,
+        n_locations=n_loc,
+        n_days=n_days,
+        replicates=replicates,
+        replicate_max_llr=rep,
+    )
+
+
+_RETRO_CHUNK = 64
+"""Replicates whose random numbers (one per case) are drawn at a time."""
+
+
+def _code_array(circles: Circles) -> npt.NDArray[np.integer]:
+    """``2 * location + is_end`` per neighbour position, unsigned and compact.
+
+    Unsigned, since numba checks signed indices for wrap-around.
+    """
+    n_loc = circles.n_centres
+    return (2 * circles.neighbours + circles.is_end).astype(
+        np.uint16 if 2 * n_loc + 1 <= np.iinfo(np.uint16).max else np.uint32
+    )
+
+
+def _retrospective_stp(
+    circles: Circles,
+    loc: IntArray,
+    day: IntArray,
+    n_z: FloatArray,
+    n_d: FloatArray,
+    *,
+    max_days: int,
+    min_cases: int,
+    replicates: int,
+    rng: np.random.Generator,
+    stop_early: bool,
+) -> ScanResult:
+    """Retrospective space-time permutation scan: windows anywhere in the period."""
+    n_loc, n_days, n_cases = n_z.size, n_d.size, int(loc.size)
+    order = np.argsort(loc, kind="stable")
+    slot_day = day[order].astype(np.int64)
+    slot_ptr = np.concatenate(([0], np.cumsum(n_z))).astype(np.int64)
+    day_cases = np.concatenate(([0.0], np.cumsum(n_d)))
+    d_min = np.zeros(max_days + 1)
+    for length in range(1, max_days + 1):
+        d = day_cases[length:] - day_cases[:-length]
+        d_min[length] = d[d > 0].min() / n_cases if (d > 0).any() else 0.0
+    code = _code_array(circles)
+    n_zi = n_z.astype(np.int64)
+    rows = _retro_best_per_centre(
+        circles.ptr, code, n_zi, slot_ptr, slot_day, max_days, day_cases, d_min,
+        int(min_cases), _n_threads(),
+    )  # fmt: skip
+    best = (
+        rows[:, 0].copy(),
+        rows[:, 1].astype(np.int64),
+        rows[:, 3].astype(np.int64),
+        rows[:, 4].copy(),
+        rows[:, 5].copy(),
+    )
+    end_day = (rows[:, 2] + rows[:, 3] - 1).astype(np.int64)
+    rep = np.zeros(replicates)
+    if replicates:
+        observed_max = float(rows[:, 0].max())
+        stop_at = observed_max if stop_early and observed_max > 0 else math.inf
+        for lo in range(0, replicates, _RETRO_CHUNK):
+            hi = min(replicates, lo + _RETRO_CHUNK)
+            rep[lo:hi] = _retro_replicates(
+                circles.ptr, code, n_zi, slot_ptr, slot_day, rng.random((hi - lo, n_cases)),
+                max_days, day_cases, d_min, int(min_cases), _n_threads(), stop_at,
+            )  # fmt: skip
+    clusters = _report(
+        circles, best, rep, total=float(n_cases), n_days=n_days, analysis_interval_days=1.0,
+        end_day=end_day,
+    )  # fmt: skip
+    log.info(
+        "retrospective space-time permutation scan: %d cases, %d locations, %d days, "
+        "%d circles, %d replicates, %d clusters",
         n_cases, n_loc, n_days, circles.n_circles, replicates, len(clusters),
     )  # fmt: skip
     return ScanResult(
