@@ -18,6 +18,7 @@ from watchfloor.roads.speeds import blue_light_travel_time_s
 from watchfloor.services.arv import (
     ArvProblem,
     PlanUnits,
+    UnitTimeCache,
     build_problem,
     calls_by_hour,
     dispatch_advice,
@@ -94,6 +95,24 @@ def test_dispatch_matches_dijkstra(rutland_region: Region, tmp_path: Path) -> No
         got = [(r["eta_s"], r["unit"]) for r in ranking]
         assert [u for _, u in got] == [u for _, u in expected]
         np.testing.assert_allclose([e for e, _ in got], [e for e, _ in expected], rtol=1e-9)
+
+
+def test_unit_time_cache_is_exact_and_bounded(rutland_region: Region) -> None:
+    g = rutland_region.graph
+    w = blue_light_travel_time_s(g)
+    engine = TravelTimeEngine(g, weights=w)
+    # room for two rows: a third evicts the least recently used
+    cache = UnitTimeCache(engine, max_bytes=2 * 8 * g.n_nodes)
+    a, b, c = 10, 2000, 4000
+    assert cache.etas(np.array([a, b]), 5) is None
+    assert cache.add(np.array([a, b, a])) == 2
+    dist = dijkstra(csr_array((w, g.indices, g.indptr), shape=(g.n_nodes,) * 2), indices=[a, b, c])
+    np.testing.assert_allclose(cache.etas(np.array([b, a]), 77), dist[[1, 0], 77], rtol=1e-12)
+    cache.etas(np.array([a]), 0)  # a is now the most recently used
+    assert cache.add(np.array([c])) == 1
+    assert len(cache) == 2
+    assert cache.etas(np.array([b]), 0) is None  # b was dropped
+    np.testing.assert_allclose(cache.etas(np.array([c, a]), 9), dist[[2, 0], 9], rtol=1e-12)
 
 
 def test_service_errors(problem: ArvProblem) -> None:

@@ -16,6 +16,8 @@ import json
 import logging
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +55,7 @@ __all__ = [
     "DemandOptions",
     "DispatchInputError",
     "PlanUnits",
+    "UnitTimeCache",
     "UnitTimes",
     "bases_from_plan",
     "build_problem",
@@ -855,6 +858,55 @@ def unit_times(engine: TravelTimeEngine, unit_node: IntArray) -> UnitTimes:
     return UnitTimes(node=nodes, time_s=engine.many_to_all(nodes))
 
 
+class UnitTimeCache:
+    """Blue-light times from unit positions to every node, kept per road node (LRU).
+
+    For a long-running service whose units are given as positions with every
+    request (``POST /api/arv/dispatch``): :meth:`etas` answers from the kept rows
+    when every unit's node has one, and :meth:`add` computes the missing rows (one
+    Dijkstra each; run it after answering). Rows are exact travel times, so a
+    ranking from them equals one from a fresh search. At most ``max_bytes`` of
+    rows are kept (``n_nodes * 8`` bytes each), least recently used dropped first.
+    Thread-safe.
+    """
+
+    def __init__(self, engine: TravelTimeEngine, *, max_bytes: int = 256 * 2**20) -> None:
+        self.engine = engine
+        self.max_rows = max(1, max_bytes // max(8 * engine.n_nodes, 1))
+        self._rows: OrderedDict[int, FloatArray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._rows)
+
+    def etas(self, unit_node: IntArray, target: int) -> FloatArray | None:
+        """Return times from ``unit_node`` to ``target``, or None when a row is missing."""
+        with self._lock:
+            rows = [self._rows.get(int(n)) for n in np.asarray(unit_node).tolist()]
+            if any(r is None for r in rows):
+                return None
+            for n in np.asarray(unit_node).tolist():
+                self._rows.move_to_end(int(n))
+            return np.array([r[target] for r in rows if r is not None], dtype=np.float64)
+
+    def add(self, unit_node: IntArray) -> int:
+        """Compute and keep the rows of nodes not kept yet; returns how many were added."""
+        with self._lock:
+            missing = sorted({int(n) for n in np.asarray(unit_node).tolist()} - set(self._rows))
+        missing = missing[: self.max_rows]
+        if not missing:
+            return 0
+        times = self.engine.many_to_all(np.array(missing, dtype=np.int64))
+        with self._lock:
+            for n, row in zip(missing, times, strict=True):
+                self._rows[n] = row
+                self._rows.move_to_end(n)
+            while len(self._rows) > self.max_rows:
+                self._rows.popitem(last=False)
+        return len(missing)
+
+
 class DispatchInputError(InvalidInputError):
     """A dispatch input is not acceptable; ``field`` names it for an API client.
 
@@ -875,12 +927,14 @@ def dispatch_advice(
     busy: Sequence[str] = (),
     max_snap_m: float = 1000.0,
     table: UnitTimes | None = None,
+    cache: UnitTimeCache | None = None,
 ) -> list[dict[str, Any]]:
     """Return the available units ranked by blue-light ETA to an incident (CLI and API).
 
-    Without ``table`` the ETAs come from one search per unit to the incident
-    (right for a one-off command); a long-running service passes a
-    :class:`UnitTimes` table built with :func:`unit_times` for the plan's units.
+    Without ``table`` or ``cache`` the ETAs come from one reverse search from the
+    incident (right for a one-off command); a long-running service passes a
+    :class:`UnitTimes` table built with :func:`unit_times` for the plan's units,
+    or a :class:`UnitTimeCache` that answers when it holds every unit's node.
 
     Raises
     ------
@@ -915,7 +969,8 @@ def dispatch_advice(
             what=[f"units[{i}]" for i in range(len(plan.unit))],
             names=list(plan.unit),
         )
-        eta = engine.matrix(unit_node, node)[:, 0]
+        kept = cache.etas(unit_node, int(node[0])) if cache is not None else None
+        eta = kept if kept is not None else engine.matrix(unit_node, node)[:, 0]
     busy_set = set(busy)
     free = np.array([u not in busy_set for u in plan.unit])
     advice = rank_units(eta, available=free)

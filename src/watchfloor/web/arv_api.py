@@ -8,19 +8,31 @@ region's plan in force (the operations room's ARV placement). The ranking is
 and CSRF header, like the dashboard API). Bad input is 422 with one message per
 field (``errors[].field``): an incident or unit off the region's roads, an
 unknown or repeated unit, no units, every unit busy.
+
+The first request with units at new positions costs one reverse search from
+the incident; after answering, the times from those positions to every node are
+computed and kept (:class:`~watchfloor.services.arv.UnitTimeCache`, per region,
+bounded), so later requests with the units where they were are table lookups.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from watchfloor.errors import NotFoundError
 from watchfloor.services import operations as ops
-from watchfloor.services.arv import DispatchInputError, PlanUnits, dispatch_advice
+from watchfloor.services.arv import (
+    DispatchInputError,
+    PlanUnits,
+    UnitTimeCache,
+    dispatch_advice,
+)
+from watchfloor.traveltime import TravelTimeEngine
 from watchfloor.web.dashboard import OpsUser, Room
 
 __all__ = ["DispatchIn", "DispatchOut", "router"]
@@ -95,6 +107,23 @@ class DispatchOut(BaseModel):
     busy: list[str]
 
 
+_CACHE_LOCK = threading.Lock()
+
+
+def _unit_time_cache(request: Request, region: str, engine: TravelTimeEngine) -> UnitTimeCache:
+    """The app's kept unit times for ``region`` (renewed when the region's engine changes)."""
+    with _CACHE_LOCK:
+        caches: dict[str, UnitTimeCache] | None = getattr(request.app.state, "arv_unit_times", None)
+        if caches is None:
+            caches = {}
+            request.app.state.arv_unit_times = caches
+        cache = caches.get(region)
+        if cache is None or cache.engine is not engine:
+            cache = UnitTimeCache(engine)
+            caches[region] = cache
+        return cache
+
+
 def _positions(room: ops.OperationsRoom, region: str, units: list[UnitIn]) -> PlanUnits:
     """The units as a plan; units without a position take their base in the plan in force."""
     missing = [u for u in units if u.lon is None]
@@ -128,16 +157,24 @@ def _positions(room: ops.OperationsRoom, region: str, units: list[UnitIn]) -> Pl
 
 
 @router.post("/dispatch")
-def api_arv_dispatch(user: OpsUser, room: Room, body: DispatchIn) -> DispatchOut:
+def api_arv_dispatch(
+    request: Request, background: BackgroundTasks, user: OpsUser, room: Room, body: DispatchIn
+) -> DispatchOut:
     """Return the available units ranked by blue-light road ETA to the incident."""
     try:
         region = ops.pick_region(room.settings, body.region)
     except NotFoundError as exc:
         raise DispatchInputError(str(exc), field="region") from None
     engine = ops.region_engine(ops.region_view(room.settings, region))
+    cache = _unit_time_cache(request, region, engine)
     plan = _positions(room, region, body.units)
     busy = [u.unit for u in body.units if u.state == "busy"]
-    ranking = dispatch_advice(engine, plan, lon=body.incident.lon, lat=body.incident.lat, busy=busy)
+    ranking = dispatch_advice(
+        engine, plan, lon=body.incident.lon, lat=body.incident.lat, busy=busy, cache=cache
+    )
+    # after answering: keep the times from these positions for the next request
+    unit_node, _ = engine.nearest_nodes(plan.lon, plan.lat)
+    background.add_task(cache.add, unit_node)
     return DispatchOut(
         region=region,
         incident=body.incident,
