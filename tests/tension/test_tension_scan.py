@@ -551,3 +551,39 @@ def test_unknown_analysis_is_refused() -> None:
             [0, 0], [0, 1], np.zeros((1, 1)), n_days=2, max_days=1, replicates=0,
             rng=np.random.default_rng(0), analysis="sideways",  # type: ignore[arg-type]
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(("max_share", "seed"), [(0.5, 1), (1.0, 2), (0.3, 3)])
+def test_poisson_replicates_equal_a_plain_reference(max_share: float, seed: int) -> None:
+    # Each replicate maximum equals the plain maximum over every cylinder of the same
+    # multinomial draw (the scan's only use of rng), windows ending on the last day.
+    rng = np.random.default_rng(seed)
+    n_loc, n_days, max_days = 10, 20, 5
+    xy = rng.integers(0, 4, (n_loc, 2)).astype(float)  # equal distances too
+    dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    expected = rng.uniform(0.2, 1.5, (n_loc, n_days))
+    cases = rng.poisson(expected)
+    res = poisson_scan(
+        cases, expected, dist, max_days=max_days, max_share=max_share, replicates=15,
+        rng=np.random.default_rng(seed),
+    )  # fmt: skip
+    total = float(cases.sum())
+    mu = expected * (total / expected.sum())
+    window_mu = mu[:, ::-1][:, :max_days]
+    p = np.append(window_mu.ravel(), max(0.0, total - window_mu.sum())) / total
+    draws = np.random.default_rng(seed).multinomial(int(total), p / p.sum(), size=15)[:, :-1]
+    weight = mu.sum(axis=1)
+    want = np.zeros(15)
+    for r in range(15):
+        cells = draws[r].reshape(n_loc, max_days)
+        for i in range(n_loc):
+            for radius in np.unique(dist[i]):
+                inside = dist[i] <= radius
+                if weight[inside].sum() > max_share * weight.sum() * (1 + 1e-12):
+                    break
+                for w in range(1, max_days + 1):
+                    c = float(cells[inside, :w].sum())
+                    m = float(window_mu[inside, :w].sum())
+                    if c >= 2 and c > m:
+                        want[r] = max(want[r], poisson_llr(c, m, total))
+    np.testing.assert_allclose(res.replicate_max_llr, want, rtol=0, atol=1e-9)

@@ -948,6 +948,157 @@ def _retro_replicates(  # noqa: PLR0917 (numba kernel)
     return out
 
 
+@numba.njit(cache=True)
+def _poisson_max_llr(  # noqa: PLR0917 (numba kernel)
+    ptr: IntArray,
+    code: npt.NDArray[np.integer],
+    delta: npt.NDArray[np.uint64],
+    cum_mu: FloatArray,
+    q: int,
+    n_w: int,
+    total: float,
+    min_cases: int,
+    thr: FloatArray,
+    thr_at: FloatArray,
+) -> float:
+    """Max LLR of one Poisson replicate, with the slack lanes of :func:`_stp_max_llr`.
+
+    ``delta[loc, block]`` holds ``-q * cases`` per window lane (no credit: with
+    counts not bounded by half the cases, c*(mu) may grow slower than mu);
+    ``cum_mu[pos, w]`` is the circle's expected count summed over positions in
+    the same order as the observed scan, so every LLR computed is the number
+    the plain scan computes.
+    """
+    bias = np.int64(_LANE_BIAS)
+    cap = np.int64(_LANE_CAP)
+    low = _LOW32
+    hi = _HI
+    best = 0.0
+    top = thr.size - 1
+    for c in range(thr.size):
+        thr[c] = c
+    thr_at[:] = 0.0
+    n_blocks = (n_w + 7) // 8
+    need = np.zeros(8, dtype=np.int64)
+    base_c = np.zeros(8, dtype=np.int64)
+    base_lane = np.zeros(8, dtype=np.int64)
+    sw = np.zeros(4, dtype=np.uint64)
+    for i in range(ptr.size - 1):
+        for b in range(n_blocks):
+            w0 = b * 8
+            sw[:] = 0
+            for k in range(8):
+                lane = bias if w0 + k < n_w else bias + cap
+                need[k] = 1
+                base_c[k] = 0
+                base_lane[k] = lane
+                sw[k // 2] |= np.uint64(lane) << np.uint64(32 * (k % 2))
+            s0 = sw[0]
+            s1 = sw[1]
+            s2 = sw[2]
+            s3 = sw[3]
+            for pos in range(ptr[i], ptr[i + 1]):
+                cd = code[pos]
+                row = delta[cd >> 1, b]
+                s0 += row[0]
+                s1 += row[1]
+                s2 += row[2]
+                s3 += row[3]
+                if (cd & 1) == 0 or (s0 & s1 & s2 & s3 & hi) == hi:
+                    continue
+                sw[0] = s0
+                sw[1] = s1
+                sw[2] = s2
+                sw[3] = s3
+                for k in range(8):
+                    word = sw[k // 2]
+                    sh = np.uint64(32 * (k % 2))
+                    lane = np.int64((word >> sh) & low)
+                    if lane >= bias:
+                        continue
+                    w = w0 + k
+                    c = base_c[k] + (base_lane[k] - lane) // q
+                    mu = cum_mu[pos, w]
+                    nd = _need(need[k], mu, thr, thr_at, total, best, top)
+                    if c >= nd and c >= min_cases:
+                        if c > mu > 0.0 and not _below(float(c), mu, total, best):
+                            best = max(best, _llr(c, mu, total))
+                        nd = c + 1
+                    slack = min((nd - 1 - c) * q, cap)
+                    need[k] = nd
+                    lane = bias + slack
+                    base_c[k] = c
+                    base_lane[k] = lane
+                    sw[k // 2] = (word & ~(low << sh)) | (np.uint64(lane) << sh)
+                s0 = sw[0]
+                s1 = sw[1]
+                s2 = sw[2]
+                s3 = sw[3]
+    return float(best)
+
+
+@numba.njit(cache=True, parallel=True)
+def _poisson_lane_replicates(  # noqa: PLR0917 (numba kernel)
+    ptr: IntArray,
+    code: npt.NDArray[np.integer],
+    draws: npt.NDArray[np.int64],
+    cum_mu: FloatArray,
+    n_w: int,
+    total: float,
+    min_cases: int,
+    n_threads: int,
+) -> FloatArray:
+    """Max LLR of each replicate given multinomial draws of the window cells.
+
+    ``draws[r]`` holds the cases of the n_locations x n_w window cells (day 0 =
+    last day), flattened row-major.
+    """
+    n_rep = draws.shape[0]
+    n_loc = draws.shape[1] // n_w
+    n_blocks = (n_w + 7) // 8
+    out = np.zeros(n_rep)
+    top = int(total) + 2
+    q = 1
+    while q * 2 * top <= _LANE_CAP:
+        q *= 2
+    chunk = (n_rep + n_threads - 1) // n_threads
+    for t in numba.prange(n_threads):
+        delta = np.zeros((n_loc, n_blocks, 4), dtype=np.uint64)
+        thr = np.zeros(top)
+        thr_at = np.zeros(top)
+        for r in range(t * chunk, min(n_rep, (t + 1) * chunk)):
+            for z in range(n_loc):
+                acc = 0
+                for w in range(n_w):
+                    acc += draws[r, z * n_w + w]
+                    k = w % 8
+                    delta[z, w // 8, k // 2] -= np.uint64(q * acc) << np.uint64(32 * (k % 2))
+            out[r] = _poisson_max_llr(
+                ptr, code, delta, cum_mu, q, n_w, total, min_cases, thr, thr_at
+            )
+            delta[:] = 0
+    return out
+
+
+@numba.njit(cache=True)
+def _cumulative_mu(ptr: IntArray, nbr: IntArray, tail_mu: FloatArray) -> FloatArray:
+    """Each circle's expected count per window, summed over positions as the scan does."""
+    n_w = tail_mu.shape[1]
+    out = np.empty((nbr.size, n_w))
+    mw = np.zeros(n_w)
+    for i in range(ptr.size - 1):
+        mw[:] = 0.0
+        for pos in range(ptr[i], ptr[i + 1]):
+            for w in range(n_w):
+                mw[w] += tail_mu[nbr[pos], w]
+                out[pos, w] = mw[w]
+    return out
+
+
+_CUM_MU_MAX_BYTES = 512 * 2**20
+"""Above this the Poisson replicates accumulate mu per neighbour instead of reading it."""
+
+
 @numba.njit(cache=True, parallel=True)
 def _poisson_replicates(  # noqa: PLR0917 (numba kernel)
     ptr: IntArray,
@@ -1371,10 +1522,17 @@ def poisson_scan(
         p = np.append(window_mu.ravel(), max(0.0, total - window_mu.sum())) / total
         p = p / p.sum()
         draws = rng.multinomial(int(total), p, size=replicates)[:, :-1].astype(np.int64)
-        rep = _poisson_replicates(
-            circles.ptr, circles.neighbours, circles.is_end, np.ascontiguousarray(draws),
-            tail_mu, total, int(min_cases), _n_threads(),
-        )  # fmt: skip
+        if circles.neighbours.size * max_days * 8 <= _CUM_MU_MAX_BYTES:
+            rep = _poisson_lane_replicates(
+                circles.ptr, _code_array(circles), np.ascontiguousarray(draws),
+                _cumulative_mu(circles.ptr, circles.neighbours, tail_mu), max_days, total,
+                int(min_cases), _n_threads(),
+            )  # fmt: skip
+        else:
+            rep = _poisson_replicates(
+                circles.ptr, circles.neighbours, circles.is_end, np.ascontiguousarray(draws),
+                tail_mu, total, int(min_cases), _n_threads(),
+            )  # fmt: skip
     else:
         rep = np.zeros(0)
     clusters = _report(
