@@ -96,59 +96,78 @@ def _best_swap(
     weight: npt.NDArray[np.float64],
     open_sites: npt.NDArray[np.int64],
 ) -> tuple[float, int, int]:
-    """Best single exchange (close ``r``, open ``j``): its change in cost, ``j``, ``r``."""
+    """Best single exchange (close ``r``, open ``j``): its change in cost, ``j``, ``r``.
+
+    Whitaker's fast interchange (1983; Hansen & Mladenovic 1997): for each closed
+    ``j`` one pass over the demand gives the change for every ``r`` at once, since a
+    point moves to ``j`` when ``j`` is nearer than its site, and otherwise only
+    when its own site ``r`` closes (to the nearer of ``j`` and its second site).
+    """
     m, n = travel.shape
     d1, d2, a1 = _nearest_two(travel, open_sites)
-    is_open = np.zeros(m, dtype=np.bool_)
-    for s in open_sites:
-        is_open[s] = True
+    slot = np.full(m, -1, dtype=np.int64)
+    for k in range(open_sites.size):
+        slot[open_sites[k]] = k
+    owner = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        owner[i] = slot[a1[i]]
     best_delta, best_j, best_r = 0.0, -1, -1
-    b = np.empty(n)
-    for r in open_sites:
-        base = 0.0
+    loss = np.zeros(open_sites.size)
+    for j in range(m):
+        if slot[j] >= 0:
+            continue
+        row = travel[j]
+        gain = 0.0
+        loss[:] = 0.0
         for i in range(n):
-            b[i] = d2[i] if a1[i] == r else d1[i]
-            base += weight[i] * (b[i] - d1[i])
-        for j in range(m):
-            if is_open[j]:
-                continue
-            row = travel[j]
-            delta = base
-            for i in range(n):
-                if row[i] < b[i]:
-                    delta += weight[i] * (row[i] - b[i])
+            t = row[i]
+            if t < d1[i]:
+                gain += weight[i] * (t - d1[i])
+            else:
+                loss[owner[i]] += weight[i] * (min(t, d2[i]) - d1[i])
+        for k in range(open_sites.size):
+            delta = gain + loss[k]
             if delta < best_delta - 1e-9:
-                best_delta, best_j, best_r = delta, j, r
+                best_delta, best_j, best_r = delta, j, open_sites[k]
     return best_delta, best_j, best_r
 
 
 @numba.njit(cache=True, nogil=True)
 def _lagrangian_step(
-    travel: npt.NDArray[np.float64],
-    weight: npt.NDArray[np.float64],
+    near_cand: npt.NDArray[np.int32],
+    near_cost: npt.NDArray[np.float64],
     lam: npt.NDArray[np.float64],
+    n_cand: int,
     n_units: int,
 ) -> tuple[float, npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Lagrangian value, the ``p`` chosen sites and the subgradient at ``lam``."""
-    m, n = travel.shape
-    rho = np.zeros(m)
-    for j in range(m):
-        row = travel[j]
-        acc = 0.0
-        for i in range(n):
-            v = weight[i] * row[i] - lam[i]
-            if v < 0.0:
-                acc += v
-        rho[j] = acc
+    """Lagrangian value, the ``p`` chosen sites and the subgradient at ``lam``.
+
+    ``near_cand[i]`` lists candidates by increasing cost ``near_cost[i] = h_i t_ij``;
+    only pairs with ``h_i t_ij < lambda_i`` count, and ``lambda_i`` never exceeds the
+    last listed cost, so the lists hold every pair that counts.
+    """
+    n, k_near = near_cand.shape
+    rho = np.zeros(n_cand)
+    for i in range(n):
+        li = lam[i]
+        for k in range(k_near):
+            c = near_cost[i, k]
+            if c >= li:
+                break
+            rho[near_cand[i, k]] += c - li
     chosen = np.argsort(rho)[:n_units].astype(np.int64)
+    is_chosen = np.zeros(n_cand, dtype=np.bool_)
     value = lam.sum()
     for s in chosen:
         value += rho[s]
+        is_chosen[s] = True
     grad = np.ones(n)
-    for s in chosen:
-        row = travel[s]
-        for i in range(n):
-            if weight[i] * row[i] - lam[i] < 0.0:
+    for i in range(n):
+        li = lam[i]
+        for k in range(k_near):
+            if near_cost[i, k] >= li:
+                break
+            if is_chosen[near_cand[i, k]]:
                 grad[i] -= 1.0
     return value, chosen, grad
 
@@ -169,6 +188,8 @@ def _interchange(
 
 def _finite(travel: FloatArray) -> FloatArray:
     """Travel times with ``inf`` replaced by a penalty larger than any finite sum."""
+    if np.isfinite(travel).all():
+        return travel
     finite = travel[np.isfinite(travel)]
     top = float(finite.max()) if finite.size else 1.0
     penalty = 10.0 * top * max(travel.shape[1], 1) + 1.0
@@ -274,7 +295,7 @@ def solve_pmedian(
     weight = np.ascontiguousarray(weight[keep])
     m, n = travel.shape
     start = _greedy_add(travel, weight, n_units)
-    sites = _interchange(travel, weight, start, deadline=t0 + 0.3 * time_limit_s)
+    sites = _interchange(travel, weight, start, deadline=t0 + 0.15 * time_limit_s)
     upper = assignment_cost(travel, weight, sites)
     status: SolveStatus
     if m * n <= max_exact_entries:
@@ -366,6 +387,26 @@ def _solve_elloumi(
     return best_sites, best_cost, min(max(bound, trivial), best_cost), status, n_var, n_con
 
 
+def _near_lists(
+    travel: FloatArray, weight: FloatArray, n_near: int
+) -> tuple[npt.NDArray[np.int32], FloatArray]:
+    """Return, per demand point, its ``n_near`` nearest candidates and their costs ``h t``."""
+    m, n = travel.shape
+    k = min(n_near, m)
+    near = np.empty((n, k), dtype=np.int32)
+    cost = np.empty((n, k))
+    for lo in range(0, n, 2048):  # by blocks of columns: the transposed block stays small
+        block = np.ascontiguousarray(travel[:, lo : lo + 2048].T)
+        idx = np.argpartition(block, k - 1, axis=1)[:, :k] if k < m else np.argsort(block, 1)
+        vals = np.take_along_axis(block, idx, axis=1)
+        order = np.argsort(vals, axis=1, kind="stable")
+        near[lo : lo + 2048] = np.take_along_axis(idx, order, axis=1)
+        cost[lo : lo + 2048] = (
+            np.take_along_axis(vals, order, axis=1) * weight[lo : lo + 2048, None]
+        )
+    return near, cost
+
+
 def _lagrangian(
     travel: FloatArray,
     weight: FloatArray,
@@ -376,42 +417,58 @@ def _lagrangian(
     deadline: float,
     gap: float,
 ) -> tuple[float, IntArray, float]:
-    """Subgradient optimisation of the p-median Lagrangian dual; returns bound, sites, cost."""
+    """Subgradient optimisation of the p-median Lagrangian dual; returns bound, sites, cost.
+
+    The multipliers are kept below each point's cost to its ``n_near``-th nearest
+    candidate (any multipliers give a valid bound), so each step only visits the
+    pairs nearer than that.
+    """
+    m = travel.shape[0]
+    n_near = min(m, max(64, (4 * m) // n_units + 32))
+    near, near_cost = _near_lists(travel, weight, n_near)
+    lam_max = near_cost[:, -1] if n_near < m else np.full(travel.shape[1], np.inf)
     d1, _, _ = _nearest_two(travel, sites)
-    lam = weight * d1  # the incumbent's own assignment costs: a good starting multiplier
+    lam = np.minimum(weight * d1, lam_max)  # the incumbent's own costs: a good start
     best_bound = -np.inf
     best_sites, best_cost = sites, upper
-    theta = 2.0
+    theta = 1.0
     since_improved = 0
     tried: set[bytes] = {np.sort(sites).tobytes()}
-    iteration = 0
+    iteration, next_heuristic = 0, 10
     while time.perf_counter() < deadline:
         iteration += 1
-        value, chosen, grad = _lagrangian_step(travel, weight, lam, n_units)
+        value, chosen, grad = _lagrangian_step(near, near_cost, lam, m, n_units)
         if value > best_bound + 1e-9 * abs(value):
             best_bound, since_improved = value, 0
         else:
             since_improved += 1
-            if since_improved >= 30:
+            if since_improved >= 50:
                 theta, since_improved = theta / 2.0, 0
         key = np.sort(chosen).tobytes()
-        if key not in tried:
+        if iteration >= next_heuristic and key not in tried:
+            # ever sparser: each costs a few interchange passes over the whole matrix
+            next_heuristic = iteration + max(10, iteration // 3)
             tried.add(key)
-            cost = assignment_cost(travel, weight, chosen)
-            if cost < best_cost * (1 + 0.01):
-                improved = _interchange(
-                    travel, weight, chosen, deadline=min(deadline, time.perf_counter() + 5.0)
-                )
-                cost = assignment_cost(travel, weight, improved)
-                if cost < best_cost:
-                    best_cost, best_sites = cost, improved
-        if relative_gap(best_cost, best_bound) <= gap or theta < 1e-4:
+            # Lagrangian heuristic: the relaxation's sites, improved by interchange
+            improved = _interchange(travel, weight, chosen, deadline=deadline)
+            cost = assignment_cost(travel, weight, improved)
+            log.debug(
+                "Lagrangian heuristic at step %d: cost %.6g (%.6g before interchange)",
+                iteration,
+                cost,
+                assignment_cost(travel, weight, chosen),
+            )
+            if cost < best_cost:
+                best_cost, best_sites = cost, improved
+        if relative_gap(best_cost, best_bound) <= gap or theta < 1e-5:
             break
-        grad = np.where((lam <= 0.0) & (grad < 0.0), 0.0, grad)
+        grad = np.where(
+            ((lam <= 0.0) & (grad < 0.0)) | ((lam >= lam_max) & (grad > 0.0)), 0.0, grad
+        )
         norm = float(grad @ grad)
         if norm == 0:
             break
-        lam = np.maximum(lam + theta * (best_cost - value) / norm * grad, 0.0)
+        lam = np.clip(lam + theta * (best_cost - value) / norm * grad, 0.0, lam_max)
     log.debug("p-median Lagrangian: %d iterations, bound %.6g", iteration, best_bound)
     return float(min(best_bound, best_cost)), best_sites, best_cost
 
