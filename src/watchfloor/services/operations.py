@@ -28,6 +28,7 @@ import math
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import select
 
 from watchfloor.errors import (
@@ -1895,9 +1897,8 @@ def _patrol_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str 
             shift_end=shift.end,
             time_limit_s=stage.config.time_limit_s,
         )
-        geojson = svc.plan_to_geojson(plan)
         data = svc.plan_to_dict(plan)
-        shift_body = _shift_json(key, shift, data, geojson, where)
+        shift_body = _shift_json(key, shift, data, _unit_paths(plan), where)
         shift_body.update(
             n_game_sites=int(keep.size),
             # Sites left out of the game never exceed this risk; when it is below
@@ -1919,20 +1920,65 @@ def _patrol_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str 
     return None
 
 
+#: Road geometry of patrol legs, by (engine, from node, to node): consecutive plans
+#: over the same riskiest sites drive many of the same legs. The newest kept.
+_LEG_CACHE: OrderedDict[tuple[int, int, int], npt.NDArray[np.float64]] = OrderedDict()
+_LEG_ENGINES: dict[int, Any] = {}
+_LEG_CACHE_SIZE = 6000
+_LEG_LOCK = threading.Lock()
+
+
+def _leg_lonlat(engine: Any, a: int, b: int) -> npt.NDArray[np.float64]:
+    """Return the road polyline (lon, lat rows, 6 decimals) of the fastest drive from a to b."""
+    key = (id(engine), a, b)
+    with _LEG_LOCK:
+        hit = _LEG_CACHE.get(key)
+        if hit is not None:
+            _LEG_CACHE.move_to_end(key)
+            return hit
+    lonlat = np.asarray(engine.route(a, b).lonlat, dtype=np.float64)
+    line: npt.NDArray[np.float64] = np.empty_like(lonlat)
+    np.round(lonlat, 6, out=line)
+    with _LEG_LOCK:
+        _LEG_ENGINES[id(engine)] = engine  # keeps the id from being reused while cached
+        _LEG_CACHE[key] = line
+        while len(_LEG_CACHE) > _LEG_CACHE_SIZE:
+            _LEG_CACHE.popitem(last=False)
+    return line
+
+
+def _unit_paths(plan: Any) -> dict[str, list[list[float]]]:
+    """Return each unit's whole route along the roads, legs joined (lon, lat pairs).
+
+    The same geometry as the patrol service's GeoJSON legs, with each leg's
+    road search cached across plans.
+    """
+    paths: dict[str, list[list[float]]] = {}
+    for route in plan.routes:
+        engine = plan.engines.get(route.mode, plan.engines["vehicle"])
+        line = paths.setdefault(route.unit_id, [])
+        for leg in route.legs:
+            a, b = plan.location_node(leg.from_location), plan.location_node(leg.to_location)
+            coords: list[list[float]] = []
+            if a != b:
+                coords = _leg_lonlat(engine, a, b).tolist()
+            if len(coords) < 2:
+                coords = [
+                    [round(v, 6) for v in plan.location_lonlat(leg.from_location)],
+                    [round(v, 6) for v in plan.location_lonlat(leg.to_location)],
+                ]
+            line.extend(coords[1:] if line and line[-1] == coords[0] else coords)
+    return paths
+
+
 def _shift_json(
     key: str,
     shift: Shift,
     data: dict[str, Any],
-    geojson: dict[str, Any],
+    paths: dict[str, list[list[float]]],
     where: dict[str, tuple[float, float]],
 ) -> dict[str, Any]:
-    """Return one shift of the plan body from the patrol service's plan (dict and GeoJSON)."""
-    paths: dict[str, list[list[float]]] = {}
-    for feature in geojson["features"]:
-        if feature["geometry"]["type"] == "LineString":
-            line = paths.setdefault(feature["properties"]["unit_id"], [])
-            coords = feature["geometry"]["coordinates"]
-            line.extend(coords[1:] if line and line[-1] == coords[0] else coords)
+    """Return one shift of the plan body from the patrol service's plan and the unit paths."""
     units = []
     for k, unit in enumerate(data["units"]):
         visits = [
@@ -1948,7 +1994,7 @@ def _shift_json(
                 "visits": visits,
                 "travel_s": unit["route"]["total_travel_s"],
                 "status": unit["route"]["status"],
-                "path": [[round(x, 6), round(y, 6)] for x, y in paths.get(unit["unit_id"], [])],
+                "path": paths.get(unit["unit_id"], []),
             }
         )
     return {
