@@ -608,8 +608,10 @@ def solve_mexclp(
     n_groups = sets.weight.size
     set_size = np.diff(sets.matrix.indptr)
     # Levels past K add at most q^K of a group's weight: truncating there changes the
-    # objective by less than a tenth of the requested gap, which is added to the bound.
-    tail_tol = max(mip_rel_gap, 1e-9) / 10.0
+    # objective by less than a twentieth of the requested gap (of the total weight),
+    # which is added to the bound; the level model is solved to 3/4 of the gap so
+    # that the sum stays within it whenever a third of the weight or more is covered.
+    tail_tol = max(mip_rel_gap, 1e-9) / 20.0
     k_max = n_units
     if q > 0:
         k_max = int(min(n_units, max(1.0, np.ceil(np.log(tail_tol) / np.log(q)))))
@@ -629,7 +631,7 @@ def solve_mexclp(
         max_units_per_site,
         deadline=t0 + time_limit_s,
         time_limit_s=time_limit_s,
-        mip_rel_gap=mip_rel_gap,
+        mip_rel_gap=0.75 * mip_rel_gap,
     )
     # the objective counts every level, past the truncation too
     cover_count = sets.matrix.T @ res.counts
