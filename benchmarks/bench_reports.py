@@ -9,6 +9,9 @@ request its own Idempotency-Key and records the reference of every 201), or,
 without wrk, from an asyncio client on raw sockets. After each run the bench
 checks that every acknowledged reference is stored, and that no report is
 stored twice (one report per idempotency key): lost and doubled are counted.
+The server's CPU time per request (all its processes, from /proc) is printed
+too: on a shared machine it says more than the rate, which depends on what
+else runs.
 
     python benchmarks/bench_reports.py [--json] [--quick] [--connections 32] [--workers 2]
 
@@ -191,6 +194,24 @@ async def _asyncio_load(url: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """Return the user + system CPU seconds of a process and its children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pids.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def _load(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     if args.load == "wrk":
         return _run_wrk(url, args, tmp / f"acked-{secrets.token_hex(4)}.txt")
@@ -223,7 +244,9 @@ def _run_ours(env: dict[str, str], args: argparse.Namespace, tmp: Path) -> dict[
     proc = _serve(command, env, f"http://127.0.0.1:{port}/healthz")
     try:
         _warm(f"http://127.0.0.1:{port}")
+        cpu0 = _tree_cpu_s(proc.pid)
         result = _load(f"http://127.0.0.1:{port}", args, tmp)
+        result["cpu_ms"] = (_tree_cpu_s(proc.pid) - cpu0) * 1000 / max(1, len(result["references"]))
         result["load_average"] = os.getloadavg()
         # The near-duplicate pass runs after the commits: time until it has caught up.
         result["dedup_backlog"] = _pending(env)
@@ -246,7 +269,9 @@ def _run_peer(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     proc = _serve(command, env, f"http://127.0.0.1:{port}/healthz")
     try:
         _warm(f"http://127.0.0.1:{port}")
+        cpu0 = _tree_cpu_s(proc.pid)
         result = _load(f"http://127.0.0.1:{port}", args, tmp)
+        result["cpu_ms"] = (_tree_cpu_s(proc.pid) - cpu0) * 1000 / max(1, len(result["references"]))
         result["load_average"] = os.getloadavg()
         return result
     finally:
@@ -318,7 +343,8 @@ def main() -> None:
         peer = _run_peer(args, tmp)
         print(
             f"bare FastAPI: {peer['per_s']:.0f}/s p50 {peer['p50_ms']:.1f} ms "
-            f"p99 {peer['p99_ms']:.1f} ms (load average {peer['load_average'][0]:.2f})"
+            f"p99 {peer['p99_ms']:.1f} ms, server CPU {peer['cpu_ms']:.2f} ms/request "
+            f"(load average {peer['load_average'][0]:.2f})"
         )
         backends: list[tuple[str, dict[str, str]]] = []
         wanted = args.backends.split(",")
@@ -348,7 +374,8 @@ def main() -> None:
                     f"{check['stored']}, lost {check['lost']}, doubled {check['doubled']}, "
                     f"errors {ours['errors']}; {ratio:.2f} of the ceiling; near-duplicate "
                     f"backlog {ours['dedup_backlog']} caught up in "
-                    f"{ours['dedup_catch_up_s']:.1f} s "
+                    f"{ours['dedup_catch_up_s']:.1f} s; server CPU "
+                    f"{ours['cpu_ms']:.2f} ms/submission "
                     f"(load average {ours['load_average'][0]:.2f})"
                 )
                 ours_s = 1.0 / ours["per_s"] if ours["per_s"] else float("inf")
@@ -368,6 +395,8 @@ def main() -> None:
                         "peer_p50_ms": peer["p50_ms"],
                         "peer_p99_ms": peer["p99_ms"],
                         "errors": ours["errors"],
+                        "ours_cpu_ms": ours["cpu_ms"],
+                        "peer_cpu_ms": peer["cpu_ms"],
                         "dedup_backlog": ours["dedup_backlog"],
                         "dedup_catch_up_s": ours["dedup_catch_up_s"],
                         "load_average_1m": ours["load_average"][0],

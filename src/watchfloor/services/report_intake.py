@@ -356,7 +356,8 @@ def _store_batch(
         conn.commit()
     if fresh:
         queues = Counter(subs[i].triage.queue for i in fresh)
-        log.info(
+        # DEBUG: at a surge's rate one INFO line per commit costs more than the commit's SQL.
+        log.debug(
             "report received: %d stored in one commit (%s)",
             len(fresh),
             ", ".join(f"{queue} {n}" for queue, n in sorted(queues.items())),
@@ -544,8 +545,10 @@ def link_pending_duplicates(
     and links each to the first report of its group (same kind, within
     ``duplicate_radius_m`` or the same site, link or place text, within
     ``duplicate_window_h``, MinHash similarity at least
-    ``duplicate_similarity``). Passes of different processes run one at a time
-    (SQLite's write lock, a PostgreSQL advisory lock).
+    ``duplicate_similarity``). Passes of different processes run one at a time:
+    on SQLite under the write lock, on PostgreSQL under an advisory lock (a
+    pass that finds it taken returns 0 at once: the other pass takes every
+    pending report).
     """
     pending_query = select(_REPORTS.c.id).where(_REPORTS.c.duplicate_checked_at.is_(None)).limit(1)
     with database.engine.connect() as conn:
@@ -554,7 +557,10 @@ def link_pending_duplicates(
     with database.write_guard(), database.engine.connect() as conn:
         _begin_write(conn)
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DEDUP_LOCK_KEY})
+            # Another process's pass is running: it takes the pending reports of all.
+            lock = text("SELECT pg_try_advisory_xact_lock(:key)")
+            if not conn.execute(lock, {"key": _DEDUP_LOCK_KEY}).scalar():
+                return 0
         rows = conn.execute(
             select(
                 _REPORTS.c.id,

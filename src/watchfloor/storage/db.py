@@ -13,7 +13,9 @@ area, each with its own ``branch_labels``): :func:`upgrade_database` runs
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -102,24 +104,65 @@ def _make_engine(url: str) -> Engine:
     raise ConfigurationError(msg)
 
 
+class _FileWriteLock:
+    """A lock shared by the threads of this process and, through ``flock``, by every
+    process that opens the same SQLite file (the workers of ``serve --workers N``).
+
+    A waiting writer wakes as soon as the lock is released, instead of sleeping in
+    SQLite's busy handler (which backs off to 100 ms between tries).
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> _FileWriteLock:
+        self._thread_lock.acquire()
+        if self._path is not None:
+            try:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+def _write_lock_for(engine: Engine) -> AbstractContextManager[object]:
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return _FileWriteLock(None)
+    return _FileWriteLock(Path(database).with_name(Path(database).name + "-writer.lock"))
+
+
 @dataclass(frozen=True)
 class Database:
     """An engine and its session factory; build it with :func:`open_database`."""
 
     engine: Engine
     sessions: sessionmaker[Session]
-    _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _write_lock: AbstractContextManager[object] = field(default_factory=nullcontext, repr=False)
 
     def write_guard(self) -> AbstractContextManager[object]:
-        """Return a context that serialises write transactions of this process on SQLite.
+        """Return a context that serialises write transactions on SQLite.
 
-        SQLite allows one writer; queueing writers on a lock here is fairer and
-        faster than letting them spin in SQLite's busy handler. On PostgreSQL it
-        does nothing.
+        SQLite allows one writer; queueing writers on a lock (threads of this
+        process, and other processes on the same file through ``flock``) is
+        fairer and faster than letting them sleep in SQLite's busy handler. On
+        PostgreSQL it does nothing.
         """
-        if self.engine.dialect.name == "sqlite":
-            return self._write_lock
-        return nullcontext()
+        return self._write_lock
 
     @property
     def backend(self) -> str:
@@ -151,7 +194,11 @@ def open_database(settings: Settings) -> Database:
         When the database URL names an unsupported backend.
     """
     engine = _make_engine(settings.resolved_database_url)
-    return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+    return Database(
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        _write_lock=_write_lock_for(engine),
+    )
 
 
 def alembic_config(url: str) -> Config:
