@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 #: Coverage matrices with more non-zeros than this try Lagrangian relaxation first.
 LAGRANGIAN_MIN_NNZ = 500_000
 #: Share of the time limit the Lagrangian phase may use before HiGHS takes over.
-LAGRANGIAN_SHARE = 0.25
+LAGRANGIAN_SHARE = 0.6
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -228,29 +228,48 @@ def _levels_lagrangian(
 
     Relaxing ``sum_k y_gk <= sum_{j in N_g} x_j`` with ``lambda_g >= 0`` gives the upper
     bound ``L(lambda) = sum_k max(0, v_k - lambda_g(k)) + (best p candidates by
-    sum_{g in N_j} lambda_g)``, minimised by subgradient steps (Polyak's rule); each
-    step's candidates are a feasible placement, kept when better.
+    sum_{g in N_j} lambda_g)``, minimised by the volume algorithm (Barahona & Anbil
+    2000, "The volume algorithm: producing primal solutions with a subgradient
+    method", Math. Program. 87): steps from the best multipliers so far along the
+    violation of an average of the relaxed solutions, which on the county's MCLP
+    closes the bound several times faster than plain subgradient steps. Each step's
+    candidates are a feasible placement; every 25 steps a local search starts there.
     """
     w1 = lv.first_value()
-    lam = 0.5 * w1
     best_counts = start
     best_value = lv.evaluate(start)
-    best_bound, best_lam = lv.upper(), lam
-    theta, stall, iteration = 1.0, 0, 0
-    tried: set[bytes] = set()
-    while time.perf_counter() < deadline and theta > 1e-4:
-        iteration += 1
+
+    def relaxed(lam: FloatArray) -> tuple[float, FloatArray, FloatArray, FloatArray]:
         score = lv.matrix @ lam
         counts = _top_counts(score, n_units, cap)
         above = lv.value > lam[lv.group]
         value_l = float((lv.value - lam[lv.group])[above].sum() + counts @ score)
-        if value_l < best_bound - 1e-12 * abs(value_l):
-            best_bound, best_lam, stall = value_l, lam, 0
+        filled = np.bincount(lv.group[above], minlength=lv.n_groups).astype(np.float64)
+        return value_l, counts, filled, lv.matrix.T @ counts
+
+    centre = 0.5 * w1
+    bound, counts, filled_avg, cov_avg = relaxed(centre)
+    step, alpha, reds, iteration = 0.1, 0.1, 0, 0
+    tried: set[bytes] = set()
+    while time.perf_counter() < deadline and step > 1e-9:
+        iteration += 1
+        v = filled_avg - cov_avg
+        v = np.where(((centre <= 0) & (v < 0)) | ((centre >= w1) & (v > 0)), 0.0, v)
+        norm = float(v @ v)
+        if norm < 1e-12:
+            break
+        lam = np.clip(centre + step * (bound - best_value) / norm * v, 0.0, w1)
+        value_l, counts, filled, cov = relaxed(lam)
+        filled_avg = alpha * filled + (1 - alpha) * filled_avg
+        cov_avg = alpha * cov + (1 - alpha) * cov_avg
+        if value_l < bound:
+            if (filled - cov) @ v >= 0:
+                step = min(2.0, 1.1 * step)
+            centre, bound, reds = lam, value_l, 0
         else:
-            stall += 1
-            if stall >= 50:
-                theta, stall = theta / 2.0, 0
-        cov = lv.matrix.T @ counts
+            reds += 1
+            if reds >= 20:
+                step, reds = 0.66 * step, 0
         value = float(lv.value[lv.rank < cov[lv.group]].sum())
         if value > best_value:
             best_value, best_counts = value, counts
@@ -261,18 +280,10 @@ def _levels_lagrangian(
             value_i = lv.evaluate(improved)
             if value_i > best_value:
                 best_value, best_counts = value_i, improved
-        if best_bound - best_value <= target_gap * max(best_value, 1e-12):
+        if bound - best_value <= target_gap * max(best_value, 1e-12):
             break
-        g = np.bincount(lv.group[above], minlength=lv.n_groups) - cov
-        g = np.where(((lam <= 0) & (g < 0)) | ((lam >= w1) & (g > 0)), 0.0, g)
-        norm = float(g @ g)
-        if norm == 0:
-            break
-        lam = np.clip(lam + theta * (value_l - best_value) / norm * g, 0.0, w1)
-    log.debug(
-        "Lagrangian: %d iterations, value %.6g, bound %.6g", iteration, best_value, best_bound
-    )
-    return _Dual(best_counts, best_value, best_bound, best_lam)
+    log.debug("Lagrangian: %d iterations, value %.6g, bound %.6g", iteration, best_value, bound)
+    return _Dual(best_counts, best_value, bound, centre)
 
 
 def _levels_milp(
