@@ -724,6 +724,10 @@ def _window_need(  # noqa: PLR0917 (numba kernel)
     return nd
 
 
+_RETRO_FIRST = 16
+"""Neighbours per centre scanned in a retrospective replicate's first pass."""
+
+
 @numba.njit(cache=True)
 def _retro_centre(  # noqa: PLR0917 (numba kernel)
     lo: int,
@@ -751,7 +755,8 @@ def _retro_centre(  # noqa: PLR0917 (numba kernel)
 ) -> float:
     """Grow the circles of one centre over all windows of 1..n_w days anywhere.
 
-    ``cnt`` holds the circle's cases per day. At each circle end only windows
+    ``cnt`` holds the circle's cases per day, after ``n_w - 1`` zeros (and as
+    many after the last day). At each circle end only windows
     holding a day that gained cases are looked at (the others kept their count
     and their mu grew), and only lengths L for which the 2L - 1 days around the
     day hold enough cases. A window of L days is evaluated only when its count
@@ -761,8 +766,9 @@ def _retro_centre(  # noqa: PLR0917 (numba kernel)
     cylinder when it beats ``best``; the new best is returned. ``cnt`` and
     ``stamp`` are zero on entry and on return.
     """
-    n_days = cnt.size
+    n_days = stamp.size
     top = thr.size - 1
+    pre = np.zeros(2 * n_w, dtype=np.int64)
     for length in range(n_w + 1):
         need[length] = 1 if length >= 1 else top
     n_touched = 0
@@ -775,10 +781,10 @@ def _retro_centre(  # noqa: PLR0917 (numba kernel)
         nc += n_z[loc]
         for j in range(slot_ptr[loc], slot_ptr[loc + 1]):
             d = slot_day[j]
-            if cnt[d] == 0:
+            if cnt[d + n_w - 1] == 0:
                 seen[n_seen] = d
                 n_seen += 1
-            cnt[d] += 1
+            cnt[d + n_w - 1] += 1
             if stamp[d] != end_id:
                 stamp[d] = end_id
                 touched[n_touched] = d
@@ -790,51 +796,46 @@ def _retro_centre(  # noqa: PLR0917 (numba kernel)
         lnc = math.log(fnc) - log_total
         for t in range(n_touched):
             d = touched[t]
-            span = 0  # cases in the days d - L + 1 .. d + L - 1: any L-day window holding d
+            # cases in the 2 n_w - 1 days around d (cnt is padded with n_w - 1 zeros
+            # each side) as prefix sums: every window holding d is a difference
+            acc = 0
+            pre[0] = 0
+            for j in range(2 * n_w - 1):
+                acc += cnt[d + j]
+                pre[j + 1] = acc
             for length in range(1, n_w + 1):
-                if length == 1:
-                    span = cnt[d]
-                else:
-                    if d - length + 1 >= 0:
-                        span += cnt[d - length + 1]
-                    if d + length - 1 < n_days:
-                        span += cnt[d + length - 1]
-                if span < need[length] or span < min_cases:
-                    continue
-                s0 = max(0, d - length + 1)
-                s1 = min(d, n_days - length)
-                if s0 > s1:
-                    continue
-                c = 0
-                for u in range(s0, s0 + length):
-                    c += cnt[u]
-                s = s0
-                while True:
-                    if c >= need[length] and c >= min_cases:
-                        nd = _window_need(need, length, fnc, d_min, thr, thr_at, total, best, top)
-                        if c >= nd:
-                            dd = day_cases[s + length] - day_cases[s]
-                            mu = fnc * dd / total
-                            if c > mu and not _below(float(c), mu, total, best):
-                                v = c * (log_int[c] - lnc - math.log(dd))
-                                rest = total - c
-                                if rest > 0.0:
-                                    v += rest * math.log(rest / (total - mu))
-                                if v > best:
-                                    best = v
-                                    out[0] = v
-                                    out[1] = pos - lo + 1
-                                    out[2] = s
-                                    out[3] = length
-                                    out[4] = c
-                                    out[5] = mu
-                    if s == s1:
-                        break
-                    c += cnt[s + length] - cnt[s]
-                    s += 1
+                nl = need[length]
+                nl = max(nl, min_cases)
+                if pre[n_w + length - 1] - pre[n_w - length] < nl:
+                    continue  # even the 2 L - 1 days around d hold too few
+                for k in range(length):
+                    i0 = n_w - length + k
+                    c = pre[i0 + length] - pre[i0]
+                    s = d - length + 1 + k
+                    if c < nl or s < 0 or s + length > n_days:
+                        continue
+                    nd = _window_need(need, length, fnc, d_min, thr, thr_at, total, best, top)
+                    nl = max(nd, min_cases)
+                    if c < nd:
+                        continue
+                    dd = day_cases[s + length] - day_cases[s]
+                    mu = fnc * dd / total
+                    if c > mu and not _below(float(c), mu, total, best):
+                        v = c * (log_int[c] - lnc - math.log(dd))
+                        rest = total - c
+                        if rest > 0.0:
+                            v += rest * math.log(rest / (total - mu))
+                        if v > best:
+                            best = v
+                            out[0] = v
+                            out[1] = pos - lo + 1
+                            out[2] = s
+                            out[3] = length
+                            out[4] = c
+                            out[5] = mu
         n_touched = 0
     for t in range(n_seen):
-        cnt[seen[t]] = 0
+        cnt[seen[t] + n_w - 1] = 0
         stamp[seen[t]] = 0
     return best
 
@@ -868,7 +869,7 @@ def _retro_best_per_centre(  # noqa: PLR0917 (numba kernel)
         thr_at = np.zeros(top)
         for c in range(top):
             thr[c] = c
-        cnt = np.zeros(n_days, dtype=np.int64)
+        cnt = np.zeros(n_days + 2 * (n_w - 1), dtype=np.int64)
         stamp = np.zeros(n_days, dtype=np.int64)
         touched = np.zeros(n_days, dtype=np.int64)
         seen = np.zeros(n_days, dtype=np.int64)
@@ -918,7 +919,7 @@ def _retro_replicates(  # noqa: PLR0917 (numba kernel)
         days = slot_day.copy()
         thr = np.zeros(top)
         thr_at = np.zeros(top)
-        cnt = np.zeros(n_days, dtype=np.int64)
+        cnt = np.zeros(n_days + 2 * (n_w - 1), dtype=np.int64)
         stamp = np.zeros(n_days, dtype=np.int64)
         touched = np.zeros(n_days, dtype=np.int64)
         seen = np.zeros(n_days, dtype=np.int64)
@@ -936,12 +937,18 @@ def _retro_replicates(  # noqa: PLR0917 (numba kernel)
                 thr[c] = c
             thr_at[:] = 0.0
             best = 0.0
-            for i in range(n_centres):
-                best = _retro_centre(
-                    ptr[i], ptr[i + 1], code, n_z, slot_ptr, days, n_w, day_cases, d_min,
-                    total, log_total, log_int, min_cases, thr, thr_at, best, cnt, stamp,
-                    touched, seen, need, row,
-                )  # fmt: skip
+            # small circles first: the maximum is usually there, and a high best early
+            # lets the large circles skip more (and stop sooner at stop_at)
+            for phase in range(2):
+                for i in range(n_centres):
+                    hi = ptr[i + 1] if phase else min(ptr[i + 1], ptr[i] + _RETRO_FIRST)
+                    best = _retro_centre(
+                        ptr[i], hi, code, n_z, slot_ptr, days, n_w, day_cases, d_min,
+                        total, log_total, log_int, min_cases, thr, thr_at, best, cnt, stamp,
+                        touched, seen, need, row,
+                    )  # fmt: skip
+                    if best >= stop_at:
+                        break
                 if best >= stop_at:
                     break
             out[r] = best
