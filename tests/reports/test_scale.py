@@ -56,8 +56,9 @@ def many_reports(database: Database) -> int:
         }
         for i in range(N_REPORTS)
     ]
-    with database.session() as session:
-        session.execute(insert(Report), rows)
+    # Core executemany on the table: the ORM's bulk path costs twice as much here.
+    with database.engine.begin() as conn:
+        conn.execute(insert(Report.__table__), rows)
     return N_REPORTS
 
 
