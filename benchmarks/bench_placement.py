@@ -135,7 +135,9 @@ def _county_matrix(
     return travel, demand, f"synthetic_county({g.n_nodes} nodes)"
 
 
-def bench_models(quick: bool, peer_large: bool, large_only: bool) -> list[dict[str, Any]]:
+def bench_models(
+    quick: bool, peer_large: bool, large_only: bool, models: tuple[str, ...]
+) -> list[dict[str, Any]]:
     cases = []
     sizes = [(200, 2000, (10, 20))]
     if not quick:
@@ -154,7 +156,7 @@ def bench_models(quick: bool, peer_large: bool, large_only: bool) -> list[dict[s
         standard = float(np.quantile(travel.min(axis=0), 0.5)) * 1.0 + 300.0
         large = n_cand * n_dem > 1_000_000
         gap = GOAL_GAP if large else 1e-4
-        for model in ("mclp", "mexclp", "pmedian", "pcenter"):
+        for model in models:
             for p in units:
                 ours_s, ours_obj, res = _ours(model, travel, demand, p, standard, gap)
                 row: dict[str, Any] = {
@@ -577,11 +579,22 @@ def main() -> None:
         "--peer-large", action="store_true", help="also run spopt MCLP at 2,000 x 20,000"
     )
     ap.add_argument("--large-only", action="store_true", help="models at 2,000 x 20,000 only")
+    ap.add_argument(
+        "--model",
+        action="append",
+        choices=["mclp", "mexclp", "pmedian", "pcenter"],
+        help="run only these solver models (repeatable; default all)",
+    )
     ap.add_argument("--only", choices=["models", "hypercube", "dispatch", "stations"], default=None)
     args = ap.parse_args()
     cases: list[dict[str, Any]] = []
     parts = {
-        "models": lambda: bench_models(args.quick, args.peer_large, args.large_only),
+        "models": lambda: bench_models(
+            args.quick,
+            args.peer_large,
+            args.large_only,
+            tuple(args.model or ("mclp", "mexclp", "pmedian", "pcenter")),
+        ),
         "hypercube": lambda: bench_hypercube(args.quick),
         "dispatch": lambda: bench_dispatch(args.quick),
         "stations": lambda: bench_vs_stations(args.quick),
