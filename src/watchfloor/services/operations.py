@@ -1898,7 +1898,10 @@ def _patrol_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str 
             time_limit_s=stage.config.time_limit_s,
         )
         data = svc.plan_to_dict(plan)
-        shift_body = _shift_json(key, shift, data, _unit_paths(plan), where)
+        t_paths = time.perf_counter()
+        paths = _unit_paths(plan)
+        paths_s = time.perf_counter() - t_paths
+        shift_body = _shift_json(key, shift, data, paths, where)
         shift_body.update(
             n_game_sites=int(keep.size),
             # Sites left out of the game never exceed this risk; when it is below
@@ -1906,6 +1909,7 @@ def _patrol_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str 
             max_risk_left_out=cutoff,
             exact=cutoff <= float(data["guarantee"]),
             solve_s=time.perf_counter() - t0,
+            paths_s=paths_s,
         )
         return shift_body
 
@@ -1915,7 +1919,9 @@ def _patrol_stage(stage: StageInput, body: dict[str, Any], posture: Any) -> str 
         futures = [pool.submit(solve, k, sh) for k, sh in zip(keys, stage.shifts, strict=False)]
         shifts = [f.result() for f in futures]
     for shift_body in shifts:
+        # patrol_<shift> includes routes_<shift>: the road geometry of the units' legs.
         stage.timer.timings_s[f"patrol_{shift_body['key']}"] = shift_body["solve_s"]
+        stage.timer.timings_s[f"routes_{shift_body['key']}"] = shift_body["paths_s"]
     body["shifts"].extend(shifts)
     return None
 
