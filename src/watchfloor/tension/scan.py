@@ -526,11 +526,13 @@ def _stp_max_llr(  # noqa: PLR0917 (numba kernel)
     Why the credit is safe: let ``c*(mu)`` be the real count at which the LLR
     equals the best. Its slope ``dc*/dmu`` is the logarithmic mean of ``c/mu``
     and ``(N - c)/(N - mu)``, at least 1 while ``c* <= N/2``; beyond N/2 no
-    circle (at most half the cases) can reach it. So ``c*`` grows at least as
+    cylinder can reach it when every cylinder holds at most half the cases (its
+    circle does, or the window does). So ``c*`` grows at least as
     fast as mu, and a window whose count grew by no more than its mu since it
     was last set (``credit[w] / q <= d_w / N`` per case of the circle) still
-    cannot beat the best. ``credit`` is zero when circles may hold more than
-    half the cases. A tested window with enough cases gets its LLR computed
+    cannot beat the best. ``credit`` is zero when a cylinder may hold more than
+    half the cases (circles over half the cases and a window over half the
+    cases). A tested window with enough cases gets its LLR computed
     exactly as before (same formula and logs), so the maximum is the same
     number; the scan stops once it reaches ``stop_at``.
     """
@@ -1356,7 +1358,7 @@ def space_time_permutation_scan(
         stop_at = observed_max if stop_early and observed_max > 0 else math.inf
         rep = _permutation_replicates(
             circles.ptr, _code_array(circles), loc, recent_day, uniforms, n_z.astype(np.int64), d_w,
-            int(min_cases), max_share <= 0.5, _n_threads(), stop_at,
+            int(min_cases), max_share <= 0.5 or 2 * m <= n_cases, _n_threads(), stop_at,
         )  # fmt: skip
     else:
         rep = np.zeros(replicates)
