@@ -182,6 +182,8 @@ def _hourly_rows(table: Table, hb: dict[str, Any]) -> None:
     table.add_row("  expected response", f"{hb['mean_response_s'] / 60:.1f} min")
     table.add_row("  p90 response", f"{hb['p90_response_s'] / 60:.1f} min")
     table.add_row("  calls finding all units busy", f"{100 * hb['prob_all_busy']:.2f} %")
+    if len({h["calls"] for h in hb["hours"]}) == 1:
+        return  # a flat day: every hour is the steady state above
     peak = hb["hours"][hb["busiest_hour"]]
     table.add_row(
         f"  busiest hour {peak['hour']:02d}:00 ({peak['calls']:.2f} calls): p90, all busy",
