@@ -902,9 +902,9 @@ def _retro_replicates(  # noqa: PLR0917 (numba kernel)
 ) -> FloatArray:
     """Max retrospective LLR of each replicate: the dates shuffled over all cases.
 
-    Each thread shuffles its own copy of the dates with ``uniforms[r]``
-    (Fisher-Yates), so a replicate's permutation depends only on its row and
-    on the rows before it on the same thread, which is fixed by ``n_threads``.
+    Replicate r shuffles a fresh copy of the dates (cases ordered by location)
+    with ``uniforms[r]`` (Fisher-Yates), so its permutation depends on its row
+    only, whatever the number of threads.
     """
     n_rep, n = uniforms.shape
     n_centres = ptr.size - 1
@@ -928,6 +928,7 @@ def _retro_replicates(  # noqa: PLR0917 (numba kernel)
         need = np.zeros(n_w + 1, dtype=np.int64)
         row = np.zeros(6)
         for r in range(t * chunk, min(n_rep, (t + 1) * chunk)):
+            days[:] = slot_day
             for j in range(n - 1):
                 s = j + int(uniforms[r, j] * (n - j))
                 if s >= n:
