@@ -130,6 +130,25 @@ def test_nycfever_through_the_cli(data_dir: Path, tmp_path: Path) -> None:
     assert 0.16 <= top["p_value"] <= 0.28
     assert set(top) >= {"locations", "start", "end", "observed", "expected", "llr",
                         "p_value", "recurrence_days"}  # fmt: skip
+    assert doc["analysis"] == "prospective"
+    # The same files, windows anywhere in the period: the 2001/11/08 cylinder.
+    retro = [*args[:-5], "--replicates", "99", "--seed", "7", "--analysis", "retrospective",
+             "--json"]  # fmt: skip
+    res = CliRunner().invoke(app, retro)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout.strip().splitlines()[-1])
+    assert doc["analysis"] == "retrospective"
+    top = doc["clusters"][0]
+    assert (top["start"], top["end"], top["observed"]) == ("2001-11-08", "2001-11-08", 5)
+    assert round(top["llr"], 6) == 8.119521
+    assert top["recurrence_days"] is None
+    bad = CliRunner().invoke(app, [*args[:-1], "--analysis", "sideways"])
+    assert bad.exit_code == 2
+    assert "--analysis 'sideways' is not prospective or retrospective" in bad.output
+    poisson = [*args[:-1], "--model", "poisson", "--analysis", "retrospective"]
+    bad = CliRunner().invoke(app, poisson)
+    assert bad.exit_code == 2
+    assert "space-time permutation model only" in bad.output
 
 
 def test_two_locations_two_days_known_llr() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from typing import Any
 
@@ -51,9 +52,25 @@ def new_app(help_text: str) -> typer.Typer:
     )
 
 
+def _strict(obj: Any) -> Any:
+    """Return ``obj`` with non-finite floats as ``None`` (JSON has no NaN or Infinity)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(v) for v in obj]
+    return obj
+
+
 def print_json(obj: Any) -> None:
-    """Print one JSON document to stdout (for scripts: no colour, no wrapping)."""
-    sys.stdout.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
+    """Print one strict JSON document to stdout (for scripts: no colour, no wrapping).
+
+    Not-a-number and infinite figures (e.g. a p-value without replicates) print as
+    ``null``, so ``jq`` and other strict parsers read every document.
+    """
+    text = json.dumps(_strict(obj), default=str, ensure_ascii=False, allow_nan=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

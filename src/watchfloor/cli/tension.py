@@ -146,6 +146,12 @@ def scan_cmd(  # noqa: PLR0917 (typer options)
     model: Annotated[
         str, typer.Option("--model", help="space-time-permutation or poisson (file mode).")
     ] = "space-time-permutation",
+    analysis: Annotated[
+        str,
+        typer.Option(
+            "--analysis", help="prospective (windows ending on --end) or retrospective (file mode)."
+        ),
+    ] = "prospective",
     start: Annotated[str | None, typer.Option("--start", help="Study start (file mode).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Last day of the study period.")] = None,
     max_days: Annotated[
@@ -177,6 +183,9 @@ def scan_cmd(  # noqa: PLR0917 (typer options)
         if model not in {"space-time-permutation", "poisson"}:
             msg = f"--model {model!r} is not space-time-permutation or poisson"
             raise InvalidInputError(msg)
+        if analysis not in {"prospective", "retrospective"}:
+            msg = f"--analysis {analysis!r} is not prospective or retrospective"
+            raise InvalidInputError(msg)
         with err_console.status("scanning"):
             result = scan_files(
                 incidents,
@@ -190,11 +199,13 @@ def scan_cmd(  # noqa: PLR0917 (typer options)
                 min_cases=min_cases,
                 replicates=replicates,
                 seed=seed,
+                analysis="retrospective" if analysis == "retrospective" else "prospective",
             )
         if as_json:
             print_json(result)
             return
-        table = Table(title=f"{model} scan, {result['study_start']} to {result['study_end']}")
+        period = f"{result['study_start']} to {result['study_end']}"
+        table = Table(title=f"{analysis} {model} scan, {period}")
         for col in ("#", "locations", "window", "obs", "exp", "LLR", "p", "recurrence (days)"):
             table.add_column(col)
         for n, c in enumerate(result["clusters"], start=1):

@@ -301,8 +301,13 @@ def scan_files(
     min_cases: int = 2,
     replicates: int = 999,
     seed: int | None = None,
+    analysis: Literal["prospective", "retrospective"] = "prospective",
 ) -> dict[str, Any]:
-    """Return the clusters of a prospective scan of a cases CSV, as a JSON-ready dict.
+    """Return the clusters of a scan of a cases CSV, as a JSON-ready dict.
+
+    ``analysis="prospective"`` (the default) looks only at windows that end on
+    the last day; ``"retrospective"`` at windows anywhere in the study period
+    (space-time permutation model only, as in SaTScan).
 
     ``cases.csv`` has ``occurred_at`` and either ``lon, lat`` or ``location_id``
     (then ``locations.csv`` has ``location_id, lat, lon``), optional ``count``.
@@ -325,6 +330,12 @@ def scan_files(
     if model not in {"space-time-permutation", "poisson"}:
         msg = f"model {model!r} is not space-time-permutation or poisson"
         raise InvalidInputError(msg)
+    if analysis not in {"prospective", "retrospective"}:
+        msg = f"analysis {analysis!r} is not prospective or retrospective"
+        raise InvalidInputError(msg)
+    if analysis == "retrospective" and model != "space-time-permutation":
+        msg = "the retrospective analysis is available for the space-time permutation model only"
+        raise InvalidInputError(msg)
     dist = chord_distance_km(cases.lon, cases.lat)
     rng = np.random.default_rng(seed)
     if model == "space-time-permutation":
@@ -340,6 +351,7 @@ def scan_files(
             replicates=replicates,
             rng=rng,
             case_count=cases.count[inside],
+            analysis=analysis,
         )
     else:
         counts = np.zeros((len(cases.location_ids), n_days), dtype=np.int64)
@@ -366,6 +378,7 @@ def scan_files(
         )
     return {
         "model": model,
+        "analysis": analysis,
         "study_start": first.isoformat(),
         "study_end": last.isoformat(),
         "n_cases": result.n_cases,
