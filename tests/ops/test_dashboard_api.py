@@ -78,6 +78,30 @@ def test_declare_event_replans_and_every_layer_is_served(
         body = app_client.get(f"/api/ops/rutland/{layer}").json()
         assert body["type"] == "FeatureCollection"
 
+    # Dispatch advice on a clicked point: the ARV API's ranking of the planned
+    # bases (one function for the CLI, the API and the dashboard), busy units last.
+    bases = app_client.get("/api/ops/rutland/arv/bases").json()["features"]
+    units = [b["properties"]["unit"] for b in bases]
+    assert len(units) >= 2
+    lon, lat = rutland_region.graph.lon[100], rutland_region.graph.lat[100]
+    click = {"lon": float(lon), "lat": float(lat), "busy": units[0]}
+    advice = app_client.get("/api/ops/rutland/dispatch", params=click)
+    assert advice.status_code == 200, advice.text
+    api = app_client.post(
+        "/api/arv/dispatch",
+        json={
+            "region": "rutland",
+            "incident": {"lon": float(lon), "lat": float(lat)},
+            "units": [{"unit": u, "state": "busy" if u == units[0] else "available"}
+                      for u in units],
+        },
+    )  # fmt: skip
+    assert api.status_code == 200, api.text
+    got = [(u["unit"], u["eta_s"]) for u in advice.json()["units"]]
+    want = [(r["unit"], round(r["eta_s"], 1)) for r in api.json()["ranking"]]
+    assert got == [*want, (units[0], None)]
+    assert advice.json()["recommended"] == want[0][0]
+
 
 def test_plan_layers_come_in_one_compressed_cacheable_response(
     app_client: TestClient, region_settings: Settings, rutland_region: Region

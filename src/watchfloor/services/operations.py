@@ -1613,33 +1613,33 @@ def _dispatch(
     lat: float,
     busy: tuple[str, ...],
 ) -> dict[str, Any]:
-    from watchfloor.placement import rank_units  # noqa: PLC0415
+    """Rank the plan's units with the CLI's and the ARV API's function, for the dashboard."""
+    from watchfloor.services.arv import PlanUnits  # noqa: PLC0415
+    from watchfloor.services.arv import dispatch_advice as rank  # noqa: PLC0415
 
-    engine = region_engine(view)
-    node, snap_m = engine.nearest_nodes([lon], [lat])
-    sources = np.array([int(b["node"]) for b in bases], dtype=np.int64)
-    eta = engine.matrix(sources, node, method="dijkstra")[:, 0]
-    free = np.array([b["unit"] not in busy for b in bases])
-    advice = rank_units(eta, available=free)
-    units = [
-        {
-            "unit": bases[int(i)]["unit"],
-            "base": bases[int(i)].get("name", ""),
-            "status": "available",
-            "eta_s": round(float(t), 1),
-        }
-        for i, t in zip(advice.order.tolist(), advice.eta_s.tolist(), strict=True)
-    ]
+    plan = PlanUnits(
+        unit=tuple(str(b["unit"]) for b in bases),
+        lon=np.array([float(b["lon"]) for b in bases], dtype=np.float64),
+        lat=np.array([float(b["lat"]) for b in bases], dtype=np.float64),
+        region=view.name,
+    )
+    ranking = rank(region_engine(view), plan, lon=lon, lat=lat, busy=busy)
+    name = {str(b["unit"]): b.get("name", "") for b in bases}
+    units: list[dict[str, Any]] = [
+        {"unit": r["unit"], "base": name[r["unit"]], "status": "available",
+         "eta_s": round(float(r["eta_s"]), 1)}
+        for r in ranking
+    ]  # fmt: skip
     units += [
         {"unit": b["unit"], "base": b.get("name", ""), "status": "busy", "eta_s": None}
         for b in bases
         if b["unit"] in busy
     ]
     return {
-        "incident": {"lon": lon, "lat": lat, "node": int(node[0]), "snap_m": float(snap_m[0])},
+        "incident": {"lon": lon, "lat": lat},
         "recommended": units[0]["unit"],
         "units": units,
-        "n_unreachable": advice.n_unreachable,
+        "n_unreachable": len(bases) - len(busy) - len(ranking),
         "profile": "blue_light",
     }
 
