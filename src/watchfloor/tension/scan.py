@@ -24,6 +24,14 @@ null distribution of the maximum is conditional on the data.
 its total equals the observed total :math:`N` (SaTScan's Poisson model
 conditions on the total). The LLR has the same form; replicates distribute the
 :math:`N` cases multinomially over cells in proportion to :math:`\\mu`.
+With ``conditional=False`` (unconditional) :math:`\\mu_{zd}` is used as it
+is, the LLR is :math:`c_A \\ln(c_A/\\mu_A) - (c_A - \\mu_A)` (the limit of the
+conditional one as :math:`N` grows) and replicates draw every cell as an
+independent Poisson(:math:`\\mu_{zd}`): a rise of the whole region against the
+baseline is then a cluster against the baseline itself. The space-time
+permutation model (it conditions on each day's total) cannot show such a rise;
+the conditional Poisson model shows it only against the earlier days of the
+study period it is given.
 
 Cylinders, as in SaTScan:
 
@@ -134,7 +142,7 @@ class ScanCluster:
     expected: float
     llr: float
     relative_risk: float
-    """Risk inside over risk outside: (c / mu) / ((N - c) / (N - mu))."""
+    """Risk inside over risk outside: (c / mu) / ((N - c) / (N - mu)); c / mu unconditionally."""
     p_value: float
     recurrence_days: float
 
@@ -299,8 +307,11 @@ def poisson_llr(observed: float, expected: float, total: float) -> float:
 
 @numba.njit(cache=True, inline="always")
 def _llr(c: float, mu: float, n: float) -> float:
+    """SaTScan's LLR; ``n = inf`` gives the unconditional ``c ln(c/mu) - (c - mu)``."""
     out = c * math.log(c / mu)
-    if n - c > 0.0:
+    if n == math.inf:
+        out -= c - mu
+    elif n - c > 0.0:
         out += (n - c) * math.log((n - c) / (n - mu))
     return out
 
@@ -410,9 +421,14 @@ def _max_llr(  # noqa: PLR0917 (numba kernel)
 
 @numba.njit(cache=True)
 def _llr_exact(c: float, mu: float, n: float) -> float:
-    """``c ln(c/mu) + (n - c) ln((n - c)/(n - mu))`` (second term 0 when c = n)."""
+    """``c ln(c/mu) + (n - c) ln((n - c)/(n - mu))`` (second term 0 when c = n).
+
+    ``n = inf`` (unconditional) gives ``c ln(c/mu) - (c - mu)``.
+    """
     out = c * math.log(c / mu)
-    if n > c:
+    if n == math.inf:
+        out -= c - mu
+    elif n > c:
         out += (n - c) * math.log((n - c) / (n - mu))
     return out
 
@@ -436,7 +452,9 @@ def _mu_threshold(c: float, n: float, best: float) -> float:
         if g <= 0.0:
             break
         slope = -c / mu
-        if n > c:
+        if n == math.inf:
+            slope += 1.0
+        elif n > c:
             slope += (n - c) / (n - mu)
         nxt = mu - g / slope
         if not nxt > mu or nxt >= c:
@@ -1055,19 +1073,22 @@ def _poisson_lane_replicates(  # noqa: PLR0917 (numba kernel)
     cum_mu: FloatArray,
     n_w: int,
     total: float,
+    max_count: int,
     min_cases: int,
     n_threads: int,
 ) -> FloatArray:
-    """Max LLR of each replicate given multinomial draws of the window cells.
+    """Max LLR of each replicate given draws of the window cells.
 
     ``draws[r]`` holds the cases of the n_locations x n_w window cells (day 0 =
-    last day), flattened row-major.
+    last day), flattened row-major; no cylinder of a replicate holds more than
+    ``max_count`` cases. ``total`` is the observed total (conditional LLR) or
+    inf (unconditional).
     """
     n_rep = draws.shape[0]
     n_loc = draws.shape[1] // n_w
     n_blocks = (n_w + 7) // 8
     out = np.zeros(n_rep)
-    top = int(total) + 2
+    top = max_count + 2
     q = 1
     while q * 2 * top <= _LANE_CAP:
         q *= 2
@@ -1218,8 +1239,11 @@ def _report(
             # stayed below it (p < 1); later clusters have lower LLRs, so stop.
             break
         ci, mi = float(c[i]), float(mu[i])
-        rr_out = (total - ci) / (total - mi) if total > mi else math.nan
-        rr = (ci / mi) / rr_out if rr_out and rr_out > 0 else math.inf
+        if math.isinf(total):  # unconditional: the rest of the region is at its baseline
+            rr = ci / mi
+        else:
+            rr_out = (total - ci) / (total - mi) if total > mi else math.nan
+            rr = (ci / mi) / rr_out if rr_out and rr_out > 0 else math.inf
         out.append(
             ScanCluster(
                 locations=locs.astype(np.int64),
@@ -1483,6 +1507,8 @@ def poisson_scan(
     replicates: int = 999,
     rng: np.random.Generator,
     analysis_interval_days: float = 1.0,
+    conditional: bool = True,
+    location_weight: npt.ArrayLike | None = None,
 ) -> ScanResult:
     """Return the clusters of a prospective Poisson space-time scan against a baseline.
 
@@ -1492,12 +1518,23 @@ def poisson_scan(
         Observed counts, shape (n_locations, n_days); the last column is the
         last day of the study period.
     expected
-        Baseline expected counts of the same shape; scaled to the observed total.
+        Baseline expected counts of the same shape; scaled to the observed
+        total when ``conditional``.
     distance_km
         Distances between locations.
     max_days, max_share, max_radius_km, min_cases, replicates, rng, analysis_interval_days
         As in :func:`space_time_permutation_scan`; ``max_share`` is a share of
-        the expected count.
+        the expected count (or of ``location_weight``).
+    conditional
+        True (default): SaTScan's Poisson model, conditional on the observed
+        total; a rise of the whole region is invisible. False: the expected
+        counts are taken as they are (not rescaled), the LLR is
+        ``c ln(c/mu) - (c - mu)`` for ``c > mu`` and Monte Carlo replicates
+        draw every window cell as an independent Poisson(expected), so a rise
+        of the whole region is a cluster.
+    location_weight
+        Population at risk per location for ``max_share``; default the
+        expected count of each location over the study period.
     """
     obs = np.asarray(cases)
     exp = np.asarray(expected, dtype=np.float64)
@@ -1518,30 +1555,39 @@ def poisson_scan(
     if total <= 0 or exp.sum() <= 0:
         msg = "no cases or no expected cases; nothing to scan"
         raise InvalidInputError(msg)
-    mu = exp * (total / exp.sum())
-    circles = build_circles(dist, mu.sum(axis=1), max_share=max_share, max_radius_km=max_radius_km)
+    mu = exp * (total / exp.sum()) if conditional else exp
+    # the unconditional LLR is the conditional one as the total grows without bound
+    llr_total = total if conditional else math.inf
+    weight = mu.sum(axis=1) if location_weight is None else location_weight
+    circles = build_circles(dist, weight, max_share=max_share, max_radius_km=max_radius_km)
     window_obs = obs[:, ::-1][:, :max_days]
     window_mu = mu[:, ::-1][:, :max_days]
     tail_cases = np.cumsum(window_obs, axis=1)
     tail_mu = np.cumsum(window_mu, axis=1)
     best = _scan_best_per_centre(
-        circles.ptr, circles.neighbours, circles.is_end, tail_cases, tail_mu, total,
+        circles.ptr, circles.neighbours, circles.is_end, tail_cases, tail_mu, llr_total,
         int(min_cases), _n_threads(),
     )  # fmt: skip
     if replicates:
-        p = np.append(window_mu.ravel(), max(0.0, total - window_mu.sum())) / total
-        p = p / p.sum()
-        draws = rng.multinomial(int(total), p, size=replicates)[:, :-1].astype(np.int64)
+        if conditional:
+            p = np.append(window_mu.ravel(), max(0.0, total - window_mu.sum())) / total
+            p = p / p.sum()
+            draws = rng.multinomial(int(total), p, size=replicates)[:, :-1].astype(np.int64)
+            max_count = int(total)
+        else:
+            draws = rng.poisson(window_mu.ravel(), size=(replicates, window_mu.size))
+            draws = draws.astype(np.int64)
+            max_count = int(draws.sum(axis=1).max())
         if circles.neighbours.size * max_days * 8 <= _CUM_MU_MAX_BYTES:
             rep = _poisson_lane_replicates(
                 circles.ptr, _code_array(circles), np.ascontiguousarray(draws),
-                _cumulative_mu(circles.ptr, circles.neighbours, tail_mu), max_days, total,
-                int(min_cases), _n_threads(),
+                _cumulative_mu(circles.ptr, circles.neighbours, tail_mu), max_days, llr_total,
+                max_count, int(min_cases), _n_threads(),
             )  # fmt: skip
         else:
             rep = _poisson_replicates(
                 circles.ptr, circles.neighbours, circles.is_end, np.ascontiguousarray(draws),
-                tail_mu, total, int(min_cases), _n_threads(),
+                tail_mu, llr_total, int(min_cases), _n_threads(),
             )  # fmt: skip
     else:
         rep = np.zeros(0)
@@ -1549,7 +1595,7 @@ def poisson_scan(
         circles,
         best,
         rep,
-        total=total,
+        total=llr_total,
         n_days=n_days,
         analysis_interval_days=analysis_interval_days,
     )
