@@ -245,3 +245,33 @@ def test_dashboard_page_renders_for_staff(
     ):
         assert app_client.get(path).status_code == 200, path
     assert "https://" not in app_client.get("/static/dashboard/dashboard.js").text
+
+
+def test_serve_opens_the_room_and_prepares_the_basemap_at_start(
+    region_settings: Settings,
+) -> None:
+    # As `watchfloor serve` builds it: the room exists before the first request and
+    # the region's basemap is encoded in the background (memory, then disk cache).
+    from watchfloor.storage.db import upgrade_database  # noqa: PLC0415
+    from watchfloor.web import dashboard  # noqa: PLC0415
+    from watchfloor.web.app import create_app  # noqa: PLC0415
+
+    upgrade_database(region_settings)
+    cached = region_settings.cache_dir / "dashboard"
+    for old in cached.glob("rutland-*.json.gz"):
+        old.unlink()
+    dashboard._BASEMAPS.clear()  # earlier tests of this process encoded it already
+    plain = create_app(region_settings)
+    with TestClient(plain):
+        assert getattr(plain.state, "ops_room", None) is None
+    app = create_app(region_settings, prepare_dashboard=True)
+    with TestClient(app):
+        room = app.state.ops_room
+        try:
+            for _ in range(300):
+                if list(cached.glob("rutland-*.json.gz")):
+                    break
+                time.sleep(0.1)
+            assert list(cached.glob("rutland-*.json.gz")), "basemap not prepared at start"
+        finally:
+            room.close()

@@ -296,8 +296,26 @@ def _include_routers(app: FastAPI) -> None:
         app.include_router(getattr(module, attr))
 
 
-def create_app(settings: Settings, *, options: WebOptions | None = None) -> FastAPI:
+def _prepare_dashboard(app: FastAPI) -> None:
+    """Open the operations room now; its regions' map layers are prepared in the background."""
+    try:
+        dashboard = importlib.import_module("watchfloor.web.dashboard")
+    except ModuleNotFoundError:  # an installation without the operations room
+        return
+    try:
+        dashboard.room_for_app(app)
+    except WatchfloorError as exc:  # shown again on the first dashboard request
+        log.warning("operations room not prepared: %s", exc)
+
+
+def create_app(
+    settings: Settings, *, options: WebOptions | None = None, prepare_dashboard: bool = False
+) -> FastAPI:
     """Return the watchfloor web app (public pages, staff pages, API) for ``settings``.
+
+    With ``prepare_dashboard`` (as ``watchfloor serve`` does) the operations room is
+    opened as the app starts and every region's map layers are prepared in the
+    background, so the first dashboard visit does not wait for them.
 
     Raises
     ------
@@ -315,6 +333,8 @@ def create_app(settings: Settings, *, options: WebOptions | None = None) -> Fast
             task = asyncio.create_task(_forward_forever(app))
         # Started now: reports left unchecked for near-duplicates are linked at once.
         report_writer(app.state)
+        if prepare_dashboard:
+            await run_in_threadpool(_prepare_dashboard, app)
         yield
         if task is not None:
             task.cancel()

@@ -12,4 +12,4 @@ __all__ = ["build"]
 
 def build() -> FastAPI:
     """Return the web app for the settings in the environment (one per worker process)."""
-    return create_app(load_settings())
+    return create_app(load_settings(), prepare_dashboard=True)

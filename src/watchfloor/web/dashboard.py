@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.responses import Response
@@ -28,7 +28,7 @@ from watchfloor.errors import InvalidInputError, PermissionDeniedError
 from watchfloor.services import operations as ops
 from watchfloor.services.auth import StaffUser
 from watchfloor.web import dashboard_layers as layers
-from watchfloor.web.deps import CurrentUser, get_database, get_settings
+from watchfloor.web.deps import CurrentUser, get_database
 from watchfloor.web.templating import render
 
 __all__ = ["router"]
@@ -56,20 +56,29 @@ _OPS_ROLES = frozenset(
 )
 
 
-def get_room(request: Request) -> ops.OperationsRoom:
-    """Return the app's operations room, created on first use from the app's database."""
-    room = getattr(request.app.state, "ops_room", None)
+def room_for_app(app: FastAPI) -> ops.OperationsRoom:
+    """Return the app's operations room, created on first use from the app's database.
+
+    Creating it starts preparing every region's map layers in the background;
+    ``watchfloor serve`` calls this as the server starts, so the first dashboard
+    visit finds them ready.
+    """
+    room = getattr(app.state, "ops_room", None)
     if isinstance(room, ops.OperationsRoom):
         return room
     with _ROOM_LOCK:
-        room = getattr(request.app.state, "ops_room", None)
+        room = getattr(app.state, "ops_room", None)
         if not isinstance(room, ops.OperationsRoom):
-            database = get_database(request)
-            room = ops.OperationsRoom(get_settings(request), store=ops.OpsStore(database))
-            request.app.state.ops_room = room
+            room = ops.OperationsRoom(app.state.settings, store=ops.OpsStore(app.state.db))
+            app.state.ops_room = room
     if room not in _WARMED:
         _start_warming(room)
     return room
+
+
+def get_room(request: Request) -> ops.OperationsRoom:
+    """Return the app's operations room (a FastAPI dependency)."""
+    return room_for_app(request.app)
 
 
 def _start_warming(room: ops.OperationsRoom) -> None:

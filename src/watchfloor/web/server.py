@@ -41,7 +41,7 @@ def run_server(
         Without ``WATCHFLOOR_SECRET_KEY`` outside demo mode, before the port opens.
     """
     # Built first: a missing secret key is reported before anything is touched.
-    app = create_app(settings)
+    app = create_app(settings, prepare_dashboard=True)
     upgrade_database(settings)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
         logging.getLogger(name).addFilter(_TypeOnlyTracebacks())
