@@ -21,7 +21,7 @@ import csv
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -765,6 +765,69 @@ def _kind_words(kinds: Sequence[str] | None) -> str:
     return " or ".join(_KIND_WORDS.get(k, k.replace("_", " ")) for k in kinds)
 
 
+def _baseline_reason(alert: Alert) -> str:
+    """The usual reason, saying what the expected count is: the area's own usual pattern."""
+    head, sep, tail = reason_sentence(alert).partition(" expected")
+    return f"{head}{sep} for the day of week, time of year and trend{tail}"
+
+
+def _baseline_scan_alerts(
+    counts: npt.NDArray[np.int64],
+    expected: npt.NDArray[np.float64],
+    dist: npt.NDArray[np.float64],
+    areas: AreaSet,
+    *,
+    win: int,
+    max_share: float,
+    max_radius_km: float | None,
+    min_cases: int,
+    replicates: int,
+    rng: np.random.Generator,
+    alpha: float,
+    kind_words: str,
+    period_span: Callable[[int, int], tuple[str, str]],
+) -> list[Alert]:
+    """Alerts of the unconditional Poisson scan against the daily baseline.
+
+    The baseline was fitted on the days before the longest window; the expected
+    counts are not rescaled to the observed total, so a rise of the whole region
+    (which the permutation scan cannot see) is found too.
+    """
+    result = poisson_scan(
+        counts,
+        expected,
+        dist,
+        max_days=win,
+        max_share=max_share,
+        max_radius_km=max_radius_km,
+        min_cases=min_cases,
+        replicates=replicates,
+        rng=rng,
+        conditional=False,
+    )
+    out = []
+    for c in result.clusters:
+        if not c.p_value <= alpha:
+            continue
+        s, e = period_span(c.start_day, c.end_day)
+        a = Alert(
+            method="poisson-baseline",
+            area_codes=tuple(areas.codes[i] for i in c.locations),
+            area_names=tuple(areas.names[i] for i in c.locations),
+            start=s,
+            end=e,
+            observed=c.observed,
+            expected=c.expected,
+            relative_risk=c.relative_risk,
+            p_value=c.p_value,
+            recurrence_days=c.recurrence_days,
+            kind=kind_words,
+            llr=c.llr,
+        )
+        out.append(replace(a, reason=_baseline_reason(a)))
+    return out
+
+
 def run_scan(
     settings: Settings,
     *,
@@ -785,7 +848,9 @@ def run_scan(
 
     Daily data: the last ``history_days`` days up to ``end``; a prospective
     space-time permutation scan with windows of up to ``max_days`` (7) days,
-    EARS C2 and a CUSUM against a daily GLM baseline, alarms on the last day.
+    an unconditional Poisson scan against the daily GLM baseline fitted on the
+    days before the longest window ("poisson-baseline": also a rise of the whole
+    region), EARS C2 and a CUSUM against that baseline, alarms on the last day.
     Monthly data (data.police.uk): all months up to ``end``; the scan with
     windows of up to ``max_days`` months (1) and the Farrington detector per
     area on the last month. Scan clusters are alerts when ``p <= alpha``.
@@ -922,6 +987,24 @@ def run_scan(
                 harmonics=1 if train >= 365 else 0,
             )
             expected = base.expected
+            if int_counts.sum() > 0 and expected.sum() > 0:
+                alerts.extend(
+                    _baseline_scan_alerts(
+                        int_counts,
+                        expected,
+                        dist,
+                        areas,
+                        win=win,
+                        max_share=max_share,
+                        max_radius_km=max_radius_km,
+                        min_cases=min_cases,
+                        replicates=replicates,
+                        rng=rng,
+                        alpha=alpha,
+                        kind_words=kind_words,
+                        period_span=period_span,
+                    )
+                )
             cs = cusum(counts[:, train:], expected[:, train:])
             last = n_periods - 1
             for i in np.flatnonzero(c2.alarm[:, last] | cs.alarm[:, -1]):

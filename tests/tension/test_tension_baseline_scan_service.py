@@ -1,0 +1,67 @@
+"""run_scan's unconditional Poisson scan against the daily baseline, on stored incidents."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from watchfloor.ingest.areas import AreaSet, areas_from_geojson
+from watchfloor.services.tension import ingest_file, run_scan
+from watchfloor.settings import load_settings
+
+END = date(2024, 4, 30)
+
+
+def _write(path: Path, areas: AreaSet, *, seed: int, rise: float) -> None:
+    # 120 days of ~40 public order incidents a day spread over the wards; on the
+    # last 3 days every ward has (1 + rise) times its usual rate.
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in range(120):
+        day = END - timedelta(days=119 - d)
+        rate = 40 * (1 + rise) if d >= 117 else 40
+        for i in rng.integers(0, len(areas), size=rng.poisson(rate)):
+            rows.append((day.isoformat(), areas.lon[i], areas.lat[i], "public_order"))
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["occurred_at", "lon", "lat", "kind"])
+        w.writerows(rows)
+
+
+def test_region_wide_rise_gives_a_poisson_baseline_alert(
+    home: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    geo = data_dir / "bedfordshire-wards2013.geojson.gz"
+    areas = areas_from_geojson(geo)
+    settings = load_settings()
+    for region, rise in (("risen", 1.0), ("calm", 0.0)):
+        path = tmp_path / f"{region}.csv"
+        _write(path, areas, seed=21, rise=rise)
+        ingest_file(settings, path, region=region, areas_path=geo)
+    # alpha 0.01: at 0.05 a county at its baseline alerts on about one day in 20
+    risen, calm = (
+        run_scan(settings, region=r, replicates=99, seed=3, history_days=120, alpha=0.01)
+        for r in ("risen", "calm")
+    )
+
+    found = [a for a in risen.alerts if a.method == "poisson-baseline"]
+    assert found, [a.method for a in risen.alerts]
+    top = found[0]
+    assert top.p_value <= 0.01
+    assert top.relative_risk > 1.5
+    assert top.start >= (END - timedelta(days=6)).isoformat()
+    assert top.end == END.isoformat()
+    # a rise of the whole county: the alerts cover many wards, which get a raised level
+    covered = {c for a in found for c in a.area_codes}
+    assert len(covered) >= len(areas) // 3
+    assert all(risen.levels[c][0] >= 2 for c in covered)
+    assert "for the day of week, time of year and trend" in top.reason
+    assert "public order incidents" in top.reason
+    assert top.reason.startswith(top.area_names[0])
+    # the permutation scan conditions on each day's total and cannot see it
+    assert not [a for a in risen.alerts if a.method == "space-time-permutation"]
+    # the same county without the rise: no poisson-baseline alert
+    assert not [a for a in calm.alerts if a.method == "poisson-baseline"]
