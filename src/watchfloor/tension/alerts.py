@@ -46,7 +46,7 @@ class Alert:
     """A rise in incidents in one area or a cluster of neighbouring areas."""
 
     method: str
-    """"space-time-permutation", "poisson", "ears-c2", "cusum", "farrington"."""
+    """"space-time-permutation", "poisson", "poisson-baseline", "ears-c2", "cusum", "farrington"."""
     area_codes: tuple[str, ...]
     area_names: tuple[str, ...]
     start: str
