@@ -1,10 +1,12 @@
-"""Shared fixtures: the real-data folder and an isolated data home."""
+"""Shared fixtures: the real-data folder, an isolated data home and Debian's chromium."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -39,3 +41,28 @@ def rutland_region(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     home = tmp_path_factory.mktemp("rutland-home")
     settings = Settings(home=home, data_dir=data_dir)
     return build_region(data_dir / "rutland-2022-07-20.osm.pbf", name="rutland", settings=settings)
+
+
+#: Debian's chromium (Playwright cannot download its own here) and its headless flags.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Debian chromium for the browser tests; skips when it is not installed."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (bash scripts/install --dev installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

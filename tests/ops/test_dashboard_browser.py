@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -22,16 +23,6 @@ from watchfloor.web.app import WebOptions, create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 LAYERS = (
     "roads-major",
     "roads-middle",
@@ -91,19 +82,12 @@ def server(region_settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(server: str) -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (bash scripts/install --dev)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1366, "height": 850}, timezone_id="Europe/London"
-        )
-        the_page = context.new_page()
-        yield the_page
-        context.close()
-        browser.close()
+def page(server: str, browser: Any) -> Iterator[object]:
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 850}, timezone_id="Europe/London"
+    )
+    yield context.new_page()
+    context.close()
 
 
 def test_operations_room_end_to_end(server: str, page: object, tmp_path: Path) -> None:
