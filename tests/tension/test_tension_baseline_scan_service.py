@@ -15,14 +15,14 @@ from watchfloor.settings import load_settings
 END = date(2024, 4, 30)
 
 
-def _write(path: Path, areas: AreaSet, *, seed: int, rise: float) -> None:
-    # 120 days of ~40 public order incidents a day spread over the wards; on the
+def _write(path: Path, areas: AreaSet, *, seed: int, rise: float, per_day: float = 40) -> None:
+    # 120 days of ~per_day public order incidents a day spread over the wards; on the
     # last 3 days every ward has (1 + rise) times its usual rate.
     rng = np.random.default_rng(seed)
     rows = []
     for d in range(120):
         day = END - timedelta(days=119 - d)
-        rate = 40 * (1 + rise) if d >= 117 else 40
+        rate = per_day * (1 + rise) if d >= 117 else per_day
         for i in rng.integers(0, len(areas), size=rng.poisson(rate)):
             rows.append((day.isoformat(), areas.lon[i], areas.lat[i], "public_order"))
     with path.open("w", newline="") as fh:
@@ -41,11 +41,13 @@ def test_region_wide_rise_gives_a_poisson_baseline_alert(
         path = tmp_path / f"{region}.csv"
         _write(path, areas, seed=21, rise=rise)
         ingest_file(settings, path, region=region, areas_path=geo)
-    # alpha 0.01: at 0.05 a county at its baseline alerts on about one day in 20
+    # alpha 0.05: this method alerts at p <= 0.01 (BASELINE_SCAN_ALPHA_SHARE), since
+    # at 0.05 a county at its baseline alerted on about one day in 20
     risen, calm = (
-        run_scan(settings, region=r, replicates=99, seed=3, history_days=120, alpha=0.01)
+        run_scan(settings, region=r, replicates=99, seed=3, history_days=120)
         for r in ("risen", "calm")
     )
+    assert risen.parameters["poisson_baseline_scan"] == "run, alerts at p <= 0.01"
 
     found = [a for a in risen.alerts if a.method == "poisson-baseline"]
     assert found, [a.method for a in risen.alerts]
@@ -65,3 +67,21 @@ def test_region_wide_rise_gives_a_poisson_baseline_alert(
     assert not [a for a in risen.alerts if a.method == "space-time-permutation"]
     # the same county without the rise: no poisson-baseline alert
     assert not [a for a in calm.alerts if a.method == "poisson-baseline"]
+
+
+def test_a_thin_baseline_is_not_scanned_and_the_report_says_why(
+    home: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    # A monitor started with a handful of incidents (0.3 a day): every pair of
+    # incidents would look unusual against a baseline of almost nothing.
+    geo = data_dir / "bedfordshire-wards2013.geojson.gz"
+    areas = areas_from_geojson(geo)
+    settings = load_settings()
+    path = tmp_path / "thin.csv"
+    _write(path, areas, seed=5, rise=3.0, per_day=0.3)
+    ingest_file(settings, path, region="thin", areas_path=geo)
+    report = run_scan(settings, region="thin", replicates=99, seed=3, history_days=120)
+    assert not [a for a in report.alerts if a.method == "poisson-baseline"]
+    why = report.parameters["poisson_baseline_scan"]
+    assert why.startswith("not run: 0.")
+    assert "too few to say what is unusual" in why

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -156,6 +157,14 @@ def test_reason_sentence_reads_like_the_issue() -> None:
         "Luton South: 14 hate incidents in 7 days against 4.1 expected; "
         "this happens by chance about once in 3 years"
     )
+    # a baseline of almost nothing reads as such, not as "0.0 expected"
+    thin = replace(a, observed=2, expected=0.036, start="2017-06-18")
+    assert reason_sentence(thin).startswith(
+        "Luton South: 2 hate incidents in 2 days against 0.036 expected;"
+    )
+    assert "against fewer than 0.01 expected" in reason_sentence(replace(a, expected=0.004))
+    assert "against 1.0 expected" in reason_sentence(replace(a, expected=0.96))
+    assert "against 0.94 expected" in reason_sentence(replace(a, expected=0.94))
     assert describe_recurrence(5) == "about once in 5 days"
     assert describe_recurrence(400) == "about once a year"
 

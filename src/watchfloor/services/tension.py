@@ -771,6 +771,17 @@ def _baseline_reason(alert: Alert) -> str:
     return f"{head}{sep} for the day of week, time of year and trend{tail}"
 
 
+#: The unconditional Poisson scan alerts at ``alpha`` times this: its p-values assume
+#: Poisson counts around the baseline, and real counts vary more (a county at its
+#: normal level gave such an alert about one day in 20 at p <= 0.05 in the tests).
+BASELINE_SCAN_ALPHA_SHARE = 0.2
+
+#: Below this many incidents a day in the whole region over the training days the
+#: baseline is too thin to say what is unusual (e.g. a monitor started days ago),
+#: and the unconditional scan is not run; the report says so.
+BASELINE_SCAN_MIN_DAILY = 1.0
+
+
 def _baseline_scan_alerts(
     counts: npt.NDArray[np.int64],
     expected: npt.NDArray[np.float64],
@@ -807,7 +818,7 @@ def _baseline_scan_alerts(
     )
     out = []
     for c in result.clusters:
-        if not c.p_value <= alpha:
+        if not c.p_value <= alpha * BASELINE_SCAN_ALPHA_SHARE:
             continue
         s, e = period_span(c.start_day, c.end_day)
         a = Alert(
@@ -977,6 +988,7 @@ def run_scan(
                 )
                 alerts.append(_with_reason(a))
         expected = np.full_like(counts, np.nan)
+        baseline_scan = "not run: monthly data (Farrington per area instead)"
         if resolution == "day":
             c2 = ears(counts, method="C2")
             train = n_periods - win
@@ -987,7 +999,15 @@ def run_scan(
                 harmonics=1 if train >= 365 else 0,
             )
             expected = base.expected
-            if int_counts.sum() > 0 and expected.sum() > 0:
+            per_day = float(counts[:, :train].sum()) / max(train, 1)
+            baseline_scan = "not run: no incidents to scan"
+            if per_day < BASELINE_SCAN_MIN_DAILY:
+                baseline_scan = (
+                    f"not run: {per_day:.2f} incidents a day over the {train} days before the "
+                    f"window, under {BASELINE_SCAN_MIN_DAILY:g}; too few to say what is unusual"
+                )
+            elif int_counts.sum() > 0 and expected.sum() > 0:
+                baseline_scan = f"run, alerts at p <= {alpha * BASELINE_SCAN_ALPHA_SHARE:g}"
                 alerts.extend(
                     _baseline_scan_alerts(
                         int_counts,
@@ -1095,6 +1115,7 @@ def run_scan(
                 "seed": seed,
                 "alpha": alpha,
                 "kinds": list(kinds or []),
+                "poisson_baseline_scan": baseline_scan,
             },
             n_incidents=n_inc,
             n_public_reports=len(reports),

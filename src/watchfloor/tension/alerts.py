@@ -106,6 +106,15 @@ def describe_recurrence(days: float) -> str:
     return "about every day"
 
 
+def _expected_words(expected: float) -> str:
+    """An expected count as a reader takes it: '4.1', '0.36', 'fewer than 0.01'."""
+    if expected >= 0.95:
+        return f"{expected:.1f}"
+    if expected >= 0.01:
+        return f"{expected:.2g}"
+    return "fewer than 0.01"
+
+
 def reason_sentence(alert: Alert) -> str:
     """Return the one-sentence reason of an alert.
 
@@ -120,7 +129,7 @@ def reason_sentence(alert: Alert) -> str:
     kind = f"{alert.kind} " if alert.kind else ""
     head = (
         f"{place}: {alert.observed} {kind}{incidents} in {span} "
-        f"against {alert.expected:.1f} expected"
+        f"against {_expected_words(alert.expected)} expected"
     )
     if math.isfinite(alert.recurrence_days):
         return f"{head}; this happens by chance {describe_recurrence(alert.recurrence_days)}"
