@@ -721,6 +721,20 @@ def _time_poisson(n_loc: int, n_days: int, reps: int, rate: float) -> float:
     return time.perf_counter() - t0
 
 
+def speed_retrospective(*, quick: bool) -> None:
+    """The retrospective row alone (``--only speed-retro``): 1,000 areas x 365 days."""
+    _time_scan(50, 30, 9, 0.5, analysis="retrospective")  # compile the kernels
+    reps_r = 99 if quick else 999
+    el, n = _time_scan(1000, 365, reps_r, 0.05, analysis="retrospective")
+    add_case(
+        f"STP retrospective 1000 areas x 365 d x {reps_r} rep ({n:,} cases)",
+        "synthetic rate 0.05/area/day, windows anywhere",
+        el,
+        "SaTScan (quoted, 999 rep)",
+        SATSCAN_QUOTED_S["retrospective 1000x365"],
+    )
+
+
 def speed(*, quick: bool) -> None:
     say(
         "\n4. Speed (space-time permutation, windows up to 7 days, circles up to 50 % of "
@@ -752,15 +766,7 @@ def speed(*, quick: bool) -> None:
         "SaTScan (quoted, 999 rep)",
         SATSCAN_QUOTED_S["5000x365"],
     )
-    reps_r = 99 if quick else 999
-    el, n = _time_scan(1000, 365, reps_r, 0.05, analysis="retrospective")
-    add_case(
-        f"STP retrospective 1000 areas x 365 d x {reps_r} rep ({n:,} cases)",
-        "synthetic rate 0.05/area/day, windows anywhere",
-        el,
-        "SaTScan (quoted, 999 rep)",
-        SATSCAN_QUOTED_S["retrospective 1000x365"],
-    )
+    speed_retrospective(quick=quick)
     el = _time_poisson(1000, 365, 999, 0.05)
     add_case(
         "Poisson prospective 1000 areas x 365 d x 999 rep",
@@ -1042,7 +1048,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="last line: JSON of the cases")
     parser.add_argument("--quick", action="store_true", help="fewer scenarios and replicates")
     parser.add_argument(
-        "--only", choices=["exact", "detect", "history", "speed", "r"], default=None
+        "--only",
+        choices=["exact", "detect", "history", "speed", "speed-retro", "r"],
+        default=None,
+        help="one part; speed-retro: only the retrospective 1,000 x 365 speed row",
     )
     args = parser.parse_args()
     root = data_dir()
@@ -1052,6 +1061,8 @@ def main() -> None:
         real_history(root, replicates=199 if args.quick else 999)
     if args.only in (None, "speed"):
         speed(quick=args.quick)
+    if args.only == "speed-retro":
+        speed_retrospective(quick=args.quick)
     if args.only in (None, "detect"):
         detection(root, quick=args.quick)
     if args.only in (None, "r"):
