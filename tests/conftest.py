@@ -56,9 +56,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Debian chromium for the browser tests; skips when it is not installed."""
+    """A headless Debian chromium for a module's browser tests; skips when not installed.
+
+    Module scope, not session: Playwright's sync API keeps an asyncio loop running
+    in this thread while it is open, and later tests call ``asyncio.run``.
+    """
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.skip("Debian's chromium is not installed (bash scripts/install --dev installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
