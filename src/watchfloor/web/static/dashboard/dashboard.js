@@ -82,10 +82,10 @@
   const HOLD_MS = 250;
   const repaint = map.triggerRepaint.bind(map);
   let held = null;
-  // (MapLibre 5's source caches: a source whose data is in but whose tiles are
-  // not yet asked for needs a frame to ask for them.)
+  // (MapLibre 5.24's tile managers, one per source: a source whose data is in
+  // but whose tiles are not yet asked for needs a frame to ask for them.)
   const settled = () => {
-    const caches = state.layersReady && map.style && map.style.sourceCaches;
+    const caches = state.layersReady && map.style && map.style.tileManagers;
     if (!caches) return true; // nothing heavy to draw yet
     let pending = false;
     for (const id of SOURCES) {
