@@ -75,37 +75,8 @@
   });
   window.wfMap = map;
 
-  // Draw once: until the page is first rendered, a frame is drawn only when no
-  // source has tiles still being cut (or at the latest every HOLD_MS), not once
-  // per arriving tile. With software GL each frame of the county costs ~0.1 s of
-  // CPU, and the tiles arrive one by one.
-  const HOLD_MS = 250;
-  const repaint = map.triggerRepaint.bind(map);
-  let held = null;
-  // (MapLibre 5.24's tile managers, one per source: a source whose data is in
-  // but whose tiles are not yet asked for needs a frame to ask for them.)
-  const settled = () => {
-    const caches = state.layersReady && map.style && map.style.tileManagers;
-    if (!caches) return true; // nothing heavy to draw yet
-    let pending = false;
-    for (const id of SOURCES) {
-      const cache = caches[id];
-      if (!cache) continue;
-      if (cache._sourceLoaded && !cache._updated) return true;
-      if (!cache.loaded()) pending = true;
-    }
-    return !pending;
-  };
   state.frames = 0; // frames drawn before the page was first rendered
   map.on("render", () => { if (!state.rendered) state.frames++; });
-  map.triggerRepaint = function () {
-    if (state.rendered || settled()) {
-      if (held !== null) { clearTimeout(held); held = null; }
-      repaint();
-    } else if (held === null) {
-      held = setTimeout(() => { held = null; repaint(); }, HOLD_MS);
-    }
-  };
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
 
