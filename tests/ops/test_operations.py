@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -323,7 +324,30 @@ def test_shift_at_known_answers() -> None:
 def test_every_moment_is_in_exactly_its_shift(moment: datetime) -> None:
     shift = ops.shift_at(moment)
     assert shift.start <= moment < shift.end
-    assert shift.end - shift.start == timedelta(hours=8)
+    # 8 hours of wall clock: 7 or 9 real hours across a clock change
+    offset = {
+        t: t.astimezone(ZoneInfo("Europe/London")).utcoffset() for t in (shift.start, shift.end)
+    }
+    change = offset[shift.start] - offset[shift.end]
+    assert shift.end - shift.start == timedelta(hours=8) + change
+    # shifts tile time: the next one starts where this one ends
+    assert ops.shift_at(shift.end).start == shift.end
+    assert ops.shift_at(shift.start - timedelta(microseconds=1)).end == shift.start
+
+
+def test_shifts_across_the_clock_changes() -> None:
+    # 27 Oct 2024: clocks go back at 02:00 BST; the night shift 22:00-06:00 is 9 hours.
+    autumn = ops.shift_at(datetime(2024, 10, 27, 5, 0, tzinfo=UTC))
+    assert autumn.start == datetime(2024, 10, 26, 21, 0, tzinfo=UTC)
+    assert autumn.end == datetime(2024, 10, 27, 6, 0, tzinfo=UTC)
+    assert autumn.label == "Sat 26 Oct 22:00-06:00"
+    # 31 Mar 2024: clocks go forward at 01:00 GMT; that night shift is 7 hours.
+    spring = ops.shift_at(datetime(2024, 3, 31, 4, 30, tzinfo=UTC))
+    assert (spring.start, spring.end) == (
+        datetime(2024, 3, 30, 22, 0, tzinfo=UTC),
+        datetime(2024, 3, 31, 5, 0, tzinfo=UTC),
+    )
+    assert spring.label == "Sat 30 Mar 22:00-06:00"
 
 
 def test_compare_plans_known_answer() -> None:

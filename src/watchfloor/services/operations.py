@@ -165,18 +165,30 @@ class Shift:
     end: datetime
 
 
+def _wall_to_utc(wall: datetime) -> datetime:
+    """The UTC instant of a London wall-clock hour (aware datetimes add in wall time)."""
+    return datetime(wall.year, wall.month, wall.day, wall.hour, tzinfo=LONDON).astimezone(UTC)
+
+
+def _london_hour(moment: datetime) -> datetime:
+    return moment.astimezone(LONDON).replace(minute=0, second=0, microsecond=0)
+
+
 def shift_at(moment: datetime) -> Shift:
-    """Return the shift that contains ``moment`` (three shifts a day, local time)."""
+    """Return the shift that contains ``moment`` (three shifts a day, London time).
+
+    Shifts run from one local start (06:00, 14:00, 22:00) to the next, so the
+    night shift of a clock change is 7 hours (March) or 9 hours (October) long
+    and every moment lies in exactly one shift.
+    """
     local = moment.astimezone(LONDON)
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     starts = [day + timedelta(hours=h) for h in (SHIFT_STARTS_H[-1] - 24, *SHIFT_STARTS_H)]
-    start = max(s for s in starts if s <= local)
-    end = start + timedelta(hours=8)
-    label = f"{start:%a %d %b %H:%M}-{end:%H:%M}"
-    # Rebuild through UTC so a shift across a clock change keeps its true length.
-    start_utc = datetime(start.year, start.month, start.day, start.hour, tzinfo=LONDON)
-    start_utc = start_utc.astimezone(UTC)
-    return Shift(label=label, start=start_utc, end=start_utc + timedelta(hours=8))
+    start_utc = max(u for u in map(_wall_to_utc, starts) if u <= moment)
+    start = _london_hour(start_utc)
+    end_utc = _wall_to_utc(start + timedelta(hours=8))
+    label = f"{start:%a %d %b %H:%M}-{_london_hour(end_utc):%H:%M}"
+    return Shift(label=label, start=start_utc, end=end_utc)
 
 
 @dataclass(frozen=True)
