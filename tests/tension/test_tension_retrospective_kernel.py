@@ -9,7 +9,12 @@ import pytest
 
 from tests.tension.test_tension_scan import _reference_retrospective_max
 from watchfloor.tension import _retrospective
-from watchfloor.tension.scan import build_circles, space_time_permutation_scan
+from watchfloor.tension.scan import (
+    _code_array,
+    _retro_replicates,
+    build_circles,
+    space_time_permutation_scan,
+)
 
 
 @pytest.mark.parametrize(("max_days", "seed"), [(4, 1), (5, 2), (7, 3), (7, 4)])
@@ -50,8 +55,6 @@ def test_replicate_maxima_equal_the_plain_reference(max_days: int, seed: int) ->
 
 def test_kernel_equals_the_general_kernel_directly() -> None:
     # Same inputs straight into both kernels (the scan picks one by max_days).
-    from watchfloor.tension.scan import _code_array, _retro_replicates
-
     rng = np.random.default_rng(11)
     n_loc, n_days, max_days = 40, 60, 7
     xy = rng.uniform(0, 5, (n_loc, 2))
