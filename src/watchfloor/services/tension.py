@@ -64,6 +64,7 @@ from watchfloor.tension.alerts import (
 from watchfloor.tension.baseline import event_window, farrington, fit_daily_baseline
 from watchfloor.tension.charts import cusum, ears
 from watchfloor.tension.scan import (
+    ScanCluster,
     ScanResult,
     chord_distance_km,
     poisson_scan,
@@ -782,6 +783,31 @@ BASELINE_SCAN_ALPHA_SHARE = 0.2
 BASELINE_SCAN_MIN_DAILY = 1.0
 
 
+def _cluster_alert(
+    method: str,
+    c: ScanCluster,
+    areas: AreaSet,
+    kind_words: str,
+    period_span: Callable[[int, int], tuple[str, str]],
+) -> Alert:
+    """An alert (without its reason yet) for a scan cluster of ``method``."""
+    s, e = period_span(c.start_day, c.end_day)
+    return Alert(
+        method=method,
+        area_codes=tuple(areas.codes[i] for i in c.locations),
+        area_names=tuple(areas.names[i] for i in c.locations),
+        start=s,
+        end=e,
+        observed=c.observed,
+        expected=c.expected,
+        relative_risk=c.relative_risk,
+        p_value=c.p_value,
+        recurrence_days=c.recurrence_days,
+        kind=kind_words,
+        llr=c.llr,
+    )
+
+
 def _baseline_scan_alerts(
     counts: npt.NDArray[np.int64],
     expected: npt.NDArray[np.float64],
@@ -820,21 +846,7 @@ def _baseline_scan_alerts(
     for c in result.clusters:
         if not c.p_value <= alpha * BASELINE_SCAN_ALPHA_SHARE:
             continue
-        s, e = period_span(c.start_day, c.end_day)
-        a = Alert(
-            method="poisson-baseline",
-            area_codes=tuple(areas.codes[i] for i in c.locations),
-            area_names=tuple(areas.names[i] for i in c.locations),
-            start=s,
-            end=e,
-            observed=c.observed,
-            expected=c.expected,
-            relative_risk=c.relative_risk,
-            p_value=c.p_value,
-            recurrence_days=c.recurrence_days,
-            kind=kind_words,
-            llr=c.llr,
-        )
+        a = _cluster_alert("poisson-baseline", c, areas, kind_words, period_span)
         out.append(replace(a, reason=_baseline_reason(a)))
     return out
 
@@ -971,21 +983,7 @@ def run_scan(
             for c in result.clusters:
                 if not c.p_value <= alpha:
                     continue
-                s, e = period_span(c.start_day, c.end_day)
-                a = Alert(
-                    method="space-time-permutation",
-                    area_codes=tuple(areas.codes[i] for i in c.locations),
-                    area_names=tuple(areas.names[i] for i in c.locations),
-                    start=s,
-                    end=e,
-                    observed=c.observed,
-                    expected=c.expected,
-                    relative_risk=c.relative_risk,
-                    p_value=c.p_value,
-                    recurrence_days=c.recurrence_days,
-                    kind=kind_words,
-                    llr=c.llr,
-                )
+                a = _cluster_alert("space-time-permutation", c, areas, kind_words, period_span)
                 alerts.append(_with_reason(a))
         expected = np.full_like(counts, np.nan)
         baseline_scan = "not run: monthly data (Farrington per area instead)"
