@@ -101,6 +101,9 @@ def test_declare_event_replans_and_every_layer_is_served(
     want = [(r["unit"], round(r["eta_s"], 1)) for r in api.json()["ranking"]]
     assert got == [*want, (units[0], None)]
     assert advice.json()["recommended"] == want[0][0]
+    unknown = app_client.get("/api/ops/rutland/dispatch", params={**click, "busy": "ARV99"})
+    assert unknown.status_code == 422
+    assert "unknown unit(s) ARV99" in unknown.json()["detail"]
 
 
 def test_plan_layers_come_in_one_compressed_cacheable_response(

@@ -1581,11 +1581,7 @@ def dispatch_advice(
     if not bases:
         msg = f"region {region!r} has no ARV placement yet; declare an event or re-plan first"
         raise NotFoundError(msg)
-    known = {b["unit"] for b in bases}
-    unknown = [u for u in busy if u not in known]
-    if unknown:
-        msg = f"unknown unit(s) {', '.join(unknown)} in busy; units are {', '.join(sorted(known))}"
-        raise InvalidInputError(msg)
+    # An unknown unit in ``busy`` is refused by the ranking itself (services.arv).
     view = region_view(room.settings, region)
     west, south, east, north = view.bbox
     margin = 0.05
