@@ -78,12 +78,13 @@ def case(
     return out
 
 
-def bench_exactness(n_games: int, n_bayes: int) -> list[dict[str, Any]]:
-    rng = np.random.default_rng(2026)
-    ours_s = peer_s = 0.0
-    worst = 0.0
-    for _ in range(n_games):
-        game = random_game(rng, int(rng.integers(1, 11)))
+def _against_multiple_lps(
+    rng: np.random.Generator, n: int, *, max_targets: int, n_types: int
+) -> tuple[float, float, float]:
+    """Seconds ours, seconds peer and the largest utility difference over ``n`` games."""
+    ours_s = peer_s = worst = 0.0
+    for _ in range(n):
+        game = random_game(rng, int(rng.integers(1, max_targets + 1)), n_types=n_types)
         k = int(rng.integers(1, 4))
         t0 = time.perf_counter()
         a = solve_game(game, n_units=k)
@@ -93,6 +94,12 @@ def bench_exactness(n_games: int, n_bayes: int) -> list[dict[str, Any]]:
         ours_s += t1 - t0
         peer_s += t2 - t1
         worst = max(worst, abs(a.defender_utility - b.defender_utility))
+    return ours_s, peer_s, worst
+
+
+def bench_exactness(n_games: int, n_bayes: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(2026)
+    ours_s, peer_s, worst = _against_multiple_lps(rng, n_games, max_targets=10, n_types=1)
     out = [
         case(
             f"exactness: {n_games} games <=10 targets <=3 units",
@@ -103,19 +110,7 @@ def bench_exactness(n_games: int, n_bayes: int) -> list[dict[str, Any]]:
             max_abs_diff=worst,
         )
     ]
-    ours_s = peer_s = 0.0
-    worst = 0.0
-    for _ in range(n_bayes):
-        game = random_game(rng, int(rng.integers(1, 6)), n_types=2)
-        k = int(rng.integers(1, 4))
-        t0 = time.perf_counter()
-        a = solve_game(game, n_units=k)
-        t1 = time.perf_counter()
-        b = solve_game_multiple_lps(game, n_units=k)
-        t2 = time.perf_counter()
-        ours_s += t1 - t0
-        peer_s += t2 - t1
-        worst = max(worst, abs(a.defender_utility - b.defender_utility))
+    ours_s, peer_s, worst = _against_multiple_lps(rng, n_bayes, max_targets=5, n_types=2)
     out.append(
         case(
             f"exactness: {n_bayes} Bayesian games 2 types <=5 targets",
