@@ -37,20 +37,28 @@ def _nyc(data_dir: Path) -> tuple[list[str], np.ndarray, np.ndarray, list[list[s
     return ids, lon, lat, cas
 
 
+def _nyc_records(
+    data_dir: Path,
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """NYCfever as the scan takes it: ids, location and day (from 2001/11/01) of each
+    record, its case count, and the distances between zip codes."""
+    ids, lon, lat, cas = _nyc(data_dir)
+    index = {k: i for i, k in enumerate(ids)}
+    loc = np.array([index[c[0]] for c in cas])
+    day = np.array([(date(*map(int, c[2].split("/"))) - date(2001, 11, 1)).days for c in cas])
+    count = np.array([int(c[1]) for c in cas])
+    return ids, loc, day, count, chord_distance_km(lon, lat)
+
+
 def test_nycfever_reproduces_satscan(data_dir: Path) -> None:
     # SaTScan's published result for NYCSpaceTimePermutation.prm (see the data README):
     # 9 zip codes, 2001/11/22-24, 4 observed vs 0.67 expected, LLR 3.845418, radius
     # 2.90 km, p about 0.22-0.24 with 999 replicates, recurrence 4-5 days.
-    ids, lon, lat, cas = _nyc(data_dir)
-    index = {k: i for i, k in enumerate(ids)}
-    start = date(2001, 11, 1)
-    loc = [index[c[0]] for c in cas]
-    count = [int(c[1]) for c in cas]
-    day = [(date(*map(int, c[2].split("/"))) - start).days for c in cas]
+    ids, loc, day, count, dist = _nyc_records(data_dir)
     result = space_time_permutation_scan(
         loc,
         day,
-        chord_distance_km(lon, lat),
+        dist,
         n_days=24,
         max_days=7,
         max_share=0.5,
@@ -89,12 +97,9 @@ def test_nycfever_reproduces_satscan(data_dir: Path) -> None:
 def test_without_replicates_at_most_ten_clusters(data_dir: Path) -> None:
     # SaTScan lists at most 10 clusters when no replicates are run (NYCfever has 14
     # candidates that share no location).
-    ids, lon, lat, cas = _nyc(data_dir)
-    index = {k: i for i, k in enumerate(ids)}
-    loc = [index[c[0]] for c in cas]
-    day = [(date(*map(int, c[2].split("/"))) - date(2001, 11, 1)).days for c in cas]
+    _, loc, day, _, dist = _nyc_records(data_dir)
     result = space_time_permutation_scan(
-        loc, day, chord_distance_km(lon, lat), n_days=24, max_days=7, max_share=0.5,
+        loc, day, dist, n_days=24, max_days=7, max_share=0.5,
         max_radius_km=3.0, replicates=0, rng=np.random.default_rng(0),
     )  # fmt: skip
     assert len(result.clusters) == 10
@@ -415,11 +420,7 @@ def test_replicate_maxima_equal_a_plain_reference(
 
 def test_nycfever_replicates_equal_the_reference(data_dir: Path) -> None:
     # The first 8 replicates of the NYCfever analysis, scanned by the reference.
-    ids, lon, lat, cas = _nyc(data_dir)
-    index = {k: i for i, k in enumerate(ids)}
-    loc = np.array([index[c[0]] for c in cas])
-    day = np.array([(date(*map(int, c[2].split("/"))) - date(2001, 11, 1)).days for c in cas])
-    dist = chord_distance_km(lon, lat)
+    _, loc, day, _, dist = _nyc_records(data_dir)
     kw = {"n_days": 24, "max_days": 7, "max_share": 0.5, "min_cases": 2, "max_radius_km": 3.0}
     res = space_time_permutation_scan(
         loc, day, dist, replicates=8, rng=np.random.default_rng(11), stop_early=False, **kw
@@ -538,12 +539,7 @@ def test_nycfever_retrospective(data_dir: Path) -> None:
     # analysis, which is prospective): the best cylinder is 8 Bronx/Harlem zip codes
     # on 2001/11/08, 5 observed against 0.397 expected, LLR 8.119521 (the reference
     # scan gives the same), well beyond chance with 999 replicates.
-    ids, lon, lat, cas = _nyc(data_dir)
-    index = {k: i for i, k in enumerate(ids)}
-    loc = np.array([index[c[0]] for c in cas])
-    day = np.array([(date(*map(int, c[2].split("/"))) - date(2001, 11, 1)).days for c in cas])
-    count = np.array([int(c[1]) for c in cas])
-    dist = chord_distance_km(lon, lat)
+    _, loc, day, count, dist = _nyc_records(data_dir)
     kw = {"n_days": 24, "max_days": 7, "max_share": 0.5, "min_cases": 2, "max_radius_km": 3.0}
     res = space_time_permutation_scan(
         loc, day, dist, replicates=999, rng=np.random.default_rng(1), case_count=count,
