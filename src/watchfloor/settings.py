@@ -2,8 +2,13 @@
 
 Every field comes from an environment variable with the prefix ``WATCHFLOOR_``
 (``WATCHFLOOR_HOME``, ``WATCHFLOOR_DATA_DIR``, ``WATCHFLOOR_DATABASE_URL``,
-``WATCHFLOOR_SECRET_KEY``, ``WATCHFLOOR_DEMO`` ...). Nothing here is built at
-import time: call :func:`load_settings`.
+``WATCHFLOOR_SECRET_KEY``, ``WATCHFLOOR_DEMO`` ...). The options of the
+reporting service and of the web server are nested models of the one
+:class:`Settings` (``settings.reporting``, ``settings.web``) whose variables keep
+their flat names (``WATCHFLOOR_RETENTION_DAYS``, ``WATCHFLOOR_RATE_LIMIT_PER_MINUTE``).
+Nothing here is built at import time: call :func:`load_settings`.
+
+Part of the foundation: imports only :mod:`watchfloor.errors`.
 """
 
 from __future__ import annotations
@@ -16,13 +21,62 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from watchfloor.errors import ConfigurationError
 
-__all__ = ["DEFAULT_REGION", "Settings", "load_settings"]
+__all__ = ["DEFAULT_REGION", "ReportingOptions", "Settings", "WebOptions", "load_settings"]
 
 DEFAULT_REGION = "rutland"
 
 
 def _default_home() -> Path:
     return platformdirs.user_data_path("watchfloor", appauthor=False)
+
+
+class ReportingOptions(BaseSettings):
+    """Options of the reporting service, from ``WATCHFLOOR_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="WATCHFLOOR_", extra="ignore", frozen=True)
+
+    report_keys: str | None = None
+    """Encryption keys ``kid:BASE64,...`` (first current); default: key file in the home."""
+
+    retention_days: int = Field(default=365, ge=1)
+    """Closed reports are anonymised this many days after closing."""
+
+    forward_url: str | None = None
+    """Where counter-terrorism reports are POSTed (the regional CT unit's endpoint)."""
+
+    forward_stuck_after: int = Field(default=5, ge=1)
+    """Failed attempts after which an outbox message is flagged stuck."""
+
+    max_photo_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_photos: int = Field(default=3, ge=0)
+
+    report_region: str | None = None
+    """Region whose high-risk sites raise priority and are offered as "at or near"."""
+
+    duplicate_window_h: float = Field(default=6.0, gt=0)
+    duplicate_radius_m: float = Field(default=300.0, gt=0)
+    duplicate_similarity: float = Field(default=0.45, gt=0, le=1)
+
+    receipt_hash_memory_kib: int = Field(default=256, ge=8, le=1024 * 1024)
+    """argon2id memory of the receipt-code hash, KiB (see docs/reports.md for the choice)."""
+
+    receipt_hash_time_cost: int = Field(default=1, ge=1, le=10)
+    """argon2id passes of the receipt-code hash."""
+
+
+class WebOptions(BaseSettings):
+    """Web-server options, read from ``WATCHFLOOR_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="WATCHFLOOR_", extra="ignore", frozen=True)
+
+    max_request_bytes: int = 16 * 1024 * 1024
+    """Largest request body accepted (photos included)."""
+
+    rate_limit_per_minute: int = 60
+    """Public submissions and logins allowed per client and minute."""
+
+    secure_cookies: bool | None = None
+    """Mark cookies Secure; default: when the request came over HTTPS."""
 
 
 class Settings(BaseSettings):
@@ -49,6 +103,12 @@ class Settings(BaseSettings):
     """Where ``region fetch`` downloads county extracts from."""
 
     log_level: str = "INFO"
+
+    reporting: ReportingOptions = Field(default_factory=ReportingOptions)
+    """Options of the public reporting service (flat ``WATCHFLOOR_*`` variables)."""
+
+    web: WebOptions = Field(default_factory=WebOptions)
+    """Options of the web server (flat ``WATCHFLOOR_*`` variables)."""
 
     @property
     def regions_dir(self) -> Path:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
+from watchfloor.errors import IdempotencyConflictError
 from watchfloor.services import reports as svc
 from watchfloor.services.report_intake import (
     ReportWriter,
@@ -65,7 +66,7 @@ def test_one_batch_stores_many_and_answers_a_retry_in_the_same_batch(database, k
     assert all(isinstance(r, svc.ReportReceipt) for r in receipts)
     # The retry gets the first copy's receipt; the reused key with other content is refused.
     assert outcomes[5] == receipts[2]
-    assert isinstance(outcomes[6], svc.IdempotencyConflictError)
+    assert isinstance(outcomes[6], IdempotencyConflictError)
     assert _count(database) == 5
     assert _count(database, IdempotencyKey) == 5
     # A later retry is answered from the stored receipt, still once.

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from watchfloor.errors import InfeasibleError, InvalidInputError, NotFoundError
+from watchfloor.errors import FieldError, InfeasibleError, InvalidInputError, NotFoundError
 from watchfloor.placement import (
     Placement,
     hypercube_approx,
@@ -53,7 +53,6 @@ __all__ = [
     "MODELS",
     "ArvProblem",
     "DemandOptions",
-    "DispatchInputError",
     "PlanUnits",
     "UnitTimeCache",
     "UnitTimes",
@@ -907,17 +906,6 @@ class UnitTimeCache:
         return len(missing)
 
 
-class DispatchInputError(InvalidInputError):
-    """A dispatch input is not acceptable; ``field`` names it for an API client.
-
-    ``field`` is ``"incident"``, ``"busy"`` or ``"units[i]"`` (the plan's ``i``-th unit).
-    """
-
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def dispatch_advice(
     engine: TravelTimeEngine,
     plan: PlanUnits,
@@ -938,7 +926,7 @@ def dispatch_advice(
 
     Raises
     ------
-    DispatchInputError
+    FieldError
         (an :class:`InvalidInputError`) Unknown or repeated unit, or an incident or
         unit position farther than ``max_snap_m`` from a road of the region.
     InfeasibleError
@@ -946,17 +934,17 @@ def dispatch_advice(
     """
     if not plan.unit:
         msg = "no units: give at least one unit with its position"
-        raise DispatchInputError(msg, field="units")
+        raise FieldError(msg, field="units")
     seen: set[str] = set()
     for i, u in enumerate(plan.unit):
         if u in seen:
             msg = f"unit {u} is listed twice; give each unit once"
-            raise DispatchInputError(msg, field=f"units[{i}]")
+            raise FieldError(msg, field=f"units[{i}]")
         seen.add(u)
     unknown = sorted(set(busy) - seen)
     if unknown:
         msg = f"unknown unit(s) {', '.join(unknown)}; the units are {', '.join(plan.unit)}"
-        raise DispatchInputError(msg, field="busy")
+        raise FieldError(msg, field="busy")
     node = _snap(engine, [lon], [lat], max_snap_m=max_snap_m, what=["incident"])
     if table is not None:
         eta = table.time_s[:, int(node[0])]
@@ -996,7 +984,7 @@ def _snap(
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         msg = f"{what[i]}: coordinates must be finite numbers"
-        raise DispatchInputError(msg, field=what[i])
+        raise FieldError(msg, field=what[i])
     x, y = _to_bng(lon_a, lat_a)
     dist = np.full(lon_a.size, np.inf)
     node = np.zeros(lon_a.size, dtype=np.int64)
@@ -1019,7 +1007,7 @@ def _snap(
             f"{who} at {lon_a[i]:.5f},{lat_a[i]:.5f} is {how_far} from the nearest road of "
             f"the region ({engine.bbox_text()}); give a location inside the region"
         )
-        raise DispatchInputError(msg, field=what[i])
+        raise FieldError(msg, field=what[i])
     return np.asarray(node, dtype=np.int64)
 
 

@@ -44,9 +44,13 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from watchfloor.errors import InvalidInputError, WatchfloorError
-from watchfloor.services.reports import (
+from watchfloor.errors import (
     IdempotencyConflictError,
+    InvalidInputError,
+    StoreUnavailableError,
+    WatchfloorError,
+)
+from watchfloor.services.reports import (
     Photo,
     ReportCreate,
     ReportingOptions,
@@ -69,7 +73,6 @@ from watchfloor.storage.models import (
 
 __all__ = [
     "ReportWriter",
-    "StoreUnavailableError",
     "Submission",
     "link_pending_duplicates",
     "prepare_submission",
@@ -96,12 +99,6 @@ _MAX_BATCH = 256
 _DEDUP_BATCH = 100
 # PostgreSQL advisory lock that serialises near-duplicate passes of all processes.
 _DEDUP_LOCK_KEY = 0x5746_4450  # "WFDP"
-
-
-class StoreUnavailableError(WatchfloorError):
-    """The database could not store the report just now (the client should retry)."""
-
-    http_status = 503
 
 
 def random_code(n_bytes: int) -> str:

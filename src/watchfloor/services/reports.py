@@ -39,7 +39,6 @@ from pydantic import (
     Field,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -51,6 +50,7 @@ from watchfloor.errors import (
 )
 from watchfloor.geo import haversine_m
 from watchfloor.services.auth import StaffUser
+from watchfloor.settings import ReportingOptions
 from watchfloor.storage.db import Database
 from watchfloor.storage.keys import KeyRing
 from watchfloor.storage.models import (
@@ -73,7 +73,6 @@ __all__ = [
     "WORK_ROLES",
     "BulkResult",
     "Contact",
-    "IdempotencyConflictError",
     "Photo",
     "PhotoUpload",
     "QueuePage",
@@ -176,46 +175,6 @@ EXPORT_ROLES: tuple[str, ...] = ("ct_analyst", "hate_crime_officer", "supervisor
 
 _MAX_TEXT = 5000
 _MAX_SHORT = 500
-
-
-class IdempotencyConflictError(WatchfloorError):
-    """An idempotency key was reused for a different submission."""
-
-    http_status = 409
-
-
-class ReportingOptions(BaseSettings):
-    """Options of the reporting service, from ``WATCHFLOOR_*`` environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="WATCHFLOOR_", extra="ignore", frozen=True)
-
-    report_keys: str | None = None
-    """Encryption keys ``kid:BASE64,...`` (first current); default: key file in the home."""
-
-    retention_days: int = Field(default=365, ge=1)
-    """Closed reports are anonymised this many days after closing."""
-
-    forward_url: str | None = None
-    """Where counter-terrorism reports are POSTed (the regional CT unit's endpoint)."""
-
-    forward_stuck_after: int = Field(default=5, ge=1)
-    """Failed attempts after which an outbox message is flagged stuck."""
-
-    max_photo_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
-    max_photos: int = Field(default=3, ge=0)
-
-    report_region: str | None = None
-    """Region whose high-risk sites raise priority and are offered as "at or near"."""
-
-    duplicate_window_h: float = Field(default=6.0, gt=0)
-    duplicate_radius_m: float = Field(default=300.0, gt=0)
-    duplicate_similarity: float = Field(default=0.45, gt=0, le=1)
-
-    receipt_hash_memory_kib: int = Field(default=256, ge=8, le=1024 * 1024)
-    """argon2id memory of the receipt-code hash, KiB (see docs/reports.md for the choice)."""
-
-    receipt_hash_time_cost: int = Field(default=1, ge=1, le=10)
-    """argon2id passes of the receipt-code hash."""
 
 
 # ---------------------------------------------------------------------------

@@ -28,14 +28,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from watchfloor.errors import ConfigurationError, WatchfloorError
 from watchfloor.services.forwarding import deliver_outbox
-from watchfloor.settings import Settings
+from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import open_database
 from watchfloor.web.reporting import build_reporting, report_writer, stop_report_writer
 from watchfloor.web.security import (
@@ -69,21 +68,6 @@ ROUTERS: tuple[tuple[str, str], ...] = (
 )
 
 _MIN_SECRET_CHARS = 16
-
-
-class WebOptions(BaseSettings):
-    """Web-server options, read from ``WATCHFLOOR_*`` environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="WATCHFLOOR_", extra="ignore", frozen=True)
-
-    max_request_bytes: int = 16 * 1024 * 1024
-    """Largest request body accepted (photos included)."""
-
-    rate_limit_per_minute: int = 60
-    """Public submissions and logins allowed per client and minute."""
-
-    secure_cookies: bool | None = None
-    """Mark cookies Secure; default: when the request came over HTTPS."""
 
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:

@@ -24,10 +24,9 @@ import numpy as np
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from watchfloor.errors import NotFoundError
+from watchfloor.errors import FieldError, NotFoundError
 from watchfloor.services import operations as ops
 from watchfloor.services.arv import (
-    DispatchInputError,
     PlanUnits,
     UnitTimeCache,
     dispatch_advice,
@@ -145,7 +144,7 @@ def _positions(room: ops.OperationsRoom, region: str, units: list[UnitIn]) -> Pl
                 f"unknown unit {u.unit}: give its lon and lat, or one of the planned units "
                 f"({known})"
             )
-            raise DispatchInputError(msg, field=f"units[{i}].unit")
+            raise FieldError(msg, field=f"units[{i}].unit")
         lon.append(float(base["lon"]))
         lat.append(float(base["lat"]))
     return PlanUnits(
@@ -164,7 +163,7 @@ def api_arv_dispatch(
     try:
         region = ops.pick_region(room.settings, body.region)
     except NotFoundError as exc:
-        raise DispatchInputError(str(exc), field="region") from None
+        raise FieldError(str(exc), field="region") from None
     engine = ops.region_engine(ops.region_view(room.settings, region))
     cache = _unit_time_cache(request, region, engine)
     plan = _positions(room, region, body.units)

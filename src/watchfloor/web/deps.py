@@ -28,7 +28,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from watchfloor.errors import NotFoundError, PermissionDeniedError, WatchfloorError
+from watchfloor.errors import (
+    AuthenticationRequiredError,
+    CsrfError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from watchfloor.services.auth import ROLES, StaffUser, resolve_session
 from watchfloor.settings import Settings
 from watchfloor.storage.db import Database
@@ -43,8 +48,6 @@ from watchfloor.web.security import (
 
 __all__ = [
     "ROLES",
-    "AuthenticationRequiredError",
-    "CsrfError",
     "CurrentUser",
     "DbSession",
     "StaffUser",
@@ -58,16 +61,6 @@ __all__ = [
 ]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class AuthenticationRequiredError(WatchfloorError):
-    """No live staff session came with the request."""
-
-    http_status = 401
-
-
-class CsrfError(PermissionDeniedError):
-    """A state-changing request lacked the CSRF token of its cookie."""
 
 
 def get_settings(request: Request) -> Settings:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import Depends, Request
 
-from watchfloor.errors import NotFoundError, WatchfloorError
+from watchfloor.errors import NotFoundError, TooManyRequestsError
 from watchfloor.services.report_intake import ReportWriter
 from watchfloor.services.reports import ReportingOptions, SiteIndex
 from watchfloor.settings import Settings
@@ -22,7 +22,6 @@ __all__ = [
     "HIGH_RISK_KINDS",
     "Reporting",
     "ReportingDep",
-    "TooManyRequestsError",
     "WriterDep",
     "build_reporting",
     "load_site_index",
@@ -35,12 +34,6 @@ log = logging.getLogger(__name__)
 
 #: Site kinds whose closeness raises a report's priority.
 HIGH_RISK_KINDS = frozenset({"place_of_worship", "crowded_place", "nte_zone"})
-
-
-class TooManyRequestsError(WatchfloorError):
-    """The client sent more requests than the rate limit allows."""
-
-    http_status = 429
 
 
 @dataclass(frozen=True)
