@@ -15,10 +15,10 @@ with warnings.catch_warnings():
 
 from watchfloor.services import operations as ops
 from watchfloor.services.auth import create_user, start_session
-from watchfloor.settings import Settings
+from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import open_database, upgrade_database
 from watchfloor.storage.regions import Region
-from watchfloor.web.app import WebOptions, create_app
+from watchfloor.web.app import create_app
 from watchfloor.web.security import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
 
 SECRET = "ops-test-secret-key-0123456789abcdef"

@@ -17,9 +17,9 @@ import uvicorn
 from tests.ops.conftest import PASSWORD, SMALL
 from watchfloor.services import operations as ops
 from watchfloor.services.auth import create_user
-from watchfloor.settings import Settings
+from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import open_database, upgrade_database
-from watchfloor.web.app import WebOptions, create_app
+from watchfloor.web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

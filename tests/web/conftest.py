@@ -18,10 +18,10 @@ with warnings.catch_warnings():
 
 from tests.web._server import PASSWORD
 from watchfloor.services.auth import StaffUser, hash_password, start_session
-from watchfloor.settings import Settings
+from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import open_database, upgrade_database
 from watchfloor.storage.models import User
-from watchfloor.web.app import WebOptions, create_app
+from watchfloor.web.app import create_app
 from watchfloor.web.security import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
 
 SECRET = "test-secret-key-0123456789abcdef"

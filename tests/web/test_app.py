@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from watchfloor.errors import ConfigurationError
-from watchfloor.settings import Settings
-from watchfloor.web.app import WebOptions, create_app
+from watchfloor.settings import Settings, WebOptions
+from watchfloor.web.app import create_app
 
 
 def test_refuses_to_start_without_a_secret_outside_demo_mode(tmp_path: Path) -> None:

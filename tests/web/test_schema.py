@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 
-from watchfloor.settings import Settings
-from watchfloor.web.app import WebOptions, create_app
+from watchfloor.settings import Settings, WebOptions
+from watchfloor.web.app import create_app
 from watchfloor.web.reporting import stop_report_writer
 
 

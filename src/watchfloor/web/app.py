@@ -12,7 +12,6 @@ can cause a 500. The database must have been migrated first
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import re
 import secrets
@@ -37,6 +36,7 @@ from watchfloor.services.forwarding import deliver_outbox
 from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import open_database
 from watchfloor.web.reporting import build_reporting, report_writer, stop_report_writer
+from watchfloor.web.routes import api, arv, ops, public, staff, staff_api
 from watchfloor.web.security import (
     CSRF_COOKIE,
     ASGIApp,
@@ -51,21 +51,11 @@ from watchfloor.web.security import (
 )
 from watchfloor.web.templating import make_templates, render
 
-__all__ = ["ROUTERS", "WebOptions", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-#: Routers of the app, ``(module, attribute)``; a router is included when its module exists.
-ROUTERS: tuple[tuple[str, str], ...] = (
-    ("watchfloor.web.routes.public", "router"),
-    ("watchfloor.web.routes.api", "router"),
-    ("watchfloor.web.routes.staff", "router"),
-    ("watchfloor.web.routes.staff_api", "router"),
-    ("watchfloor.web.dashboard", "router"),
-    ("watchfloor.web.arv_api", "router"),
-)
 
 _MIN_SECRET_CHARS = 16
 
@@ -270,24 +260,14 @@ async def _forward_forever(app: FastAPI, *, interval_s: float = 2.0) -> None:
 
 
 def _include_routers(app: FastAPI) -> None:
-    for module_name, attr in ROUTERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module_name.startswith(exc.name):
-                raise
-            continue
-        app.include_router(getattr(module, attr))
+    for module in (public, api, staff, staff_api, ops, arv):
+        app.include_router(module.router)
 
 
 def _prepare_dashboard(app: FastAPI) -> None:
     """Open the operations room now; its regions' map layers are prepared in the background."""
     try:
-        dashboard = importlib.import_module("watchfloor.web.dashboard")
-    except ModuleNotFoundError:  # an installation without the operations room
-        return
-    try:
-        dashboard.room_for_app(app)
+        ops.room_for_app(app)
     except WatchfloorError as exc:  # shown again on the first dashboard request
         log.warning("operations room not prepared: %s", exc)
 

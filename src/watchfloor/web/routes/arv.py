@@ -32,7 +32,7 @@ from watchfloor.services.arv import (
     dispatch_advice,
 )
 from watchfloor.traveltime import TravelTimeEngine
-from watchfloor.web.dashboard import OpsUser, Room
+from watchfloor.web.routes.ops import OpsUser, Room
 
 __all__ = ["DispatchIn", "DispatchOut", "router"]
 
