@@ -1,7 +1,9 @@
 """Armed-response placement: covering, median and centre models, queueing, simulation.
 
 Pure solvers over travel-time matrices (rows = candidate sites or units, columns =
-demand points), returning frozen results with an explicit ``status``.
+demand points), returning frozen results with an explicit ``status``. They may
+import only the foundation (:mod:`watchfloor.errors`, :mod:`watchfloor.types`),
+numpy, scipy, highspy, numba and simpy: no files, database, settings or clock.
 """
 
 from watchfloor.placement._common import Placement
