@@ -1,7 +1,19 @@
-"""Region use-cases: build from an extract, fetch from Geofabrik, open, list.
+"""Region use-cases: build, fetch, open, list, and the one cached picture of a region.
 
-A region is built once (about a second for a county extract) and opened by
-every other capability through :func:`open_region`.
+A region is built once (about a second for a county extract) and stored by
+:mod:`watchfloor.storage.regions`. :func:`open_region` reads it afresh (the
+CLI's region commands); everything that plans on a region reads it through
+the picture kept here, so a re-plan does not read it again:
+
+- :func:`region_view` returns the region loaded once per region folder and
+  reloaded when ``region.json`` changes (a rebuild); a :class:`RegionCache`
+  holds the views and takes the loader, so a test can count the reads;
+- :func:`region_engine` / :func:`graph_engine` return one travel-time engine
+  per road graph and profile (``blue_light``, ``normal`` driving, ``foot``);
+- :func:`travel_matrix` returns travel times between node lists, computed
+  once per graph, profile and node list.
+
+Every cache here is a :class:`~watchfloor.services.cache.BoundedCache`.
 """
 
 from __future__ import annotations
@@ -13,29 +25,45 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 import watchfloor
 from watchfloor.errors import IngestError, InvalidInputError, NotFoundError
 from watchfloor.ingest.boundary import read_boundary
 from watchfloor.ingest.osm import extract_from_osm
-from watchfloor.roads.speeds import SPEED_PROFILE_VERSION
+from watchfloor.roads.graph import RoadGraph
+from watchfloor.roads.speeds import SPEED_PROFILE_VERSION, blue_light_travel_time_s
+from watchfloor.services.cache import BoundedCache
 from watchfloor.settings import DEFAULT_REGION, Settings
 from watchfloor.sites.register import snap_to_graph
 from watchfloor.storage.regions import Region, list_region_dirs, read_region, write_region
+from watchfloor.traveltime import TravelTimeEngine
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = [
     "DEFAULT_EXTRACT",
+    "ENGINE_PROFILES",
     "Progress",
+    "RegionCache",
+    "RegionLoader",
+    "RegionView",
     "build_region",
+    "built_regions",
     "ensure_default_region",
     "fetch_region",
+    "graph_engine",
     "list_regions",
     "open_region",
+    "pick_region",
+    "region_engine",
     "region_summary",
+    "region_view",
+    "travel_matrix",
 ]
 
 log = logging.getLogger(__name__)
@@ -169,12 +197,15 @@ def open_region(name: str, settings: Settings) -> Region:
     _check_name(name)
     path = settings.regions_dir / name
     if not (path / "region.json").is_file():
-        msg = (
-            f"region {name!r} is not built; run `watchfloor region build FILE.osm.pbf "
-            f"--name {name}` or `watchfloor region fetch {name}`"
-        )
-        raise NotFoundError(msg)
+        raise NotFoundError(_not_built(name))
     return read_region(path)
+
+
+def _not_built(name: str) -> str:
+    return (
+        f"region {name!r} is not built; run `watchfloor region build FILE.osm.pbf "
+        f"--name {name}` or `watchfloor region fetch {name}`"
+    )
 
 
 def region_summary(meta: dict[str, Any]) -> dict[str, Any]:
@@ -333,3 +364,242 @@ def ensure_default_region(settings: Settings, *, progress: Progress | None = Non
             progress=progress,
         )
     return fetch_region(DEFAULT_REGION, settings, progress=progress)
+
+
+# -- the one picture of a region ----------------------------------------------------------
+
+#: ``loader(region_folder) -> Region``; :func:`watchfloor.storage.regions.read_region` by default.
+RegionLoader = Callable[[Path], Region]
+
+#: Travel-time profiles of :func:`graph_engine`: blue-light driving, ordinary driving, walking.
+ENGINE_PROFILES: tuple[str, ...] = ("blue_light", "normal", "foot")
+
+#: Regions kept loaded per :class:`RegionCache` (a room plans on one or two).
+MAX_REGIONS = 4
+#: Engines kept (three profiles of about three graphs).
+MAX_ENGINES = 9
+#: Travel-time matrices kept (a few per region: patrol sites and bases per mode).
+MAX_MATRICES = 16
+
+
+@dataclass(frozen=True, eq=False)
+class RegionView:
+    """A loaded region with what the room needs to draw and plan on it."""
+
+    name: str
+    region: Region
+    bbox: tuple[float, float, float, float]
+    mtime_ns: int
+
+    @property
+    def bounds(self) -> list[list[float]]:
+        """Return ``[[west, south], [east, north]]`` for the map."""
+        w, s, e, n = self.bbox
+        return [[w, s], [e, n]]
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int]:
+    """Return ``(mtime_ns, inode, size)`` of a file, ``(-1, -1, -1)`` when it is missing.
+
+    The inode changes on every rebuild (the folder is renamed into place), so
+    a rebuild within the file system's timestamp granularity is still seen.
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1, -1)
+    return (st.st_mtime_ns, st.st_ino, st.st_size)
+
+
+class RegionCache:
+    """Regions loaded once per region folder and reloaded when their ``region.json`` changes.
+
+    Parameters
+    ----------
+    loader
+        Reads a region folder; :func:`watchfloor.storage.regions.read_region`
+        unless a test injects a counting one.
+    max_regions
+        Regions kept loaded (least recently used dropped first).
+    """
+
+    def __init__(self, *, loader: RegionLoader = read_region, max_regions: int = MAX_REGIONS):
+        self.loader = loader
+        self._views: BoundedCache[tuple[str, str], tuple[tuple[int, int, int], RegionView]]
+        self._views = BoundedCache(max_regions, name="regions")
+
+    def view(self, settings: Settings, name: str) -> RegionView:
+        """Return the region ``name``, loaded once and reloaded when it is rebuilt.
+
+        Raises
+        ------
+        NotFoundError
+            When the region is not built.
+        InvalidInputError
+            For a bad region name.
+        """
+        _check_name(name)
+        folder = settings.regions_dir / name
+        stamp = _file_stamp(folder / "region.json")
+
+        def load() -> tuple[tuple[int, int, int], RegionView]:
+            if stamp[0] < 0:
+                raise NotFoundError(_not_built(name))
+            region = self.loader(folder)
+            graph = region.graph
+            bbox = (
+                float(graph.lon.min()),
+                float(graph.lat.min()),
+                float(graph.lon.max()),
+                float(graph.lat.max()),
+            )
+            view = RegionView(name=name, region=region, bbox=bbox, mtime_ns=stamp[0])
+            log.info("loaded region %s: %d nodes, %d sites", name, graph.n_nodes, len(region.sites))
+            return stamp, view
+
+        key = (str(settings.regions_dir), name)
+        _, view = self._views.get_or_build(key, load, valid=lambda hit: hit[0] == stamp)
+        return view
+
+    def clear(self) -> None:
+        """Forget every loaded region."""
+        self._views.clear()
+
+
+#: The process's region picture (the web room, the CLI and the planning services share it).
+_REGIONS = RegionCache()
+
+
+def built_regions(settings: Settings) -> list[str]:
+    """Return the names of the built regions, sorted."""
+    root = settings.regions_dir
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "region.json").is_file())
+
+
+def pick_region(settings: Settings, name: str | None) -> str:
+    """Return ``name`` when that region is built, else the default or first built region.
+
+    Raises
+    ------
+    NotFoundError
+        When ``name`` is given and not built, or no region is built at all.
+    """
+    names = built_regions(settings)
+    if name:
+        if name not in names:
+            have = ", ".join(names) if names else "none"
+            msg = (
+                f"region {name!r} is not built (built: {have}); run "
+                f"`watchfloor region fetch {name}` or `watchfloor region build FILE --name {name}`"
+            )
+            raise NotFoundError(msg)
+        return name
+    if not names:
+        msg = "no region is built; run `watchfloor demo` or `watchfloor region fetch NAME`"
+        raise NotFoundError(msg)
+    return DEFAULT_REGION if DEFAULT_REGION in names else names[0]
+
+
+def region_view(settings: Settings, name: str, *, regions: RegionCache | None = None) -> RegionView:
+    """Return the region ``name``, loaded once and reloaded when it is rebuilt.
+
+    Parameters
+    ----------
+    settings
+        Installation settings (where regions live).
+    name
+        Region name.
+    regions
+        The cache to read through; the process's own unless given.
+
+    Raises
+    ------
+    NotFoundError
+        When the region is not built.
+    """
+    return (regions or _REGIONS).view(settings, name)
+
+
+_ENGINES: BoundedCache[tuple[int, str], tuple[RoadGraph, TravelTimeEngine]] = BoundedCache(
+    MAX_ENGINES, name="engines"
+)
+_MATRICES: BoundedCache[tuple[int, str, bytes], tuple[RoadGraph, FloatArray]] = BoundedCache(
+    MAX_MATRICES, name="travel-time matrices"
+)
+
+
+def _check_profile(profile: str) -> str:
+    if profile not in ENGINE_PROFILES:
+        msg = f"travel-time profile {profile!r} is unknown; use one of {', '.join(ENGINE_PROFILES)}"
+        raise InvalidInputError(msg)
+    return profile
+
+
+def graph_engine(graph: RoadGraph, *, profile: str = "normal") -> TravelTimeEngine:
+    """Return the travel-time engine of a road graph for a profile, built once per graph.
+
+    Parameters
+    ----------
+    graph
+        The road graph (a region's, as loaded by :func:`region_view`).
+    profile
+        ``"blue_light"`` (emergency driving), ``"normal"`` (ordinary driving)
+        or ``"foot"`` (walking).
+
+    Raises
+    ------
+    InvalidInputError
+        For an unknown profile.
+    """
+    _check_profile(profile)
+
+    def build() -> tuple[RoadGraph, TravelTimeEngine]:
+        if profile == "foot":
+            return graph, TravelTimeEngine.for_walking(graph)
+        weights = blue_light_travel_time_s(graph) if profile == "blue_light" else None
+        return graph, TravelTimeEngine(graph, weights=weights)
+
+    # The entry holds the graph, so its id() cannot be reused while the entry lives.
+    _, engine = _ENGINES.get_or_build((id(graph), profile), build)
+    return engine
+
+
+def region_engine(view: RegionView, *, profile: str = "blue_light") -> TravelTimeEngine:
+    """Return the region's travel-time engine (``blue_light`` or ``normal`` driving), cached.
+
+    Raises
+    ------
+    InvalidInputError
+        For an unknown profile.
+    """
+    return graph_engine(view.region.graph, profile=profile)
+
+
+def travel_matrix(graph: RoadGraph, nodes: IntArray, *, profile: str = "normal") -> FloatArray:
+    """Return travel times (s) between ``nodes`` (rows origins), once per graph, profile and list.
+
+    Repeated nodes are routed once. The caller gets its own copy.
+
+    Raises
+    ------
+    InvalidInputError
+        For an unknown profile.
+    """
+    _check_profile(profile)
+    nodes = np.asarray(nodes, dtype=np.int64)
+
+    def build() -> tuple[RoadGraph, FloatArray]:
+        uniq, inverse = np.unique(nodes, return_inverse=True)
+        small = graph_engine(graph, profile=profile).matrix(uniq, uniq)
+        log.info(
+            "travel-time matrix (%s): %d locations, %d distinct nodes",
+            profile,
+            nodes.size,
+            uniq.size,
+        )
+        return graph, small[np.ix_(inverse, inverse)]
+
+    _, mat = _MATRICES.get_or_build((id(graph), profile, nodes.tobytes()), build)
+    return mat.copy()
