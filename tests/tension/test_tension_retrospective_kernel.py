@@ -11,7 +11,6 @@ from tests.tension.test_tension_scan import _reference_retrospective_max
 from watchfloor.tension import _retrospective
 from watchfloor.tension.scan import (
     _code_array,
-    _retro_replicates,
     build_circles,
     space_time_permutation_scan,
 )
@@ -77,7 +76,7 @@ def test_kernel_equals_the_general_kernel_directly() -> None:
         circles.ptr, _code_array(circles), n_z.astype(np.int64), slot_ptr, slot_day, u,
         max_days, day_cases, d_min, 2, 2, math.inf,
     )  # fmt: skip
-    new = _retrospective.retro_replicates(*args)
-    old = _retro_replicates(*args)
+    new = _retrospective.retro_replicates_7day(*args)
+    old = _retrospective.retro_replicates(*args)
     assert (new > 0).all()
     np.testing.assert_array_equal(new, old)
