@@ -18,11 +18,14 @@ from watchfloor.services.patrol import (
     parse_pin,
     parse_shift,
     plan_for_region,
+    plan_patrols,
     plan_to_dict,
     plan_to_geojson,
     write_briefings,
 )
-from watchfloor.storage.regions import Region
+from watchfloor.services.regions import RegionCache
+from watchfloor.settings import Settings
+from watchfloor.storage.regions import Region, read_region
 
 runner = CliRunner()
 
@@ -190,6 +193,25 @@ def test_plan_errors_on_rutland(rutland_region: Region) -> None:
             pins=[pin],
             **kw,  # type: ignore[arg-type]
         )
+
+
+def test_plan_patrols_reads_the_region_once(rutland_region: Region) -> None:
+    """The posture and the plan share one read of the region; a second plan reads nothing."""
+    reads: list[Path] = []
+
+    def counting_loader(path: Path) -> Region:
+        reads.append(path)
+        return read_region(path)
+
+    regions = RegionCache(loader=counting_loader)
+    settings = Settings(home=rutland_region.path.parent.parent)
+    kw = {"region": "rutland", "event_path": None, "n_units": 2, "seed": 3, "regions": regions}
+    first = plan_patrols(settings, shift="2026-06-19T12:00/14:00", **kw)  # type: ignore[arg-type]
+    assert reads == [rutland_region.path]
+    second = plan_patrols(settings, shift="2026-06-19T14:00/16:00", **kw)  # type: ignore[arg-type]
+    assert reads == [rutland_region.path]
+    assert first.region == second.region == "rutland"
+    assert first.shift_end == second.shift_start
 
 
 @pytest.mark.slow

@@ -14,8 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -43,6 +41,7 @@ from watchfloor.placement import (
 from watchfloor.placement.hypercube import AUTO_EXACT_UNITS, hypercube_by_hour
 from watchfloor.roads.graph import ROAD_CLASSES
 from watchfloor.roads.speeds import blue_light_travel_time_s
+from watchfloor.storage.files import atomic_path, atomic_write_text
 from watchfloor.storage.regions import Region
 from watchfloor.traveltime import TravelTimeEngine
 
@@ -778,15 +777,7 @@ def _isochrones(problem: ArvProblem, bases: IntArray) -> list[dict[str, Any]]:
 
 def write_plan(doc: Mapping[str, Any], path: Path) -> None:
     """Write a plan GeoJSON atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".plan-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(doc))
 
 
 @dataclass(frozen=True)
@@ -1045,12 +1036,8 @@ def write_plan_png(problem: ArvProblem, bases: IntArray, path: Path) -> None:
     ax.set_title(f"{problem.region}: ARV bases (green = demand within standard)")
     ax.set_aspect(1 / np.cos(np.deg2rad(float(np.mean(g.lat)))))
     ax.autoscale()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".map-", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
-        Path(tmp).replace(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)

@@ -33,7 +33,7 @@ from watchfloor.posture import (
 )
 from watchfloor.posture.calendar import LONDON
 from watchfloor.posture.risk import SLOT_MINUTES, TensionInput
-from watchfloor.services.regions import open_region
+from watchfloor.services.regions import RegionCache, region_view
 from watchfloor.settings import Settings
 from watchfloor.sites.register import SiteRegister
 
@@ -232,11 +232,14 @@ def posture_for_region(
     tension: Mapping[str, TensionInput] | None = None,
     with_tension: bool = False,
     now: datetime | None = None,
+    regions: RegionCache | None = None,
 ) -> PostureRun:
     """Return the posture of a built region for an event file (and a factor file).
 
     With ``with_tension`` and no ``tension`` given, the stored tension levels of
     the region (alerts of the latest scan and recent liaison notes) are used.
+    The region is read through ``regions`` (the process's region picture
+    unless given), so a plan that also needs the region does not read it again.
 
     Raises
     ------
@@ -248,11 +251,9 @@ def posture_for_region(
     event = load_event(event_path) if event_path is not None else None
     factors = load_factors(factors_path)
     books = available_playbooks(settings)
-    built = open_region(region, settings)
+    built = region_view(settings, region, regions=regions).region
     if tension is None and with_tension:
-        # the tension service pulls in the database and statistics stacks: load it
-        # only when stored tension levels are asked for
-        from watchfloor.services.tension import tension_levels  # noqa: PLC0415
+        from watchfloor.services.tension import tension_levels  # noqa: PLC0415 (pulls in the database and statistics stacks: only for stored tension levels)
 
         tension = tension_levels(settings, region, sites=built.sites)
         log.info("tension levels for %d sites of region %s", len(tension), region)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from watchfloor.errors import InvalidInputError
 from watchfloor.roads.speeds import blue_light_travel_time_s
 from watchfloor.services.regions import open_region
 from watchfloor.settings import Settings
+from watchfloor.storage.files import atomic_write_text
 from watchfloor.storage.regions import Region
 from watchfloor.traveltime import ContractionHierarchy, TravelTimeEngine
 
@@ -249,11 +248,4 @@ def write_geojson(obj: dict[str, Any], path: Path) -> None:
     if not target.parent.is_dir():
         msg = f"folder {target.parent} does not exist; create it or choose another --out"
         raise InvalidInputError(msg)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".geojson", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(target, json.dumps(obj), make_parents=False)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -33,6 +31,7 @@ import shapely
 from watchfloor.errors import InvalidInputError, NotFoundError
 from watchfloor.roads.graph import RoadGraph
 from watchfloor.sites.register import SiteRegister
+from watchfloor.storage.files import atomic_folder
 
 __all__ = [
     "FORMAT_VERSION",
@@ -142,9 +141,7 @@ def write_region(
     then. ``before_commit`` (if given) is called with the temporary folder
     just before the rename and may raise to abandon the write.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
-    try:
+    with atomic_folder(target, before_commit=before_commit) as tmp:
         np.savez(tmp / _GRAPH, **_graph_arrays(graph))  # type: ignore[arg-type]
         pq.write_table(sites_to_geoparquet_table(sites), tmp / _SITES_PARQUET)
         (tmp / _SITES_GEOJSON).write_text(
@@ -156,19 +153,6 @@ def write_region(
             json.dumps(full_meta, indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8",
         )
-        if before_commit is not None:
-            before_commit(tmp)
-        old: Path | None = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            old.rmdir()
-            target.rename(old)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
     log.info("wrote region %s: %d nodes, %d sites", target, graph.n_nodes, len(sites))
     return target
 
