@@ -19,6 +19,7 @@ from watchfloor.services import operations as ops
 from watchfloor.services.auth import create_user
 from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import open_database, upgrade_database
+from watchfloor.types import LONDON
 from watchfloor.web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -124,7 +125,7 @@ def test_operations_room_end_to_end(server: str, page: object, tmp_path: Path) -
     assert p.evaluate("window.wfState.counts.patrols") > 0  # type: ignore[attr-defined]
 
     # Declare an event from the dashboard: the patrol plan on screen is replaced.
-    at = (NIGHT - timedelta(hours=2)).astimezone(ops.LONDON).strftime("%Y-%m-%dT%H:%M")
+    at = (NIGHT - timedelta(hours=2)).astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
     p.fill("#declare-form input[name=place]", "Finsbury Park, London")  # type: ignore[attr-defined]
     p.fill("#declare-form input[name=at]", at)  # type: ignore[attr-defined]
     p.fill("#declare-form input[name=targeted_community]", "muslim")  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from watchfloor.errors import (
     PermissionDeniedError,
 )
 from watchfloor.services import operations as ops
+from watchfloor.services.regions import pick_region, region_view
 from watchfloor.services.reports import ReportCreate, submit_report
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database, upgrade_database
@@ -64,7 +65,7 @@ def test_declare_event_puts_a_new_plan_in_force_with_timings(room: ops.Operation
     assert plan.timings_s["posture"] > 0
     assert plan.timings_s["total"] >= plan.timings_s["posture"]
     # Patrols for this shift and the next, each unit's route feasible, visits inside the shift.
-    shifts = plan.body["shifts"]
+    shifts = plan.body.shifts
     assert [s["key"] for s in shifts] == ["current", "next"]
     assert shifts[0]["start"] == "2026-06-19T05:00:00+00:00"  # 06:00 BST
     assert shifts[1]["start"] == "2026-06-19T13:00:00+00:00"
@@ -78,7 +79,7 @@ def test_declare_event_puts_a_new_plan_in_force_with_timings(room: ops.Operation
                 assert start <= datetime.fromisoformat(visit["arrive"]) < end
     assert plan.timings_s["patrol_current"] > 0
     # Two ARVs placed, with their reach drawn.
-    arv = plan.body["arv"]
+    arv = plan.body.arv
     assert [b["unit"] for b in arv["bases"]] == ["ARV1", "ARV2"]
     # Each base's reach in bands of 5, 10 and 15 minutes (the standard), nested outwards.
     bands = [
@@ -92,7 +93,7 @@ def test_declare_event_puts_a_new_plan_in_force_with_timings(room: ops.Operation
         assert 0 < bands[k][2] <= bands[k + 1][2] <= bands[k + 2][2]
     assert all(f["geometry"] for f in arv["isochrones"]["features"])
     assert 0.0 < arv["covered_share"] <= 1.0
-    sites = plan.body["sites"]
+    sites = plan.body.sites
     assert [s["rank"] for s in sites] == list(range(1, len(sites) + 1))
     risks = [s["risk"] for s in sites]
     assert risks == sorted(risks, reverse=True)
@@ -109,11 +110,11 @@ def test_declare_event_puts_a_new_plan_in_force_with_timings(room: ops.Operation
 def test_targeted_community_raises_its_places_of_worship(room: ops.OperationsRoom) -> None:
     base = room.replan("rutland", actor=SUPERVISOR)
     assert room.wait(base.job_id)["status"] == "done"
-    before = {s["site_id"]: s for s in room.plan("rutland").body["sites"]}  # type: ignore[union-attr]
+    before = {s["site_id"]: s for s in room.plan("rutland").body.sites}  # type: ignore[union-attr]
     job = room.declare_event("rutland", attack(), actor=SUPERVISOR)
     assert room.wait(job.job_id)["status"] == "done"
-    after = {s["site_id"]: s for s in room.plan("rutland").body["sites"]}  # type: ignore[union-attr]
-    region = ops.region_view(room.settings, "rutland").region
+    after = {s["site_id"]: s for s in room.plan("rutland").body.sites}  # type: ignore[union-attr]
+    region = region_view(room.settings, "rutland").region
     mosques = [
         region.sites.site_id[i]
         for i in range(len(region.sites))
@@ -140,7 +141,7 @@ def test_failed_replan_keeps_the_last_good_plan(region_settings: Settings) -> No
 
     def builder(
         settings: Settings, situation: ops.Situation, now: datetime, timer: ops.Timer
-    ) -> dict[str, Any]:
+    ) -> ops.PlanBody:
         if failing["on"]:
             msg = "2 patrol units cannot cover the pinned visits; add units"
             raise InfeasibleError(msg)
@@ -157,18 +158,18 @@ def test_failed_replan_keeps_the_last_good_plan(region_settings: Settings) -> No
         plan = room.plan("rutland")
         assert plan is not None
         assert plan.plan_id == good["plan_id"]
-        assert plan.body["situation"]["threat_level"] == "substantial"
+        assert plan.body.situation["threat_level"] == "substantial"
         assert room.timeline("rutland")[0].kind == "failure"
         failing["on"] = False
         again = room.wait(room.replan("rutland", actor=SUPERVISOR).job_id)
         assert again["status"] == "done"
-        assert room.plan("rutland").body["situation"]["threat_level"] == "critical"  # type: ignore[union-attr]
+        assert room.plan("rutland").body.situation["threat_level"] == "critical"  # type: ignore[union-attr]
     finally:
         room.close()
 
 
 def test_crash_in_a_solver_is_a_failed_job_not_a_dead_room(region_settings: Settings) -> None:
-    def builder(*_args: Any) -> dict[str, Any]:
+    def builder(*_args: Any) -> ops.PlanBody:
         raise ZeroDivisionError("float division by zero")
 
     room = ops.OperationsRoom(region_settings, builder=builder, clock=lambda: NOW)
@@ -207,7 +208,7 @@ def test_region_not_built_is_not_found(room: ops.OperationsRoom) -> None:
     with pytest.raises(NotFoundError, match="region 'bedfordshire' is not built"):
         room.declare_event("bedfordshire", attack(), actor=SUPERVISOR)
     with pytest.raises(NotFoundError, match="region 'bedfordshire' is not built"):
-        ops.pick_region(room.settings, "bedfordshire")
+        pick_region(room.settings, "bedfordshire")
 
 
 def test_only_planning_roles_change_the_situation(room: ops.OperationsRoom) -> None:
@@ -235,8 +236,8 @@ def test_calendar_entry_is_validated(room: ops.OperationsRoom) -> None:
 
 def test_tension_alert_near_a_site_raises_it_and_shows_an_area(room: ops.OperationsRoom) -> None:
     room.wait(room.replan("rutland", actor=SUPERVISOR).job_id)
-    before = {s["site_id"]: s["risk"] for s in room.plan("rutland").body["sites"]}  # type: ignore[union-attr]
-    region = ops.region_view(room.settings, "rutland").region
+    before = {s["site_id"]: s["risk"] for s in room.plan("rutland").body.sites}  # type: ignore[union-attr]
+    region = region_view(room.settings, "rutland").region
     i = region.sites.kind.index("town_centre")
     alert = {
         "summary": "Oakham: 9 hate incidents in 3 days against 1.2 expected",
@@ -249,11 +250,11 @@ def test_tension_alert_near_a_site_raises_it_and_shows_an_area(room: ops.Operati
     assert room.wait(job.job_id)["status"] == "done"
     plan = room.plan("rutland")
     assert plan is not None
-    after = {s["site_id"]: s for s in plan.body["sites"]}
+    after = {s["site_id"]: s for s in plan.body.sites}
     sid = region.sites.site_id[i]
     assert after[sid]["risk"] > before[sid]
     assert any("Oakham: 9 hate incidents" in r for r in after[sid]["reasons"])
-    assert plan.body["tension"]["features"][0]["properties"]["level"] == 4
+    assert plan.body.tension["features"][0]["properties"]["level"] == 4
     assert plan.trigger.startswith("tension alert: Oakham")
 
 
@@ -296,7 +297,7 @@ def test_plans_log_and_messages_survive_a_restart(region_settings: Settings) -> 
         assert again.situation("rutland").threat_level == "severe"
         message = again.published_message("rutland")
         assert message is not None
-        assert message["text"] == "Officers are at places of worship today."
+        assert message.text == "Officers are at places of worship today."
     finally:
         again.close()
 
@@ -352,22 +353,23 @@ def test_shifts_across_the_clock_changes() -> None:
 
 def test_compare_plans_known_answer() -> None:
     def plan(plan_id: str, ranks: list[str], routes: dict[str, list[str]]) -> ops.Plan:
-        body = {
-            "situation": {"threat_level": "substantial"},
-            "sites": [
+        body = ops.PlanBody(
+            region="r",
+            situation={"threat_level": "substantial"},
+            sites=tuple(
                 {"site_id": s, "name": s.upper(), "rank": k + 1, "reasons": [f"why {s}"]}
                 for k, s in enumerate(ranks)
-            ],
-            "shifts": [
+            ),
+            shifts=(
                 {
                     "key": "current",
                     "units": [
                         {"unit": u, "visits": [{"site_id": v} for v in vs]}
                         for u, vs in routes.items()
                     ],
-                }
-            ],
-        }
+                },
+            ),
+        )
         return ops.Plan(plan_id, "r", NOW, "t", {"total": 1.0}, body)
 
     old = plan("p1", ["a", "b", "c"], {"P1": ["a", "b"], "P2": ["c"]})
@@ -412,7 +414,7 @@ def test_a_cluster_of_reports_near_a_site_raises_an_alert_and_replans(
 ) -> None:
     database = open_database(region_settings)
     keyring = KeyRing(keys={"k1": bytes(range(32))}, current_id="k1")
-    region = ops.region_view(room.settings, "rutland").region
+    region = region_view(room.settings, "rutland").region
     i = region.sites.kind.index("place_of_worship")
     lon, lat = float(region.sites.lon[i]), float(region.sites.lat[i])
     # Three reports within ~100 m of the site in the last day: a cluster (3 >= 3 within 300 m).

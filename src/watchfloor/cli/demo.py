@@ -35,6 +35,7 @@ from watchfloor.services.region_map import write_region_map
 from watchfloor.services.regions import ensure_default_region, open_region, region_summary
 from watchfloor.settings import DEFAULT_REGION, Settings, load_settings
 from watchfloor.storage.db import Database, open_database, upgrade_database
+from watchfloor.types import LONDON, Role
 
 __all__ = ["SPIKE_RATIO", "daily_rate", "register"]
 
@@ -230,12 +231,12 @@ def demo(
     password = _create_login(database)
 
     now = datetime.now(UTC)
-    event_day = (now - timedelta(days=3)).astimezone(ops.LONDON)
+    event_day = (now - timedelta(days=3)).astimezone(LONDON)
     event_at = event_day.replace(hour=0, minute=20, second=0, microsecond=0)
     room = ops.OperationsRoom(settings, store=ops.OpsStore(database))
     timings: list[tuple[str, float]] = []
     try:
-        actor = ops.Actor(DEMO_USER, frozenset({"supervisor"}))
+        actor = ops.Actor(DEMO_USER, frozenset({Role.SUPERVISOR}))
         _step(room, room.replan(region.name, actor=actor, reason="routine plan"), timings)
         event = ops.EventDeclaration(
             kind="vehicle_attack",
@@ -276,7 +277,7 @@ def demo(
         "hate_incidents": len(incidents),
         "alerts": [a["summary"] for a in alerts],
         "replans": [{"trigger": t, "total_s": round(s, 3)} for t, s in timings],
-        "notes": plan.body.get("notes", []) if plan else [],
+        "notes": list(plan.body.notes) if plan else [],
         "url": f"http://127.0.0.1:{port}/dashboard?region={region.name}",
     }
     if json_out:

@@ -20,8 +20,10 @@ from watchfloor.cli._app import console, new_app, print_json
 from watchfloor.errors import InfeasibleError
 from watchfloor.services import operations as ops
 from watchfloor.services.posture import load_event, parse_local_time
+from watchfloor.services.regions import pick_region
 from watchfloor.settings import DEFAULT_REGION, Settings, load_settings
 from watchfloor.storage.db import open_database, upgrade_database
+from watchfloor.types import Role
 
 __all__ = ["app", "open_room"]
 
@@ -44,14 +46,14 @@ def region_room(settings: Settings, region: str) -> Iterator[tuple[ops.Operation
     """Yield the operations room and the resolved region name; close the room after."""
     room = open_room(settings)
     try:
-        yield room, ops.pick_region(settings, region)
+        yield room, pick_region(settings, region)
     finally:
         room.close()
 
 
 def _operator() -> ops.Actor:
     # Whoever runs the command line on the server is its operator.
-    return ops.Actor(f"cli:{getpass.getuser()}", frozenset({"admin"}))
+    return ops.Actor(f"cli:{getpass.getuser()}", frozenset({Role.ADMIN}))
 
 
 def _finish(room: ops.OperationsRoom, job: ops.Job, *, as_json: bool) -> None:
@@ -65,8 +67,8 @@ def _finish(room: ops.OperationsRoom, job: ops.Job, *, as_json: bool) -> None:
                 "plan": {
                     "plan_id": plan.plan_id,
                     "timings_s": plan.timings_s,
-                    "top": plan.body.get("sites", [])[:10],
-                    "notes": plan.body.get("notes", []),
+                    "top": list(plan.body.sites[:10]),
+                    "notes": list(plan.body.notes),
                 }
                 if plan
                 else None,
@@ -87,12 +89,12 @@ def _print_result(done: dict[str, Any], plan: ops.Plan | None, diff: ops.PlanDif
     console.print(
         f"[bold]New plan for {plan.region}[/bold] in {plan.timings_s['total']:.2f} s ({timings})"
     )
-    for note in plan.body.get("notes", []):
+    for note in plan.body.notes:
         console.print(f"  note: {note}")
     table = Table(title="Sites that matter most this shift")
     for col in ("rank", "site", "kind", "risk", "why"):
         table.add_column(col)
-    for site in plan.body.get("sites", [])[:10]:
+    for site in plan.body.sites[:10]:
         table.add_row(
             str(site["rank"]),
             site["name"],
@@ -105,7 +107,7 @@ def _print_result(done: dict[str, Any], plan: ops.Plan | None, diff: ops.PlanDif
         console.print(
             f"{len(diff.risen)} sites rose in rank; {len(diff.changed_units)} unit routes changed"
         )
-    for shift in plan.body.get("shifts", []):
+    for shift in plan.body.shifts:
         console.print(f"{shift['key']} shift {shift['label']}: {len(shift['units'])} units")
 
 

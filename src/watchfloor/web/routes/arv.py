@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from watchfloor.errors import FieldError, NotFoundError
 from watchfloor.services import operations as ops
+from watchfloor.services import regions
 from watchfloor.services.arv import (
     PlanUnits,
     UnitTimeCache,
@@ -129,8 +130,8 @@ def _positions(room: ops.OperationsRoom, region: str, units: list[UnitIn]) -> Pl
     bases: dict[str, dict[str, Any]] = {}
     if missing:
         plan = room.plan(region)
-        body = plan.body if plan is not None else {}
-        bases = {str(b["unit"]): b for b in (body.get("arv") or {}).get("bases", [])}
+        arv = plan.body.arv if plan is not None else {}
+        bases = {str(b["unit"]): b for b in arv.get("bases", [])}
     lon, lat = [], []
     for i, u in enumerate(units):
         if u.lon is not None and u.lat is not None:
@@ -161,10 +162,10 @@ def api_arv_dispatch(
 ) -> DispatchOut:
     """Return the available units ranked by blue-light road ETA to the incident."""
     try:
-        region = ops.pick_region(room.settings, body.region)
+        region = regions.pick_region(room.settings, body.region)
     except NotFoundError as exc:
         raise FieldError(str(exc), field="region") from None
-    engine = ops.region_engine(ops.region_view(room.settings, region))
+    engine = regions.region_engine(regions.region_view(room.settings, region))
     cache = _unit_time_cache(request, region, engine)
     plan = _positions(room, region, body.units)
     busy = [u.unit for u in body.units if u.state == "busy"]

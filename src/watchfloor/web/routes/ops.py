@@ -16,7 +16,6 @@ import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
@@ -26,7 +25,9 @@ from starlette.responses import Response
 
 from watchfloor.errors import InvalidInputError, PermissionDeniedError
 from watchfloor.services import operations as ops
+from watchfloor.services import regions
 from watchfloor.services.auth import StaffUser
+from watchfloor.types import LONDON, ThreatLevel
 from watchfloor.web import dashboard_layers as layers
 from watchfloor.web.deps import CurrentUser, get_database
 from watchfloor.web.templating import render
@@ -40,20 +41,6 @@ router = APIRouter()
 _ROOM_LOCK = threading.Lock()
 #: Rooms whose layers the dashboard prepares ahead of requests.
 _WARMED: weakref.WeakSet[ops.OperationsRoom] = weakref.WeakSet()
-
-#: Roles that use the operations room.
-_OPS_ROLES = frozenset(
-    {
-        "planner",
-        "supervisor",
-        "admin",
-        "regional_ct",
-        "ct_analyst",
-        "hate_crime_officer",
-        "neighbourhood_officer",
-        "reviewer",
-    }
-)
 
 
 def room_for_app(app: FastAPI) -> ops.OperationsRoom:
@@ -94,7 +81,7 @@ def _start_warming(room: ops.OperationsRoom) -> None:
         room.add_plan_listener(lambda region, _plan: _warm_plan(room, region))
 
     def warm() -> None:
-        for name in ops.built_regions(room.settings):
+        for name in regions.built_regions(room.settings):
             try:
                 _basemap(room, name)
                 _warm_plan(room, name)
@@ -117,7 +104,7 @@ def _actor(user: StaffUser) -> ops.Actor:
 
 
 def _ops_user(user: CurrentUser) -> StaffUser:
-    if user.role not in _OPS_ROLES:
+    if user.role not in ops.OPS_ROLES:
         msg = f"your role ({user.role}) does not use the operations room"
         raise PermissionDeniedError(msg)
     return user
@@ -182,22 +169,22 @@ def dashboard_page(
     request: Request, user: OpsUser, room: Room, region: str | None = None
 ) -> Response:
     """Return the operations-room page of ``region`` (default: the first built region)."""
-    name = ops.pick_region(room.settings, region)
-    view = ops.region_view(room.settings, name)
+    name = regions.pick_region(room.settings, region)
+    view = regions.region_view(room.settings, name)
     situation = room.situation(name)
     message = room.published_message(name)
     context = {
         "region": name,
         "region_title": name.replace("-", " ").title(),
-        "regions": ops.built_regions(room.settings),
+        "regions": regions.built_regions(room.settings),
         "bounds_json": json.dumps(view.bounds),
         "threat_level": situation.threat_level,
-        "threat_levels": ops.THREAT_LEVELS,
+        "threat_levels": [level.value for level in ThreatLevel],
         "playbooks": ops.playbook_names(room.settings),
         "can_plan": _actor(user).can_plan(),
         "user_name": f"{user.username} ({user.role})",
-        "now_local": room.now().astimezone(ops.LONDON).strftime("%Y-%m-%dT%H:%M"),
-        "message_text": message["text"] if message else ops.DEFAULT_MESSAGE,
+        "now_local": room.now().astimezone(LONDON).strftime("%Y-%m-%dT%H:%M"),
+        "message_text": message.text if message else ops.DEFAULT_MESSAGE,
         "static": "/static",
     }
     return render(request, "dashboard.html", context)
@@ -211,7 +198,7 @@ def publish_message_form(
     text: Annotated[str, Form(max_length=4000)],
 ) -> Response:
     """Publish the public message of the day (one click from the dashboard)."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     room.publish_message(name, text, actor=_actor(user))
     return RedirectResponse(f"/community?region={name}", status_code=303)
 
@@ -221,9 +208,9 @@ def briefing_page(
     request: Request, *, user: OpsUser, room: Room, region: str, shift: str, unit: str
 ) -> Response:
     """Return the printable briefing of one unit for one shift, with its route map."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     brief = ops.unit_briefing(room, name, shift=shift, unit=unit)
-    view = ops.region_view(room.settings, name)
+    view = regions.region_view(room.settings, name)
     context = {
         "region": name,
         "brief": brief,
@@ -238,7 +225,7 @@ def briefing_page(
 @router.get("/community", include_in_schema=False)
 def community_page(request: Request, room: Room, region: str | None = None) -> Response:
     """Return the public community update page (no login)."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     room.sync()
     context = ops.community_update(room, name)
     return render(request, "dashboard_community.html", context)
@@ -251,7 +238,7 @@ def community_page(request: Request, room: Room, region: str | None = None) -> R
 def api_regions(user: OpsUser, room: Room) -> list[dict[str, Any]]:
     """Return the built regions with their plan status."""
     out = []
-    for name in ops.built_regions(room.settings):
+    for name in regions.built_regions(room.settings):
         plan = room.plan(name)
         out.append(
             {
@@ -281,7 +268,7 @@ def api_status(
     request: Request, user: OpsUser, room: Room, region: str, shift: str = "current"
 ) -> dict[str, Any]:
     """Return the plan in force, its diff and timings, jobs, timeline, alerts, queues, units."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     room.sync()
     _watch_reports(request, room, name)
     status = ops.status_json(room, name, actor=_actor(user), shift=shift)
@@ -296,7 +283,7 @@ def api_basemap(request: Request, user: OpsUser, room: Room, region: str) -> Res
     On a large county the overview leaves minor roads out (the collection's
     ``minor_deferred`` is then true); ``/basemap/minor`` serves them by area.
     """
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     # Roads change only when the region is rebuilt: serve the encoded bytes, cacheable.
     return _encoded_response(
         request,
@@ -322,7 +309,7 @@ def api_basemap_minor(
     north: Annotated[float, Query(ge=-90, le=90)],
 ) -> Response:
     """Return the minor roads with an end inside a small box (GeoJSON), for a zoomed-in map."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     if not (west < east and south < north):
         msg = "the box needs west < east and south < north"
         raise InvalidInputError(msg)
@@ -332,7 +319,7 @@ def api_basemap_minor(
             "ask for minor roads of a smaller area (zoom in)"
         )
         raise InvalidInputError(msg)
-    graph = ops.region_view(room.settings, name).region.graph
+    graph = regions.region_view(room.settings, name).region.graph
     roads = layers.basemap_from_graph(
         graph, groups=("minor",), max_minor_edges=2**62, bbox=(west, south, east, north)
     )
@@ -349,8 +336,8 @@ def api_layers(
     per plan and shift, gzip-compressed when the client accepts it, with an
     ETag so an unchanged plan costs a 304.
     """
-    name = ops.pick_region(room.settings, region)
-    if shift not in {"current", "next"}:
+    name = regions.pick_region(room.settings, region)
+    if shift not in ops.SHIFT_KEYS:
         msg = f"unknown shift {shift!r}; use current or next"
         raise InvalidInputError(msg)
     return _encoded_response(request, _plan_layers(room, name, shift), cache_control="no-cache")
@@ -359,52 +346,52 @@ def api_layers(
 @router.get("/api/ops/{region}/sites/{site_id}", tags=["operations"])
 def api_site(user: OpsUser, room: Room, region: str, site_id: str) -> dict[str, Any]:
     """Return one site's rank, risk and reasons in the plan in force."""
-    name = ops.pick_region(room.settings, region)
-    sites = ops.region_view(room.settings, name).region.sites
+    name = regions.pick_region(room.settings, region)
+    sites = regions.region_view(room.settings, name).region.sites
     return layers.site_detail(sites, _body(room, name), site_id)
 
 
 @router.get("/api/ops/{region}/sites", tags=["operations"])
 def api_sites(user: OpsUser, room: Room, region: str) -> Response:
     """Return the sites with their risk rank and reasons (GeoJSON points)."""
-    name = ops.pick_region(room.settings, region)
-    return _geojson(
-        layers.sites_geojson(ops.region_view(room.settings, name).region.sites, _body(room, name))
-    )
+    name = regions.pick_region(room.settings, region)
+    sites = regions.region_view(room.settings, name).region.sites
+    return _geojson(layers.sites_geojson(sites, _body(room, name)))
 
 
 @router.get("/api/ops/{region}/patrols", tags=["operations"])
 def api_patrols(user: OpsUser, room: Room, region: str, shift: str = "current") -> Response:
     """Return the patrol routes and visits of a shift (GeoJSON lines and points)."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     return _geojson(layers.patrols_geojson(_body(room, name), shift=shift))
 
 
 @router.get("/api/ops/{region}/arv/bases", tags=["operations"])
 def api_arv_bases(user: OpsUser, room: Room, region: str) -> Response:
     """Return the ARV standby bases (GeoJSON points)."""
-    return _geojson(layers.arv_bases_geojson(_body(room, ops.pick_region(room.settings, region))))
+    name = regions.pick_region(room.settings, region)
+    return _geojson(layers.arv_bases_geojson(_body(room, name)))
 
 
 @router.get("/api/ops/{region}/arv/isochrones", tags=["operations"])
 def api_arv_isochrones(user: OpsUser, room: Room, region: str) -> Response:
     """Return the ARV bases' response-standard isochrones (GeoJSON polygons)."""
     return _geojson(
-        layers.arv_isochrones_geojson(_body(room, ops.pick_region(room.settings, region)))
+        layers.arv_isochrones_geojson(_body(room, regions.pick_region(room.settings, region)))
     )
 
 
 @router.get("/api/ops/{region}/tension", tags=["operations"])
 def api_tension(user: OpsUser, room: Room, region: str) -> Response:
     """Return tension areas with their level 1-5 (GeoJSON polygons)."""
-    return _geojson(layers.tension_geojson(_body(room, ops.pick_region(room.settings, region))))
+    return _geojson(layers.tension_geojson(_body(room, regions.pick_region(room.settings, region))))
 
 
 @router.get("/api/ops/{region}/reports", tags=["operations"])
 def api_reports(request: Request, user: OpsUser, room: Room, region: str) -> Response:
     """Return located public reports in the region: kind, queue, time; never text or identity."""
-    name = ops.pick_region(room.settings, region)
-    view = ops.region_view(room.settings, name)
+    name = regions.pick_region(room.settings, region)
+    view = regions.region_view(room.settings, name)
     return _geojson(ops.reports_geojson(get_database(request), view.bbox))
 
 
@@ -419,7 +406,7 @@ def api_dispatch(
     busy: str = "",
 ) -> dict[str, Any]:
     """Return the available ARVs ranked by road ETA to an incident at ``lon, lat``."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     busy_units = tuple(u.strip() for u in busy.split(",") if u.strip())
     return ops.dispatch_advice(room, name, lon=lon, lat=lat, busy=busy_units)
 
@@ -427,7 +414,7 @@ def api_dispatch(
 @router.post("/api/ops/{region}/events", tags=["operations"], status_code=202)
 def api_declare(user: OpsUser, room: Room, region: str, body: EventIn) -> JobOut:
     """Declare an event; returns the re-plan job (poll ``/api/ops/jobs/{id}``)."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     event = ops.EventDeclaration(
         kind=body.kind,
         place=body.place,
@@ -443,14 +430,14 @@ def api_declare(user: OpsUser, room: Room, region: str, body: EventIn) -> JobOut
 @router.post("/api/ops/{region}/threat", tags=["operations"], status_code=202)
 def api_threat(user: OpsUser, room: Room, region: str, body: ThreatIn) -> JobOut:
     """Change the national threat level; returns the re-plan job."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     return _job_out(room.set_threat_level(name, body.level, actor=_actor(user)))
 
 
 @router.post("/api/ops/{region}/calendar", tags=["operations"], status_code=202)
 def api_calendar(user: OpsUser, room: Room, region: str, body: CalendarIn) -> JobOut:
     """Add a calendar window; returns the re-plan job."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     entry = ops.CalendarEntry(
         name=body.name, start=body.start, end=body.end, site_id=body.site_id, weight=body.weight
     )
@@ -460,7 +447,7 @@ def api_calendar(user: OpsUser, room: Room, region: str, body: CalendarIn) -> Jo
 @router.post("/api/ops/{region}/replan", tags=["operations"], status_code=202)
 def api_replan(user: OpsUser, room: Room, region: str) -> JobOut:
     """Re-plan with the current situation; returns the job."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     return _job_out(room.replan(name, actor=_actor(user)))
 
 
@@ -473,9 +460,9 @@ class MessageIn(BaseModel):
 @router.post("/api/ops/{region}/message", tags=["operations"])
 def api_message(user: OpsUser, room: Room, region: str, body: MessageIn) -> dict[str, Any]:
     """Publish the reassurance message of the day on the community page."""
-    name = ops.pick_region(room.settings, region)
+    name = regions.pick_region(room.settings, region)
     message = room.publish_message(name, body.text, actor=_actor(user))
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in message.items()}
+    return ops.message_json(message)
 
 
 def _geojson(data: dict[str, Any]) -> Response:
@@ -501,7 +488,7 @@ def _script_json(data: Any) -> str:
 
 def _body(room: ops.OperationsRoom, region: str) -> dict[str, Any] | None:
     plan = room.plan(region)
-    return plan.body if plan is not None else None
+    return ops.plan_body_json(plan.body) if plan is not None else None
 
 
 @dataclass(frozen=True)
@@ -542,7 +529,7 @@ _PLAN_LAYERS_KEPT = 16
 
 
 def _basemap(room: ops.OperationsRoom, region: str) -> _Encoded:
-    view = ops.region_view(room.settings, region)
+    view = regions.region_view(room.settings, region)
     key = (str(view.region.path), view.mtime_ns)
     tag = f"roads-{view.mtime_ns}"
     # Kept on disk too: a restarted server does not simplify a county's roads again.
@@ -580,7 +567,7 @@ def _basemap(room: ops.OperationsRoom, region: str) -> _Encoded:
 
 
 def _plan_layers(room: ops.OperationsRoom, region: str, shift: str) -> _Encoded:
-    view = ops.region_view(room.settings, region)
+    view = regions.region_view(room.settings, region)
     plan = room.plan(region)
     plan_id = plan.plan_id if plan is not None else "none"
     key = (str(view.region.path), view.mtime_ns, plan_id, shift)
@@ -589,7 +576,8 @@ def _plan_layers(room: ops.OperationsRoom, region: str, shift: str) -> _Encoded:
         if cached is not None:
             _PLAN_LAYERS.move_to_end(key)
             return cached
-    data = layers.plan_layers(view.region.sites, plan.body if plan else None, shift=shift)
+    body = ops.plan_body_json(plan.body) if plan is not None else None
+    data = layers.plan_layers(view.region.sites, body, shift=shift)
     data["plan_id"] = plan.plan_id if plan is not None else None
     data["shift"] = shift
     cached = _Encoded.of(data, tag=f"{plan_id}-{shift}-{view.mtime_ns}")

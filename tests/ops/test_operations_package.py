@@ -1,0 +1,82 @@
+"""The shape of the operations package: plain imports, a frozen plan body, its JSON round trip."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from watchfloor.services import operations as ops
+from watchfloor.services.operations import views
+from watchfloor.types import Role
+
+PACKAGE = Path(ops.__file__).parent
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
+def test_no_module_of_the_package_imports_importlib(path: Path) -> None:
+    # The stages import the patrol and ARV services plainly, so mypy,
+    # import-linter and a reader see the dependency.
+    assert not any(m.split(".")[0] == "importlib" for m in _imported_modules(path))
+
+
+def test_the_plan_body_is_a_frozen_dataclass() -> None:
+    assert dataclasses.is_dataclass(ops.PlanBody)
+    body = ops.PlanBody(region="rutland")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        body.region = "bedfordshire"  # type: ignore[misc]
+    plan_fields = {f.name: f.type for f in dataclasses.fields(ops.Plan)}
+    assert plan_fields["body"] in {ops.PlanBody, "PlanBody"}
+
+
+def test_a_plan_body_survives_its_json_form() -> None:
+    # A body as a re-plan leaves it: sites, two shifts, ARV bases, tension, posture frame.
+    body = ops.PlanBody(
+        region="rutland",
+        situation={"threat_level": "severe", "event": None},
+        sites=({"site_id": "a", "rank": 1, "reasons": ["why"]},),
+        shifts=({"key": "current", "units": []}, {"key": "next", "units": []}),
+        arv={"bases": [{"unit": "ARV1", "lon": -0.7, "lat": 52.6}]},
+        tension={"type": "FeatureCollection", "features": []},
+        posture={"slot_minutes": 30},
+        notes=("a note",),
+    )
+    data = views.plan_body_json(body)
+    assert data["sites"] == [{"site_id": "a", "rank": 1, "reasons": ["why"]}]
+    assert views.plan_body_from_json(data) == body
+    assert body.shift("next") == {"key": "next", "units": []}
+    assert body.shift("later") is None
+    assert body.threat_level == "severe"
+
+
+def test_the_role_sets_are_spelt_with_the_one_vocabulary() -> None:
+    assert frozenset(Role) == ops.OPS_ROLES
+    assert ops.PLANNING_ROLES <= ops.OPS_ROLES
+    assert ops.Actor("duty", frozenset({"supervisor"})).can_plan()
+    assert not ops.Actor("analyst", frozenset({"ct_analyst"})).can_plan()
+
+
+def test_a_public_message_has_a_json_form() -> None:
+    at = datetime(2026, 6, 19, 12, 0, tzinfo=UTC)
+    message = ops.PublicMessage("m1", "rutland", "We are here.", "duty", at, at)
+    assert ops.message_json(message) == {
+        "id": "m1",
+        "region": "rutland",
+        "text": "We are here.",
+        "author": "duty",
+        "created_at": "2026-06-19T12:00:00+00:00",
+        "published_at": "2026-06-19T12:00:00+00:00",
+    }
