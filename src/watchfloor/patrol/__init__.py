@@ -6,11 +6,33 @@
 * :mod:`~watchfloor.patrol.schedule`: the schedule-constrained game over
   site-slots, whose coverage feasible shift routes realise (transition-graph
   flows, HiGHS), with operator pins.
+* :mod:`~watchfloor.patrol.routes`: exact pricing of one unit's route (longest
+  path on the time-expanded DAG).
+* :mod:`~watchfloor.patrol.certificate`: a proven lower bound on the best
+  guarantee any routes can reach (expected-visit relaxation by column generation),
+  and the site-slots no unit can reach in time.
+* :mod:`~watchfloor.patrol.colgen`: the certified plan: column generation over joint
+  rotas from today's mixture to a requested gap (:func:`solve_patrol_game`).
+* :mod:`~watchfloor.patrol.mixture`: the schedule LP mixed with greedy joint rotas.
 * :mod:`~watchfloor.patrol.sampling`: concrete routes drawn from the flows.
 * :mod:`~watchfloor.patrol.metrics`: predictability and dosage.
 * :mod:`~watchfloor.patrol.reference`: the brute-force multiple-LPs solver.
+
+Pure numerical code over arrays: no files, database, settings or clock (time
+limits are CPU-time budgets); imports only numpy, scipy, highspy and the
+foundation (``watchfloor.errors``, ``watchfloor.types``). Randomness is an
+``rng`` argument.
 """
 
+from watchfloor.patrol.certificate import (
+    OPTIMAL_GAP,
+    Certificate,
+    RouteGame,
+    Uncoverable,
+    certify,
+    route_game_from_arrays,
+)
+from watchfloor.patrol.colgen import certify_mixture, solve_patrol_game
 from watchfloor.patrol.game import (
     GameSolution,
     SecurityGame,
@@ -28,6 +50,7 @@ from watchfloor.patrol.metrics import (
     visits_per_unit_hour,
 )
 from watchfloor.patrol.mixture import JointRota, PatrolMixture, greedy_rota, mix_with_rotas
+from watchfloor.patrol.routes import BestRoute, best_route
 from watchfloor.patrol.sampling import (
     ClassStrategy,
     Leg,
@@ -54,6 +77,9 @@ from watchfloor.patrol.schedule import (
 __all__ = [
     "DWELL_MAX_S",
     "DWELL_MIN_S",
+    "OPTIMAL_GAP",
+    "BestRoute",
+    "Certificate",
     "ClassFlow",
     "ClassStrategy",
     "EmpiricalCoverage",
@@ -65,11 +91,16 @@ __all__ = [
     "PatrolUnit",
     "Pin",
     "RouteCheck",
+    "RouteGame",
     "SecurityGame",
+    "Uncoverable",
     "UnitRoute",
     "Visit",
     "VisitLengths",
     "attacker_best_response",
+    "best_route",
+    "certify",
+    "certify_mixture",
     "check_route",
     "class_strategies",
     "empirical_coverage",
@@ -78,10 +109,12 @@ __all__ = [
     "mix_with_rotas",
     "mixture_entropy_bits",
     "peak_revisit_share",
+    "route_game_from_arrays",
     "sample_assignments",
     "sample_mixture_shift",
     "sample_shift",
     "solve_game",
+    "solve_patrol_game",
     "solve_patrol_schedule",
     "strategy_entropy_bits",
     "visit_lengths",

@@ -38,13 +38,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linprog
 
 from watchfloor.errors import InvalidInputError
+from watchfloor.patrol.certificate import Certificate, Uncoverable
 from watchfloor.patrol.schedule import PatrolSchedule, PatrolUnit
 
 __all__ = ["JointRota", "PatrolMixture", "greedy_rota", "mix_with_rotas"]
@@ -93,6 +94,17 @@ class PatrolMixture:
         The same against the LP alone and against the first (greedy) rota alone.
     n_oracle_calls : int
     solve_time_s : float
+    lower_bound : float
+        Proven lower bound on the best guarantee among *coverable* site-slots
+        (``-inf``: not certified; see :mod:`watchfloor.patrol.certificate`).
+    gap : float
+        ``(coverable_guarantee - lower_bound) / |coverable_guarantee|`` (``inf``: not certified).
+    coverable_guarantee : float
+        Attacker's best response among coverable site-slots (``nan``: not certified).
+    uncoverable : tuple of Uncoverable
+        Site-slots no unit can visit in time, with why, most valuable first.
+    certificate : Certificate or None
+        The relaxation behind ``lower_bound``.
     """
 
     status: str
@@ -106,6 +118,11 @@ class PatrolMixture:
     greedy_guarantee: float
     n_oracle_calls: int
     solve_time_s: float
+    lower_bound: float = float("-inf")
+    gap: float = float("inf")
+    coverable_guarantee: float = float("nan")
+    uncoverable: tuple[Uncoverable, ...] = ()
+    certificate: Certificate | None = field(default=None, repr=False)
 
     @property
     def coverage(self) -> FloatArray:
@@ -226,10 +243,14 @@ def _after_waiting(
     return i, float(tick_time_s[p]), int(slots[p])
 
 
-def _master(
+def mixture_master(
     a_u: FloatArray, d: FloatArray, columns: list[FloatArray]
 ) -> tuple[FloatArray, float, FloatArray]:
-    """Return (weights, z, attacker mix y) of the master LP over coverage columns."""
+    """Return (weights, z, attacker mix y) of the master LP over exact coverage columns.
+
+    ``min z`` s.t. ``z >= a_u[t] - d[t] sum_k lambda_k columns[k][t]``,
+    ``sum lambda = 1``, ``lambda >= 0``; ``y`` are the duals of the first rows.
+    """
     n_t = a_u.size
     n_k = len(columns)
     cov = np.column_stack(columns)  # [n_t, n_k]
@@ -257,10 +278,13 @@ def _master(
     return lam, float(res.x[-1]), y
 
 
-def _second_stage(
+def second_stage_weights(
     a_u: FloatArray, d: FloatArray, columns: list[FloatArray], *, z_star: float, cap: float
 ) -> FloatArray | None:
-    """Return weights maximising the total risk taken away with guarantee <= z_star (None: none)."""
+    """Return weights maximising the total risk taken away with guarantee <= z_star (None: none).
+
+    No weight exceeds ``cap``; ``None`` when that is infeasible.
+    """
     cov = np.column_stack(columns)
     n_k = cov.shape[1]
     slack = 1e-9 * max(1.0, abs(z_star))
@@ -343,7 +367,7 @@ def mix_with_rotas(
     columns.append(rotas[0].hit.ravel().astype(np.float64))
     greedy_u = float((a_u - d * rotas[0].hit).max())
     lp_u = float((a_u - d * lp_cov).max())
-    lam, z, y = _master(a_u.ravel(), d.ravel(), columns)
+    lam, z, y = mixture_master(a_u.ravel(), d.ravel(), columns)
     status = "iteration_limit"
     calls = 1
     rng = np.random.default_rng(0)  # exploration of the oracle: seeded, reproducible
@@ -377,7 +401,7 @@ def mix_with_rotas(
         if not added:
             status = "optimal"
             break
-        lam, z_new, y = _master(a_u.ravel(), d.ravel(), columns)
+        lam, z_new, y = mixture_master(a_u.ravel(), d.ravel(), columns)
         improved = z - z_new
         z = z_new
         if improved < tolerance * max(1.0, abs(z)) and calls > max_rotas // 2:
@@ -387,7 +411,7 @@ def mix_with_rotas(
     # away overall (fills idle time) with no component above ``max_weight`` when
     # that is possible (spreads the draw over several rotas: less predictable).
     for cap in (max_weight, 0.5, 1.0):
-        second = _second_stage(a_u.ravel(), d.ravel(), columns, z_star=z, cap=cap)
+        second = second_stage_weights(a_u.ravel(), d.ravel(), columns, z_star=z, cap=cap)
         if second is not None:
             lam = second
             break
@@ -429,8 +453,6 @@ def mix_with_rotas(
 def _replace_schedule(
     schedule: PatrolSchedule, coverage: FloatArray, guarantee: float, site: int, slot: int
 ) -> PatrolSchedule:
-    from dataclasses import replace  # noqa: PLC0415
-
     return replace(
         schedule,
         coverage=coverage,

@@ -92,7 +92,7 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-ScheduleStatus = Literal["optimal", "time_limit"]
+ScheduleStatus = Literal["optimal", "gap_bounded", "time_limit"]
 
 #: Koper's dosage: a visit lasts between 10 and 16 minutes.
 DWELL_MIN_S = 600.0
@@ -186,14 +186,19 @@ class PatrolSchedule:
     Attributes
     ----------
     status : str
-        ``"optimal"`` or ``"time_limit"`` (the best flow found is returned).
+        ``"optimal"`` or ``"time_limit"`` (the best flow found is returned): the
+        status of the LP. A certified plan (:func:`watchfloor.patrol.solve_patrol_game`)
+        replaces it with the plan's: ``"optimal"`` only when its gap to the proven
+        bound is under 1e-4, else ``"gap_bounded"`` (or ``"time_limit"``).
     guarantee : float
         Attacker's best-response expected utility against ``coverage``,
         over *all* site-slots (lower is better for the defender).
     lower_bound : float
-        Value of the travel-free relaxation (no schedule can do better).
+        Value of the travel-free relaxation (no schedule can do better); in a
+        certified plan, the proven bound over coverable site-slots.
     gap : float
-        Relative gap between the LP objective and its dual bound (0 when optimal).
+        Relative gap between the LP objective and its dual bound (0 when optimal);
+        in a certified plan, the plan's relative gap to ``lower_bound``.
     coverage : float64[n_sites, n_slots]
         Expected number of visits per site-slot (at most 1).
     attacker_site, attacker_slot : int
@@ -244,7 +249,7 @@ class _Graph:
     head: IntArray
 
 
-def _hhmm(seconds: float) -> str:
+def hhmm(seconds: float) -> str:
     """Return ``HH:MM`` for seconds from the plan's origin (midnight in the services)."""
     if not np.isfinite(seconds):
         return "--:--"
@@ -252,13 +257,14 @@ def _hhmm(seconds: float) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _tick_times(slot_start_s: FloatArray, slot_length_s: float, tick_s: float) -> FloatArray:
+def tick_times(slot_start_s: FloatArray, slot_length_s: float, tick_s: float) -> FloatArray:
+    """Return the sorted visit start times: every ``tick_s`` from each slot's start."""
     per_slot = max(1, math.ceil(slot_length_s / tick_s - 1e-9))
     ticks = (slot_start_s[:, None] + np.arange(per_slot)[None, :] * tick_s).ravel()
     return np.unique(ticks)
 
 
-def _validate(
+def validate_schedule_input(
     attacker_uncovered: FloatArray,
     attacker_covered: FloatArray,
     *,
@@ -270,6 +276,13 @@ def _validate(
     tick_s: float,
     dwell_s: float,
 ) -> None:
+    """Return None when the schedule's inputs are well formed; raise otherwise.
+
+    Raises
+    ------
+    InvalidInputError
+        With a message naming the argument to change.
+    """
     if attacker_uncovered.ndim != 2 or attacker_uncovered.shape != attacker_covered.shape:
         msg = "attacker_uncovered and attacker_covered must both be float[n_sites, n_slots]"
         raise InvalidInputError(msg)
@@ -309,6 +322,12 @@ def _validate(
         if u.end_s <= u.start_s:
             msg = f"unit {u.unit_id}: the shift ends ({u.end_s:.0f} s) before it starts"
             raise InvalidInputError(msg)
+        if u.end_s - u.start_s < dwell_s:
+            msg = (
+                f"unit {u.unit_id}: its shift ({(u.end_s - u.start_s) / 60:.0f} min) is shorter "
+                f"than one visit ({dwell_s / 60:.0f} min); lengthen the shift or drop the unit"
+            )
+            raise InvalidInputError(msg)
     for mode, matrix in travel_time_s.items():
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < n_sites:
             msg = f"travel_time_s[{mode!r}] must be square over sites then bases"
@@ -338,7 +357,7 @@ def _validate(
             raise InvalidInputError(msg)
 
 
-def _anchors(
+def unit_anchors(
     unit: PatrolUnit, pins: Sequence[Pin], travel: FloatArray, site_names: Sequence[str] | None
 ) -> list[tuple[int, float, float, int]]:
     """Return (location, arrive_s, depart_s, pin index) from start base to end base."""
@@ -361,8 +380,8 @@ def _anchors(
         if pin.start_s < unit.start_s or pin.end_s > unit.end_s:
             msg = (
                 f"pin for unit {unit.unit_id} at {label(pin.site, k)} "
-                f"({_hhmm(pin.start_s)}-{_hhmm(pin.end_s)}) lies outside the unit's shift "
-                f"({_hhmm(unit.start_s)}-{_hhmm(unit.end_s)})"
+                f"({hhmm(pin.start_s)}-{hhmm(pin.end_s)}) lies outside the unit's shift "
+                f"({hhmm(unit.start_s)}-{hhmm(unit.end_s)})"
             )
             raise InfeasibleError(msg)
     for (loc_a, _, dep_a, pin_a), (loc_b, arr_b, _, pin_b) in itertools.pairwise(anchors):
@@ -374,7 +393,7 @@ def _anchors(
             how = "is unreachable" if not np.isfinite(need) else f"takes {need / 60:.0f} min"
             msg = (
                 f"pin for unit {unit.unit_id} cannot be met: travel from {label(loc_a, pin_a)} "
-                f"(free at {_hhmm(dep_a)}) to {label(loc_b, pin_b)} (due {_hhmm(arr_b)}) {how}; "
+                f"(free at {hhmm(dep_a)}) to {label(loc_b, pin_b)} (due {hhmm(arr_b)}) {how}; "
                 "widen the window, use another unit or a vehicle"
             )
             raise InfeasibleError(msg)
@@ -617,7 +636,7 @@ def solve_patrol_schedule(
     a_c = np.asarray(attacker_covered, dtype=np.float64)
     starts = np.asarray(slot_start_s, dtype=np.float64).reshape(-1)
     travel = {m: np.asarray(t, dtype=np.float64) for m, t in travel_time_s.items()}
-    _validate(
+    validate_schedule_input(
         a_u,
         a_c,
         slot_start_s=starts,
@@ -629,7 +648,7 @@ def solve_patrol_schedule(
         dwell_s=dwell_s,
     )
     n_sites, n_slots = a_u.shape
-    tick_time_s = _tick_times(starts, float(slot_length_s), float(tick_s))
+    tick_time_s = tick_times(starts, float(slot_length_s), float(tick_s))
     tick_slot = np.searchsorted(starts, tick_time_s, side="right") - 1
     n_ticks = tick_time_s.size
 
@@ -714,7 +733,7 @@ def solve_patrol_schedule(
                 )
             )
             mine = working[mask[working]]
-            anchors = _anchors(first, pins, mode_travel, site_names)
+            anchors = unit_anchors(first, pins, mode_travel, site_names)
             graphs.append(
                 _build_graph(
                     tuple(u.unit_id for u in members),
