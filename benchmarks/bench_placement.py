@@ -49,9 +49,12 @@ from watchfloor.services.arv import (
     HOUR_PROFILES,
     PlanUnits,
     UnitTimeCache,
+    build_problem,
     dispatch_advice,
     unit_times,
 )
+from watchfloor.services.regions import build_region
+from watchfloor.settings import Settings
 from watchfloor.traveltime import TravelTimeEngine
 
 
@@ -146,7 +149,7 @@ def bench_models(
     if large_only:
         sizes = [(2000, 20000, (10, 20, 30))]
     try:
-        import spopt  # noqa: F401, PLC0415
+        import spopt  # noqa: F401, PLC0415 (peer, optional: only asks whether it is installed)
 
         have_peer = True
     except ImportError:
@@ -540,10 +543,6 @@ def bench_vs_stations(quick: bool) -> list[dict[str, Any]]:
     data = os.environ.get("WATCHFLOOR_DATA_DIR")
     pbf = Path(data) / "rutland-2022-07-20.osm.pbf" if data else None
     if pbf is not None and pbf.is_file():
-        from watchfloor.services.arv import build_problem  # noqa: PLC0415
-        from watchfloor.services.regions import build_region  # noqa: PLC0415
-        from watchfloor.settings import Settings  # noqa: PLC0415
-
         with tempfile.TemporaryDirectory() as home:
             region = build_region(pbf, name="rutland", settings=Settings(home=Path(home)))
             prob = build_problem(region)

@@ -27,7 +27,7 @@ from watchfloor.services.arv import (
     write_plan,
     write_plan_png,
 )
-from watchfloor.services.regions import open_region
+from watchfloor.services.regions import open_region, region_engine, region_view
 from watchfloor.settings import load_settings
 
 __all__ = ["app"]
@@ -356,11 +356,7 @@ def dispatch_cmd(
     """Rank the available units by blue-light road ETA to an incident."""
     lon, lat = parse_lonlat(at, what="--at")
     units = read_plan(plan)
-    loaded = open_region(region, load_settings())
-    from watchfloor.roads.speeds import blue_light_travel_time_s  # noqa: PLC0415
-    from watchfloor.traveltime import TravelTimeEngine  # noqa: PLC0415
-
-    engine = TravelTimeEngine(loaded.graph, weights=blue_light_travel_time_s(loaded.graph))
+    engine = region_engine(region_view(load_settings(), region), profile="blue_light")
     busy_ids = [b.strip() for b in busy.split(",") if b.strip()]
     ranking = dispatch_advice(engine, units, lon=lon, lat=lat, busy=busy_ids)
     if json_out:
