@@ -15,17 +15,12 @@ from rich.table import Table
 
 from watchfloor.cli._app import console, err_console, new_app, print_json
 from watchfloor.errors import InvalidInputError
-from watchfloor.services.tension import (
-    NOTE_INDICATORS,
-    add_note,
-    alerts_geojson,
-    event_window_report,
-    ingest_file,
-    plot_report,
-    run_scan,
-    scan_files,
-    tension_levels,
-)
+from watchfloor.services.tension.files import scan_files
+from watchfloor.services.tension.ingest import ingest_file
+from watchfloor.services.tension.levels import tension_levels
+from watchfloor.services.tension.notes import NOTE_INDICATORS, add_note
+from watchfloor.services.tension.outputs import alerts_geojson
+from watchfloor.services.tension.stored import event_window_report, run_scan
 from watchfloor.settings import DEFAULT_REGION, load_settings
 
 __all__ = ["app"]
@@ -237,6 +232,8 @@ def scan_cmd(  # noqa: PLR0917 (typer options)
         _write_json_atomic(out, alerts_geojson(settings, report))
         written.append(str(out))
     if plots is not None:
+        from watchfloor.services.tension.plots import plot_report  # noqa: PLC0415 (matplotlib loads in about a second; only --plots needs it)
+
         written.extend(str(p) for p in plot_report(report, plots))
     if as_json:
         doc = report.to_json()
