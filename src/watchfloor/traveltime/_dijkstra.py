@@ -16,6 +16,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from watchfloor.types import FloatArray, IntArray
+
 __all__ = [
     "dijkstra_multi_source",
     "dijkstra_rows",
@@ -27,9 +29,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 def jit(func: F) -> F:

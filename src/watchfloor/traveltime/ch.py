@@ -1,18 +1,14 @@
-"""Contraction hierarchy and bucket-based many-to-many travel times.
+"""Contraction hierarchy queries: bucket many-to-many matrices and PHAST one-to-all rows.
 
-Model (Geisberger et al., "Contraction Hierarchies: Faster and Simpler
-Hierarchical Routing in Road Networks", WEA 2008): nodes are contracted one
-by one in order of importance; contracting ``v`` removes it and adds a
-shortcut ``u -> w`` of weight ``w(u, v) + w(v, w)`` for every pair of live
-neighbours whose shortest path runs through ``v`` (checked by a bounded
-"witness" Dijkstra that avoids ``v``; when the witness search gives up, the
-shortcut is added, which is always safe). Importance is the edge difference
-(shortcuts added minus edges removed) plus the number of contracted
-neighbours plus the hierarchy depth, re-estimated lazily when a node reaches
-the top of the queue (and, optionally, for the neighbours of each contracted
-node). The edges of contracted nodes are unlinked from their neighbours' lists.
+The hierarchy is customisable (:mod:`watchfloor.traveltime.cch`): a
+metric-independent topology built once per graph (nested-dissection order,
+contraction without witness searches), customised to one set of weights in a
+fraction of a second, and re-customised partially when a few arcs close.
+Perfect customisation leaves an ordinary contraction hierarchy (Geisberger
+et al., "Contraction Hierarchies: Faster and Simpler Hierarchical Routing in
+Road Networks", WEA 2008), held in rank numbers, which this module queries.
 
-Queries use only upward edges: the distance ``s -> t`` is the minimum of
+Queries use only upward arcs: the distance ``s -> t`` is the minimum of
 ``d_up(s, x) + d_down(x, t)`` over the nodes ``x`` met by the forward search
 from ``s`` in the upward graph and the backward search from ``t`` in the
 reverse upward graph. For a matrix (Knopp et al., "Computing Many-to-Many
@@ -21,7 +17,7 @@ backward search leaves ``(target, d)`` in a bucket at every node it settles,
 and each source's forward search scans the buckets of the nodes it settles.
 Both searches use stall-on-demand. One-to-all rows use PHAST (Delling et
 al. 2011): an upward search, then one sweep over the nodes in decreasing
-rank relaxing their incoming downward edges.
+rank relaxing their incoming downward arcs.
 """
 
 from __future__ import annotations
@@ -29,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,329 +34,30 @@ import numpy.typing as npt
 
 from watchfloor.errors import InvalidInputError
 from watchfloor.traveltime._dijkstra import heap_pop, heap_push, jit, pjit
+from watchfloor.traveltime.cch import CustomisedWeights, HierarchyTopology, topology_fingerprint
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = ["ContractionHierarchy", "graph_fingerprint"]
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
 
-_FORMAT = 1
+_FORMAT = 2
 
 
-def graph_fingerprint(indptr: IntArray, indices: Int32Array, weights: FloatArray) -> str:
+def graph_fingerprint(
+    indptr: IntArray, indices: npt.NDArray[np.integer], weights: FloatArray
+) -> str:
     """Return a SHA-1 hex digest of a CSR graph and its weights."""
+    return _metric_fingerprint(topology_fingerprint(indptr, indices), weights)
+
+
+def _metric_fingerprint(topology: str, weights: FloatArray) -> str:
     h = hashlib.sha1(usedforsecurity=False)
-    for a in (
-        np.ascontiguousarray(indptr, dtype=np.int64),
-        np.ascontiguousarray(indices, dtype=np.int32),
-        np.ascontiguousarray(weights, dtype=np.float64),
-    ):
-        h.update(a.tobytes())
+    h.update(topology.encode("ascii"))
+    h.update(np.ascontiguousarray(weights, dtype=np.float64).tobytes())
     return h.hexdigest()
-
-
-# ----------------------------------------------------------------------------- build
-
-
-@jit
-def _witness(  # noqa: PLR0917 (numba kernels take positional arrays)
-    u: int,
-    skip: int,
-    max_d: float,
-    limit: int,
-    e_head: Int32Array,
-    e_w: FloatArray,
-    out_first: Int32Array,
-    out_next: Int32Array,
-    contracted: npt.NDArray[np.bool_],
-    wdist: FloatArray,
-    touched: Int32Array,
-    hkeys: FloatArray,
-    hvals: Int32Array,
-    tmark: Int32Array,
-    tstamp: int,
-    n_tgt: int,
-) -> int:
-    """Bounded Dijkstra from ``u`` avoiding ``skip``; fill ``wdist``; return the touched count.
-
-    Stops once the ``n_tgt`` nodes with ``tmark == tstamp`` are settled.
-    """
-    found = 0
-    n_touched = 1
-    touched[0] = u
-    wdist[u] = 0.0
-    size = heap_push(hkeys, hvals, 0, 0.0, u)
-    settled = 0
-    cap_h = hkeys.shape[0]
-    cap_t = touched.shape[0]
-    while size > 0:
-        d = hkeys[0]
-        x = hvals[0]
-        size = heap_pop(hkeys, hvals, size)
-        if d > wdist[x]:
-            continue
-        if d > max_d:
-            break
-        settled += 1
-        if settled > limit:
-            break
-        if tmark[x] == tstamp:
-            found += 1
-            if found >= n_tgt:
-                break
-        e = out_first[x]
-        while e != -1:
-            y = e_head[e]
-            if y != skip and not contracted[y]:
-                nd = d + e_w[e]
-                if nd < wdist[y] and nd <= max_d:
-                    if wdist[y] == np.inf:
-                        if n_touched >= cap_t:
-                            return n_touched
-                        touched[n_touched] = y
-                        n_touched += 1
-                    wdist[y] = nd
-                    if size >= cap_h:
-                        return n_touched
-                    size = heap_push(hkeys, hvals, size, nd, y)
-            e = out_next[e]
-    return n_touched
-
-
-@jit
-def _process(  # noqa: PLR0917 (numba kernels take positional arrays)
-    v: int,
-    simulate: bool,
-    limit: int,
-    n_edges: int,
-    e_tail: Int32Array,
-    e_head: Int32Array,
-    e_w: FloatArray,
-    out_first: Int32Array,
-    out_next: Int32Array,
-    in_first: Int32Array,
-    in_next: Int32Array,
-    contracted: npt.NDArray[np.bool_],
-    wdist: FloatArray,
-    touched: Int32Array,
-    hkeys: FloatArray,
-    hvals: Int32Array,
-    result: IntArray,
-    tmark: Int32Array,
-) -> int:
-    """Count (``simulate``) or add the shortcuts needed to contract ``v``.
-
-    Returns the new edge count, or -1 when the edge arrays are full;
-    ``result[0]`` gets the number of shortcuts, ``result[1]`` the number of
-    live edges at ``v``.
-    """
-    cap = e_head.shape[0]
-    shortcuts = 0
-    live = 0
-    e_out = out_first[v]
-    while e_out != -1:
-        x = e_head[e_out]
-        if not contracted[x] and x != v:
-            live += 1
-        e_out = out_next[e_out]
-    e_in = in_first[v]
-    while e_in != -1:
-        u = e_tail[e_in]
-        if contracted[u] or u == v:
-            e_in = in_next[e_in]
-            continue
-        live += 1
-        w1 = e_w[e_in]
-        max_d = -1.0
-        # A fresh stamp marks this search's targets (result[2] counts stamps).
-        result[2] += 1
-        tstamp = result[2]
-        n_tgt = 0
-        e_out = out_first[v]
-        while e_out != -1:
-            x = e_head[e_out]
-            if not contracted[x] and x != v and x != u:  # noqa: PLR1714 (numba)
-                cand = w1 + e_w[e_out]
-                max_d = max(max_d, cand)
-                if tmark[x] != tstamp:
-                    tmark[x] = tstamp
-                    n_tgt += 1
-            e_out = out_next[e_out]
-        if max_d >= 0.0:
-            n_touched = _witness(
-                u, v, max_d, limit, e_head, e_w, out_first, out_next, contracted,
-                wdist, touched, hkeys, hvals, tmark, tstamp, n_tgt,
-            )  # fmt: skip
-            e_out = out_first[v]
-            while e_out != -1:
-                x = e_head[e_out]
-                if not contracted[x] and x != v and x != u:  # noqa: PLR1714 (numba)
-                    cand = w1 + e_w[e_out]
-                    if wdist[x] > cand:
-                        shortcuts += 1
-                        if not simulate:
-                            # Update an existing edge u -> x, else append a new one.
-                            e = out_first[u]
-                            found = False
-                            while e != -1:
-                                if e_head[e] == x:
-                                    found = True
-                                    e_w[e] = min(e_w[e], cand)
-                                    break
-                                e = out_next[e]
-                            if not found:
-                                if n_edges >= cap:
-                                    for i in range(n_touched):
-                                        wdist[touched[i]] = np.inf
-                                    return -1
-                                e_tail[n_edges] = u
-                                e_head[n_edges] = x
-                                e_w[n_edges] = cand
-                                out_next[n_edges] = out_first[u]
-                                out_first[u] = n_edges
-                                in_next[n_edges] = in_first[x]
-                                in_first[x] = n_edges
-                                n_edges += 1
-                e_out = out_next[e_out]
-            for i in range(n_touched):
-                wdist[touched[i]] = np.inf
-        e_in = in_next[e_in]
-    result[0] = shortcuts
-    result[1] = live
-    return n_edges
-
-
-@jit
-def _contract_all(  # noqa: PLR0917 (numba kernels take positional arrays)
-    n: int,
-    tails: Int32Array,
-    heads: Int32Array,
-    weights: FloatArray,
-    cap: int,
-    sim_limit: int,
-    limit: int,
-    update_neighbours: bool,
-) -> tuple[int, Int32Array, Int32Array, Int32Array, FloatArray]:
-    """Contract every node; return ``(n_edges or -1, rank, tails, heads, weights)``."""
-    m = tails.shape[0]
-    e_tail = np.empty(cap, dtype=np.int32)
-    e_head = np.empty(cap, dtype=np.int32)
-    e_w = np.empty(cap, dtype=np.float64)
-    out_first = np.full(n, -1, dtype=np.int32)
-    in_first = np.full(n, -1, dtype=np.int32)
-    out_next = np.empty(cap, dtype=np.int32)
-    in_next = np.empty(cap, dtype=np.int32)
-    for e in range(m):
-        e_tail[e] = tails[e]
-        e_head[e] = heads[e]
-        e_w[e] = weights[e]
-        out_next[e] = out_first[tails[e]]
-        out_first[tails[e]] = e
-        in_next[e] = in_first[heads[e]]
-        in_first[heads[e]] = e
-    n_edges = m
-    contracted = np.zeros(n, dtype=np.bool_)
-    rank = np.full(n, -1, dtype=np.int32)
-    deleted = np.zeros(n, dtype=np.int32)
-    level = np.zeros(n, dtype=np.int32)
-    wdist = np.full(n, np.inf)
-    touched = np.empty(max(1024, 8 * limit), dtype=np.int32)
-    wkeys = np.empty(max(4096, 64 * limit), dtype=np.float64)
-    wvals = np.empty(max(4096, 64 * limit), dtype=np.int32)
-    result = np.zeros(3, dtype=np.int64)
-    tmark = np.zeros(n, dtype=np.int32)
-    prio = np.empty(n, dtype=np.float64)
-    cap_p = n + 2 * cap + 16
-    pkeys = np.empty(cap_p, dtype=np.float64)
-    pvals = np.empty(cap_p, dtype=np.int32)
-    stamp = np.full(n, -1, dtype=np.int32)
-    size = 0
-    for v in range(n):
-        _process(
-            v, True, sim_limit, n_edges, e_tail, e_head, e_w, out_first, out_next,
-            in_first, in_next, contracted, wdist, touched, wkeys, wvals, result, tmark,
-        )  # fmt: skip
-        prio[v] = 2.0 * (result[0] - result[1]) + deleted[v] + level[v]
-        size = heap_push(pkeys, pvals, size, prio[v], v)
-    order = 0
-    while size > 0:
-        p = pkeys[0]
-        v = pvals[0]
-        size = heap_pop(pkeys, pvals, size)
-        if contracted[v] or p != prio[v]:
-            continue
-        _process(
-            v, True, sim_limit, n_edges, e_tail, e_head, e_w, out_first, out_next,
-            in_first, in_next, contracted, wdist, touched, wkeys, wvals, result, tmark,
-        )  # fmt: skip
-        newp = 2.0 * (result[0] - result[1]) + deleted[v] + level[v]
-        if size > 0 and newp > pkeys[0]:
-            prio[v] = newp
-            size = heap_push(pkeys, pvals, size, newp, v)
-            continue
-        n_edges = _process(
-            v, False, limit, n_edges, e_tail, e_head, e_w, out_first, out_next,
-            in_first, in_next, contracted, wdist, touched, wkeys, wvals, result, tmark,
-        )  # fmt: skip
-        if n_edges < 0:
-            return -1, rank, e_tail, e_head, e_w
-        contracted[v] = True
-        rank[v] = order
-        order += 1
-        # Unlink v's edges from its neighbours' lists so later searches skip them.
-        e = out_first[v]
-        while e != -1:
-            x = e_head[e]
-            prev = -1
-            f = in_first[x]
-            while f != -1:
-                if f == e:
-                    if prev == -1:
-                        in_first[x] = in_next[f]
-                    else:
-                        in_next[prev] = in_next[f]
-                    break
-                prev = f
-                f = in_next[f]
-            e = out_next[e]
-        e = in_first[v]
-        while e != -1:
-            x = e_tail[e]
-            prev = -1
-            f = out_first[x]
-            while f != -1:
-                if f == e:
-                    if prev == -1:
-                        out_first[x] = out_next[f]
-                    else:
-                        out_next[prev] = out_next[f]
-                    break
-                prev = f
-                f = out_next[f]
-            e = in_next[e]
-        # Neighbours: one more contracted neighbour, maybe deeper; refresh their priority.
-        for side in range(2):
-            e = out_first[v] if side == 0 else in_first[v]
-            while e != -1:
-                x = e_head[e] if side == 0 else e_tail[e]
-                if not contracted[x] and stamp[x] != v:
-                    stamp[x] = v
-                    deleted[x] += 1
-                    level[x] = max(level[x], level[v] + 1)
-                    if update_neighbours:
-                        _process(
-                            x, True, sim_limit, n_edges, e_tail, e_head, e_w, out_first,
-                            out_next, in_first, in_next, contracted, wdist, touched, wkeys,
-                            wvals, result, tmark,
-                        )  # fmt: skip
-                        prio[x] = 2.0 * (result[0] - result[1]) + deleted[x] + level[x]
-                        if size < cap_p:
-                            size = heap_push(pkeys, pvals, size, prio[x], x)
-                e = out_next[e] if side == 0 else in_next[e]
-    return n_edges, rank, e_tail, e_head, e_w
 
 
 # ----------------------------------------------------------------------------- query
@@ -425,28 +121,26 @@ def _upward_search(  # noqa: PLR0917 (numba kernels take positional arrays)
     return n_found, n_touched
 
 
-@pjit
-def _many_to_many(  # noqa: PLR0917 (numba kernels take positional arrays)
+@jit
+def _target_buckets(  # noqa: PLR0917 (numba kernels take positional arrays)
     up_ptr: IntArray,
     up_idx: Int32Array,
     up_w: FloatArray,
     dn_ptr: IntArray,
     dn_idx: Int32Array,
     dn_w: FloatArray,
-    sources: IntArray,
     targets: IntArray,
     cutoff_s: float,
-    n_chunks: int,
-) -> FloatArray:
-    """Return the source x target matrix by bucket-based many-to-many CH queries.
+) -> tuple[IntArray, Int32Array, FloatArray]:
+    """Return the buckets ``(bptr, target index, distance)`` as CSR by node.
 
-    Sources are split into ``n_chunks`` groups searched in parallel.
+    One backward search per target leaves ``(target, d)`` at every node it
+    settles. (Kept out of the parallel kernel: numba's parallel pass cannot
+    follow arrays that grow inside a loop.)
     """
     n = up_ptr.shape[0] - 1
     m_up = up_idx.shape[0] + dn_idx.shape[0] + 1
-    k = sources.shape[0]
     nt = targets.shape[0]
-    # Backward searches, one per target, leave (target, d) in buckets.
     dist = np.full(n, np.inf)
     touched = np.empty(n, dtype=np.int32)
     hkeys = np.empty(m_up, dtype=np.float64)
@@ -493,6 +187,33 @@ def _many_to_many(  # noqa: PLR0917 (numba kernels take positional arrays)
         bucket_t[pos] = b_tgt[i]
         bucket_d[pos] = b_d[i]
         fill[b_node[i]] += 1
+    return bptr, bucket_t, bucket_d
+
+
+@pjit
+def _many_to_many(  # noqa: PLR0917 (numba kernels take positional arrays)
+    up_ptr: IntArray,
+    up_idx: Int32Array,
+    up_w: FloatArray,
+    dn_ptr: IntArray,
+    dn_idx: Int32Array,
+    dn_w: FloatArray,
+    sources: IntArray,
+    targets: IntArray,
+    cutoff_s: float,
+    n_chunks: int,
+) -> FloatArray:
+    """Return the source x target matrix by bucket-based many-to-many CH queries.
+
+    Sources are split into ``n_chunks`` groups searched in parallel.
+    """
+    n = up_ptr.shape[0] - 1
+    m_up = up_idx.shape[0] + dn_idx.shape[0] + 1
+    k = sources.shape[0]
+    nt = targets.shape[0]
+    bptr, bucket_t, bucket_d = _target_buckets(
+        up_ptr, up_idx, up_w, dn_ptr, dn_idx, dn_w, targets, cutoff_s
+    )
     # Forward searches, in parallel chunks of sources.
     out = np.full((k, nt), np.inf)
     for c in numba.prange(n_chunks):
@@ -601,138 +322,118 @@ def _phast(  # noqa: PLR0917 (numba kernels take positional arrays)
 # ----------------------------------------------------------------------------- class
 
 
-def _csr(
-    n: int, tails: IntArray, heads: IntArray, w: FloatArray
-) -> tuple[IntArray, Int32Array, FloatArray]:
-    order = np.argsort(tails, kind="stable")
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tails, minlength=n), out=ptr[1:])
-    return ptr, heads[order].astype(np.int32), np.ascontiguousarray(w[order], dtype=np.float64)
-
-
 @dataclass(frozen=True, eq=False)
 class ContractionHierarchy:
-    """A contraction hierarchy of one graph and one set of weights.
+    """A customisable contraction hierarchy customised to one set of weights.
 
     Attributes
     ----------
-    rank : int32[n]
-        Contraction order (higher = more important).
-    up_indptr, up_indices, up_weights
-        CSR of the upward edges ``u -> x`` (``rank[x] > rank[u]``).
-    down_indptr, down_indices, down_weights
-        CSR, per node ``x``, of the edges ``y -> x`` with ``rank[y] > rank[x]``
-        (stored as ``x: y``), searched by backward queries.
+    topology : HierarchyTopology
+        The metric-independent order and edges, shared by every customisation
+        of the same graph (closures included).
+    metric : CustomisedWeights
+        This customisation: basic weights and the query graph (rank numbers).
     fingerprint : str
-        :func:`graph_fingerprint` of the graph it was built for.
-    n_shortcuts : int
-        Shortcut edges added.
-    build_s : float
-        Seconds spent building.
+        :func:`graph_fingerprint` of the graph and weights it was customised to.
+    weights : float64[m]
+        Those weights (``inf`` = closed arc).
     """
 
-    rank: Int32Array
-    up_indptr: IntArray
-    up_indices: Int32Array
-    up_weights: FloatArray
-    down_indptr: IntArray
-    down_indices: Int32Array
-    down_weights: FloatArray
+    topology: HierarchyTopology
+    metric: CustomisedWeights
     fingerprint: str
-    n_shortcuts: int
-    build_s: float
+    weights: FloatArray
 
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
-        return int(self.rank.shape[0])
+        return self.topology.n_nodes
+
+    @property
+    def rank(self) -> Int32Array:
+        """Contraction rank of each node (higher = more important)."""
+        return self.topology.rank
+
+    @property
+    def n_shortcuts(self) -> int:
+        """Number of arcs of the query graph that stand for no single road arc."""
+        n_query = int(self.metric.up_indices.shape[0] + self.metric.down_indices.shape[0])
+        n_arc_edges = int(np.unique(self.topology.arc_edge[self.topology.arc_edge >= 0]).shape[0])
+        return max(0, n_query - n_arc_edges)
+
+    @property
+    def build_s(self) -> float:
+        """Seconds spent on the topology (once per graph) plus this customisation."""
+        return self.topology.build_s + self.metric.customise_s
+
+    @property
+    def customise_s(self) -> float:
+        """Seconds this customisation took."""
+        return self.metric.customise_s
 
     @classmethod
     def build(
         cls,
         indptr: IntArray,
-        indices: Int32Array,
+        indices: npt.NDArray[np.integer],
         weights: FloatArray,
         *,
-        witness_limit: int = 500,
-        priority_witness_limit: int = 50,
-        update_neighbours: bool = False,
+        x_m: FloatArray | None = None,
+        y_m: FloatArray | None = None,
+        topology: HierarchyTopology | None = None,
     ) -> ContractionHierarchy:
-        """Return the contraction hierarchy of a CSR graph.
+        """Return the hierarchy of a CSR graph customised to ``weights``.
 
-        Building takes about 5 s for 50,000 nodes and under a minute for
-        200,000 on one core; save it with :meth:`save` to build once.
+        The topology takes a few seconds for 200,000 nodes (save the hierarchy
+        with :meth:`save` to build it once); customisation a fraction of a second.
 
         Parameters
         ----------
         indptr, indices, weights
-            The graph (row = tail) and its non-negative edge weights.
-        witness_limit, priority_witness_limit
-            Nodes a witness search may settle when contracting / when
-            estimating priorities. Smaller is faster to build but adds more
-            shortcuts; answers stay exact either way.
-        update_neighbours
-            Re-estimate the neighbours' priorities after each contraction
-            (a slightly smaller hierarchy, built about 3x slower) instead of
-            only when a node reaches the top of the queue.
+            The graph (row = tail) and its non-negative arc weights (``inf`` = closed).
+        x_m, y_m : float64[n], optional
+            Node coordinates in metres; they give better separators.
+        topology : HierarchyTopology, optional
+            A topology built earlier for the same arcs (then only customisation runs).
         """
-        start = time.perf_counter()
-        n = int(indptr.shape[0] - 1)
-        tails = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-        heads = indices.astype(np.int64)
-        w = np.asarray(weights, dtype=np.float64)
-        # Self-loops never shorten a path; of parallel edges keep the lightest.
-        keep = tails != heads
-        tails, heads, w = tails[keep], heads[keep], w[keep]
-        order = np.lexsort((w, heads, tails))
-        tails, heads, w = tails[order], heads[order], w[order]
-        first = np.ones(tails.shape[0], dtype=bool)
-        first[1:] = (tails[1:] != tails[:-1]) | (heads[1:] != heads[:-1])
-        tails, heads, w = tails[first], heads[first], w[first]
-        cap = 3 * tails.shape[0] + n + 1024
-        while True:
-            n_total, rank, e_tail, e_head, e_w = _contract_all(
-                n,
-                tails.astype(np.int32),
-                heads.astype(np.int32),
-                np.ascontiguousarray(w),
-                cap,
-                priority_witness_limit,
-                witness_limit,
-                update_neighbours,
-            )
-            if n_total >= 0:
-                break
-            cap *= 2
-        et = e_tail[:n_total].astype(np.int64)
-        eh = e_head[:n_total].astype(np.int64)
-        e_w = e_w[:n_total]
-        up = rank[eh] > rank[et]
-        up_ptr, up_idx, up_w = _csr(n, et[up], eh[up], e_w[up])
-        dn_ptr, dn_idx, dn_w = _csr(n, eh[~up], et[~up], e_w[~up])
-        build_s = time.perf_counter() - start
-        ch = cls(
-            rank=rank,
-            up_indptr=up_ptr,
-            up_indices=up_idx,
-            up_weights=up_w,
-            down_indptr=dn_ptr,
-            down_indices=dn_idx,
-            down_weights=dn_w,
-            fingerprint=graph_fingerprint(indptr, indices, weights),
-            n_shortcuts=int(n_total - tails.shape[0]),
-            build_s=build_s,
-        )
+        w = np.ascontiguousarray(weights, dtype=np.float64)
+        if topology is None:
+            topology = HierarchyTopology.build(indptr, indices, x_m=x_m, y_m=y_m)
+        elif topology.fingerprint != topology_fingerprint(indptr, indices):
+            msg = "the hierarchy topology was built for another graph; build it again"
+            raise InvalidInputError(msg)
+        metric = topology.customise(w)
         log.info(
-            "contraction hierarchy: %d nodes, %d edges + %d shortcuts in %.1f s",
-            n,
-            tails.shape[0],
-            ch.n_shortcuts,
-            build_s,
+            "customised hierarchy: %d query arcs in %.3f s",
+            metric.up_indices.shape[0] + metric.down_indices.shape[0],
+            metric.customise_s,
         )
-        return ch
+        return cls(topology, metric, _metric_fingerprint(topology.fingerprint, w), w)
 
-    def matches(self, indptr: IntArray, indices: Int32Array, weights: FloatArray) -> bool:
+    def customised(self, weights: FloatArray) -> ContractionHierarchy:
+        """Return this hierarchy re-customised to new ``weights`` (same arcs), sharing the topology.
+
+        When few arcs differ from this hierarchy's weights (a closure), only
+        what they touch is recomputed (partial customisation).
+        """
+        w = np.ascontiguousarray(weights, dtype=np.float64)
+        if w.shape != self.weights.shape:
+            msg = f"weights must have one value per arc ({self.weights.shape[0]}), got {w.shape}"
+            raise InvalidInputError(msg)
+        changed = np.flatnonzero(w != self.weights)
+        if changed.shape[0] == 0:
+            return self
+        if changed.shape[0] * 20 > w.shape[0]:
+            metric = self.topology.customise(w)
+        else:
+            metric = self.topology.recustomise(self.metric, w, changed)
+        return ContractionHierarchy(
+            self.topology, metric, _metric_fingerprint(self.topology.fingerprint, w), w
+        )
+
+    def matches(
+        self, indptr: IntArray, indices: npt.NDArray[np.integer], weights: FloatArray
+    ) -> bool:
         """Return whether this hierarchy was built for exactly this graph and weights."""
         return (
             self.n_nodes == indptr.shape[0] - 1
@@ -746,39 +447,43 @@ class ContractionHierarchy:
 
         ``sources`` and ``targets`` must be valid node ids (checked by the caller).
         """
+        m = self.metric
+        rank = self.topology.rank
         out: FloatArray = _many_to_many(
-            self.up_indptr,
-            self.up_indices,
-            self.up_weights,
-            self.down_indptr,
-            self.down_indices,
-            self.down_weights,
-            np.ascontiguousarray(sources, dtype=np.int64),
-            np.ascontiguousarray(targets, dtype=np.int64),
+            m.up_indptr,
+            m.up_indices,
+            m.up_weights,
+            m.down_indptr,
+            m.down_indices,
+            m.down_weights,
+            rank[np.asarray(sources, dtype=np.int64)].astype(np.int64),
+            rank[np.asarray(targets, dtype=np.int64)].astype(np.int64),
             float(cutoff_s),
             max(1, min(int(sources.shape[0]), 4 * numba.get_num_threads())),
         )
         return out
 
     def _sweep(self) -> tuple[Int32Array, Int32Array, IntArray, Int32Array, FloatArray]:
-        """Return (order_desc, pos, sweep CSR) for PHAST, computed once."""
+        """Return (node at each sweep position, sweep position of each rank, sweep CSR), once."""
         cached: tuple[Int32Array, Int32Array, IntArray, Int32Array, FloatArray] | None = (
             self.__dict__.get("_sweep_arrays")
         )
         if cached is None:
             n = self.n_nodes
-            order_desc = np.argsort(-self.rank.astype(np.int64), kind="stable").astype(np.int32)
-            pos = np.empty(n, dtype=np.int32)
-            pos[order_desc] = np.arange(n, dtype=np.int32)
-            counts = np.diff(self.down_indptr)[order_desc]
+            m = self.metric
+            node_of_rank = np.empty(n, dtype=np.int32)
+            node_of_rank[self.topology.rank] = np.arange(n, dtype=np.int32)
+            # Sweep position j holds rank n - 1 - j: the down rows in reverse.
+            out_node = np.ascontiguousarray(node_of_rank[::-1])
+            pos = (n - 1 - np.arange(n)).astype(np.int32)
+            counts = np.diff(m.down_indptr)[::-1]
             ptr = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(counts, out=ptr[1:])
-            # Entry k of new row j comes from old position starts[j] + (k - ptr[j]).
-            starts = self.down_indptr[order_desc]
+            starts = m.down_indptr[:-1][::-1]
             take = np.repeat(starts - ptr[:-1], counts) + np.arange(ptr[-1], dtype=np.int64)
-            idx = pos[self.down_indices[take]].astype(np.int32)
-            w = np.ascontiguousarray(self.down_weights[take])
-            cached = (order_desc, pos, ptr, idx, w)
+            idx = pos[m.down_indices[take]].astype(np.int32)
+            w = np.ascontiguousarray(m.down_weights[take])
+            cached = (out_node, pos, ptr, idx, w)
             object.__setattr__(self, "_sweep_arrays", cached)
         return cached
 
@@ -787,38 +492,48 @@ class ContractionHierarchy:
 
         Times above ``cutoff_s`` are ``inf``; sources must be valid node ids.
         """
-        order_desc, pos, ptr, idx, w = self._sweep()
-        src = np.ascontiguousarray(sources, dtype=np.int64)
+        out_node, pos, ptr, idx, w = self._sweep()
+        m = self.metric
+        src = self.topology.rank[np.asarray(sources, dtype=np.int64)].astype(np.int64)
         if src.shape[0] == 1:  # one row: skip the thread pool
             row = np.empty((1, self.n_nodes), dtype=np.float64)
             _phast_row(
-                self.up_indptr, self.up_indices, self.up_weights, ptr, idx, w, order_desc, pos,
+                m.up_indptr, m.up_indices, m.up_weights, ptr, idx, w, out_node, pos,
                 int(src[0]), float(cutoff_s), row[0],
             )  # fmt: skip
             return row
         out: FloatArray = _phast(
-            self.up_indptr, self.up_indices, self.up_weights, ptr, idx, w, order_desc, pos,
+            m.up_indptr, m.up_indices, m.up_weights, ptr, idx, w, out_node, pos,
             src, float(cutoff_s),
         )  # fmt: skip
         return out
 
     def save(self, path: Path) -> None:
-        """Write the hierarchy to ``path`` (``.npz``), atomically."""
+        """Write the hierarchy (topology and customisation) to ``path`` (``.npz``), atomically."""
+        t, m = self.topology, self.metric
         tmp = path.with_name(path.name + ".tmp")
         with tmp.open("wb") as fh:
             np.savez(
                 fh,
                 format=np.int64(_FORMAT),
-                rank=self.rank,
-                up_indptr=self.up_indptr,
-                up_indices=self.up_indices,
-                up_weights=self.up_weights,
-                down_indptr=self.down_indptr,
-                down_indices=self.down_indices,
-                down_weights=self.down_weights,
+                rank=t.rank,
+                up_ptr=t.up_ptr,
+                up_head=t.up_head,
+                arc_edge=t.arc_edge,
+                arc_up=t.arc_up,
+                topology_fingerprint=np.str_(t.fingerprint),
+                topology_build_s=np.float64(t.build_s),
+                fw=m.fw,
+                bw=m.bw,
+                up_indptr=m.up_indptr,
+                up_indices=m.up_indices,
+                up_weights=m.up_weights,
+                down_indptr=m.down_indptr,
+                down_indices=m.down_indices,
+                down_weights=m.down_weights,
+                customise_s=np.float64(m.customise_s),
                 fingerprint=np.str_(self.fingerprint),
-                n_shortcuts=np.int64(self.n_shortcuts),
-                build_s=np.float64(self.build_s),
+                weights=self.weights,
             )
         tmp.replace(path)
 
@@ -836,18 +551,27 @@ class ContractionHierarchy:
                 if int(z["format"]) != _FORMAT:
                     msg = f"{path} holds a hierarchy of another format; delete it to rebuild"
                     raise InvalidInputError(msg)
-                return cls(
+                topology = HierarchyTopology(
                     rank=z["rank"],
+                    up_ptr=z["up_ptr"],
+                    up_head=z["up_head"],
+                    arc_edge=z["arc_edge"],
+                    arc_up=z["arc_up"],
+                    fingerprint=str(z["topology_fingerprint"]),
+                    build_s=float(z["topology_build_s"]),
+                )
+                metric = CustomisedWeights(
+                    fw=z["fw"],
+                    bw=z["bw"],
                     up_indptr=z["up_indptr"],
                     up_indices=z["up_indices"],
                     up_weights=z["up_weights"],
                     down_indptr=z["down_indptr"],
                     down_indices=z["down_indices"],
                     down_weights=z["down_weights"],
-                    fingerprint=str(z["fingerprint"]),
-                    n_shortcuts=int(z["n_shortcuts"]),
-                    build_s=float(z["build_s"]),
+                    customise_s=float(z["customise_s"]),
                 )
+                return cls(topology, metric, str(z["fingerprint"]), z["weights"])
         except (OSError, KeyError, ValueError) as exc:
             msg = f"cannot read contraction hierarchy {path}: {exc}; delete it to rebuild"
             raise InvalidInputError(msg) from None

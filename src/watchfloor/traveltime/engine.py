@@ -35,13 +35,12 @@ from watchfloor.roads.graph import ROAD_CLASSES, RoadGraph
 from watchfloor.traveltime import _dijkstra
 from watchfloor.traveltime.ch import ContractionHierarchy
 from watchfloor.traveltime.isochrone import isochrone_feature_collection
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = ["DEFAULT_MAX_SNAP_M", "Route", "TravelTimeEngine"]
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 #: Points farther than this from every road node are refused by ``nearest_nodes``.
 DEFAULT_MAX_SNAP_M = 5_000.0
@@ -405,7 +404,13 @@ class TravelTimeEngine:
     def hierarchy(self) -> ContractionHierarchy:
         """Return the contraction hierarchy of this graph and weights, building it once."""
         if self._hierarchy is None:
-            self._hierarchy = ContractionHierarchy.build(self._indptr, self._indices, self._weights)
+            self._hierarchy = ContractionHierarchy.build(
+                self._indptr,
+                self._indices,
+                self._weights,
+                x_m=self.graph.x_m,
+                y_m=self.graph.y_m,
+            )
         return self._hierarchy
 
     def use_hierarchy(self, hierarchy: ContractionHierarchy) -> None:

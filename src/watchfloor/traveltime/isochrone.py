@@ -16,18 +16,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import shapely
 import shapely.geometry
 
 from watchfloor.geo import bng_to_lonlat
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = ["isochrone_feature_collection", "reachable_area_bng"]
 
 log = logging.getLogger(__name__)
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 def reachable_area_bng(
