@@ -347,6 +347,69 @@ def _pins(
 
 
 @dataclass(frozen=True, eq=False)
+class _Game:
+    """A shift's game on the road network: sites with access, units, pins and times."""
+
+    where: _Locations
+    site_ids: tuple[str, ...]
+    site_names: tuple[str, ...]
+    risk: FloatArray
+    slot_start: tuple[datetime, ...]
+    origin: datetime
+    units: tuple[PatrolUnit, ...]
+    pins: list[Pin]
+    engines: dict[str, TravelTimeEngine]
+
+
+def _game(
+    region: Region,
+    value: npt.ArrayLike,
+    slot_start: Sequence[datetime],
+    *,
+    n_units: int,
+    n_foot: int,
+    shift_start: datetime,
+    shift_end: datetime,
+    pins: Sequence[PinRequest],
+) -> _Game:
+    """Return the game of a shift: road access, bases, units and pins resolved; times in s."""
+    sites = region.sites
+    risk = np.asarray(value, dtype=np.float64)
+    if risk.shape != (len(sites.site_id), len(slot_start)):
+        msg = f"risk has shape {risk.shape}, expected ({len(sites.site_id)}, {len(slot_start)})"
+        raise InvalidInputError(msg)
+    engines = {"vehicle": graph_engine(region.graph, profile="normal")}
+    if n_foot:
+        engines["foot"] = graph_engine(region.graph, profile="foot")
+    where = _locations(region, engines)
+    site_ids = tuple(sites.site_id[i] for i in where.kept)
+    site_names = tuple(sites.name[i] for i in where.kept)
+    origin = shift_start.astimezone(LONDON).replace(hour=0, minute=0, second=0, microsecond=0)
+    units = _patrol_units(
+        n_units=n_units,
+        n_foot=n_foot,
+        n_sites=where.kept.size,
+        n_bases=where.base_nodes.size,
+        start_s=_seconds(shift_start, origin),
+        end_s=_seconds(shift_end, origin),
+    )
+    pin_list = _pins(
+        pins,
+        units,
+        site_ids=site_ids,
+        site_names=site_names,
+        excluded=where.excluded,
+        shift_start=shift_start,
+        shift_end=shift_end,
+        origin=origin,
+    )
+    return _Game(
+        where, site_ids, site_names, risk[where.kept], tuple(slot_start), origin, units,
+        pin_list, engines,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
 class _Draw:
     """The solved schedule and the routes drawn from it."""
 
@@ -358,17 +421,28 @@ class _Draw:
 
 
 def _solve_and_draw(
-    a_u: FloatArray,
-    a_c: FloatArray,
+    game: _Game,
     *,
-    pins: list[Pin],
-    solve_kw: dict[str, Any],
-    units: tuple[PatrolUnit, ...],
-    travel: dict[str, FloatArray],
+    deterrence: float,
+    slot_minutes: int,
+    tick_minutes: int,
+    time_limit_s: float,
     rng: np.random.Generator,
     mode: SamplingMethod,
 ) -> _Draw:
     """Return the solved game (priced without its pins) and one route per unit."""
+    a_u = game.risk
+    a_c = (1.0 - deterrence) * a_u
+    units, travel, pins = game.units, game.where.travel, game.pins
+    solve_kw: dict[str, Any] = {
+        "slot_start_s": np.array([_seconds(t, game.origin) for t in game.slot_start]),
+        "slot_length_s": 60.0 * slot_minutes,
+        "travel_time_s": travel,
+        "units": units,
+        "tick_s": 60.0 * max(tick_minutes, 10),
+        "time_limit_s": time_limit_s,
+        "site_names": [n or i for n, i in zip(game.site_names, game.site_ids, strict=True)],
+    }
     schedule = solve_patrol_schedule(a_u, a_c, pins=pins, **solve_kw)
     without = None
     if pins:
@@ -387,6 +461,59 @@ def _solve_and_draw(
         )
         entropy = mixture_entropy_bits(mixture, method=mode)
     return _Draw(schedule, without, mixture, tuple(routes), entropy)
+
+
+def _assemble(
+    region: Region,
+    game: _Game,
+    draw: _Draw,
+    *,
+    shift: tuple[datetime, datetime],
+    seed: int,
+    mode: SamplingMethod,
+    slot_minutes: int,
+) -> PatrolPlan:
+    """Return the plan, with every route checked for feasibility (failures logged)."""
+    checks = tuple(check_route(r, game.where.travel[r.mode]) for r in draw.routes)
+    bad = sum(c.status != "feasible" for c in checks)
+    if bad:
+        log.error("%d sampled routes failed the feasibility check", bad)
+    kept, sites, where = game.where.kept, region.sites, game.where
+    log.info(
+        "patrol plan for %s: %d units, %d sites, guarantee %.4g, seed %d",
+        region.name,
+        len(game.units),
+        kept.size,
+        draw.schedule.guarantee,
+        seed,
+    )
+    return PatrolPlan(
+        region=region.name,
+        shift_start=shift[0],
+        shift_end=shift[1],
+        origin=game.origin,
+        seed=int(seed),
+        method=mode,
+        site_ids=game.site_ids,
+        site_names=game.site_names,
+        site_lonlat=np.column_stack([sites.lon[kept], sites.lat[kept]]),
+        site_nodes=np.asarray(sites.node, dtype=np.int64)[kept],
+        base_names=where.base_names,
+        base_lonlat=where.base_lonlat,
+        base_nodes=where.base_nodes,
+        slot_start=game.slot_start,
+        slot_minutes=slot_minutes,
+        value=game.risk,
+        units=game.units,
+        schedule=draw.schedule,
+        routes=draw.routes,
+        checks=checks,
+        guarantee_without_pins=draw.guarantee_without_pins,
+        excluded_sites=where.excluded,
+        entropy_bits=draw.entropy_bits,
+        engines=game.engines,
+        mixture=draw.mixture,
+    )
 
 
 def plan_for_region(
@@ -451,98 +578,31 @@ def plan_for_region(
         deterrence=deterrence,
         method=method,
     )
-    sites = region.sites
-    risk = np.asarray(value, dtype=np.float64)
-    if risk.shape != (len(sites.site_id), len(slot_start)):
-        msg = f"risk has shape {risk.shape}, expected ({len(sites.site_id)}, {len(slot_start)})"
-        raise InvalidInputError(msg)
-    engines = {"vehicle": graph_engine(region.graph, profile="normal")}
-    if n_foot:
-        engines["foot"] = graph_engine(region.graph, profile="foot")
-    where = _locations(region, engines)
-    kept = where.kept
-    site_ids = tuple(sites.site_id[i] for i in kept)
-    site_names = tuple(sites.name[i] for i in kept)
-    origin = shift_start.astimezone(LONDON).replace(hour=0, minute=0, second=0, microsecond=0)
-    units = _patrol_units(
+    game = _game(
+        region,
+        value,
+        slot_start,
         n_units=n_units,
         n_foot=n_foot,
-        n_sites=kept.size,
-        n_bases=where.base_nodes.size,
-        start_s=_seconds(shift_start, origin),
-        end_s=_seconds(shift_end, origin),
-    )
-    pin_list = _pins(
-        pins,
-        units,
-        site_ids=site_ids,
-        site_names=site_names,
-        excluded=where.excluded,
         shift_start=shift_start,
         shift_end=shift_end,
-        origin=origin,
+        pins=pins,
     )
-    solve_kw: dict[str, Any] = {
-        "slot_start_s": np.array([_seconds(t, origin) for t in slot_start]),
-        "slot_length_s": 60.0 * slot_minutes,
-        "travel_time_s": where.travel,
-        "units": units,
-        "tick_s": 60.0 * max(tick_minutes, 10),
-        "time_limit_s": time_limit_s,
-        "site_names": [n or i for n, i in zip(site_names, site_ids, strict=True)],
-    }
     if seed is None:
         seed = secrets.randbits(63)
     mode: SamplingMethod = "max_entropy" if method == "max_entropy" else "decomposition"
-    a_u = risk[kept]
     draw = _solve_and_draw(
-        a_u,
-        (1.0 - deterrence) * a_u,
-        pins=pin_list,
-        solve_kw=solve_kw,
-        units=units,
-        travel=where.travel,
+        game,
+        deterrence=deterrence,
+        slot_minutes=slot_minutes,
+        tick_minutes=tick_minutes,
+        time_limit_s=time_limit_s,
         rng=np.random.default_rng(seed),
         mode=mode,
     )
-    checks = tuple(check_route(r, where.travel[r.mode]) for r in draw.routes)
-    bad = sum(c.status != "feasible" for c in checks)
-    if bad:
-        log.error("%d sampled routes failed the feasibility check", bad)
-    log.info(
-        "patrol plan for %s: %d units, %d sites, guarantee %.4g, seed %d",
-        region.name,
-        n_units,
-        kept.size,
-        draw.schedule.guarantee,
-        seed,
-    )
-    return PatrolPlan(
-        region=region.name,
-        shift_start=shift_start,
-        shift_end=shift_end,
-        origin=origin,
-        seed=int(seed),
-        method=mode,
-        site_ids=site_ids,
-        site_names=site_names,
-        site_lonlat=np.column_stack([sites.lon[kept], sites.lat[kept]]),
-        site_nodes=np.asarray(sites.node, dtype=np.int64)[kept],
-        base_names=where.base_names,
-        base_lonlat=where.base_lonlat,
-        base_nodes=where.base_nodes,
-        slot_start=tuple(slot_start),
-        slot_minutes=slot_minutes,
-        value=a_u,
-        units=units,
-        schedule=draw.schedule,
-        routes=draw.routes,
-        checks=checks,
-        guarantee_without_pins=draw.guarantee_without_pins,
-        excluded_sites=where.excluded,
-        entropy_bits=draw.entropy_bits,
-        engines=engines,
-        mixture=draw.mixture,
+    shift = (shift_start, shift_end)
+    return _assemble(
+        region, game, draw, shift=shift, seed=seed, mode=mode, slot_minutes=slot_minutes
     )
 
 
