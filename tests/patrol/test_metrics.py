@@ -9,9 +9,12 @@ import pytest
 
 from watchfloor.patrol import (
     empirical_coverage,
+    hits_of_shift,
     inter_visit_spread_s,
+    learning_attacker_gains,
     peak_revisit_share,
     visit_lengths,
+    visit_time_entropy_bits,
 )
 from watchfloor.patrol.sampling import Leg, UnitRoute, Visit
 
@@ -78,3 +81,36 @@ def test_visit_lengths() -> None:
     assert lengths.mean_s == 750.0
     assert sum(lengths.counts) == 2
     assert np.isnan(visit_lengths([]).mean_s)
+
+
+def test_visit_time_entropy() -> None:
+    # Site 0: visited in slot 0 in both shifts -> 0 bits; site 1: slot 1 once and slot 3
+    # once -> 1 bit; site 2: never -> nan.
+    one = [_route([(0, 0.0, 600.0, 0), (1, HOUR, HOUR + 600, 1)])]
+    two = [_route([(0, 60.0, 660.0, 0), (1, 3 * HOUR, 3 * HOUR + 600, 3)])]
+    h = visit_time_entropy_bits([one, two], n_sites=3, n_slots=4)
+    assert h[0] == pytest.approx(0.0)
+    assert h[1] == pytest.approx(1.0)
+    assert math.isnan(h[2])
+
+
+def test_learning_attacker_exploits_a_fixed_rota() -> None:
+    # Two site-slots worth 10 and 8 (covered 2). A fixed rota always visits the first: an
+    # attacker who watched 3 days strikes the second (8 x 1 > 10 x 0) and gains 8 each day.
+    # Against a plan that alternates, on day 3 (history A, B, A) it sees 10 x 1/3 < 8 x 2/3
+    # and strikes B, which is visited that day: gain 2.
+    a_u = np.array([[10.0], [8.0]])
+    a_c = np.array([[2.0], [2.0]])
+    fixed = np.zeros((6, 2, 1), dtype=bool)
+    fixed[:, 0, 0] = True
+    np.testing.assert_allclose(learning_attacker_gains(fixed, a_u, a_c, window_days=3), 8.0)
+    alternate = np.zeros((4, 2, 1), dtype=bool)
+    alternate[[0, 2], 0, 0] = True
+    alternate[[1, 3], 1, 0] = True
+    assert learning_attacker_gains(alternate, a_u, a_c, window_days=3).tolist() == [2.0]
+
+
+def test_hits_of_shift() -> None:
+    shift = [_route([(0, 0.0, 600.0, 0), (1, HOUR, HOUR + 600, 1)])]
+    hit = hits_of_shift(shift, n_sites=2, n_slots=2)
+    assert hit.tolist() == [[True, False], [False, True]]

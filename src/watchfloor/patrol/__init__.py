@@ -13,9 +13,12 @@
   and the site-slots no unit can reach in time.
 * :mod:`~watchfloor.patrol.colgen`: the certified plan: column generation over joint
   rotas from today's mixture to a requested gap (:func:`solve_patrol_game`).
+* :mod:`~watchfloor.patrol.handover`: the next shift's units start where the last
+  shift's routes leave them.
 * :mod:`~watchfloor.patrol.mixture`: the schedule LP mixed with greedy joint rotas.
 * :mod:`~watchfloor.patrol.sampling`: concrete routes drawn from the flows.
-* :mod:`~watchfloor.patrol.metrics`: predictability and dosage.
+* :mod:`~watchfloor.patrol.metrics`: predictability (visit-time entropy, the
+  learning attacker) and dosage.
 * :mod:`~watchfloor.patrol.reference`: the brute-force multiple-LPs solver.
 
 Pure numerical code over arrays: no files, database, settings or clock (time
@@ -40,13 +43,17 @@ from watchfloor.patrol.game import (
     sample_assignments,
     solve_game,
 )
+from watchfloor.patrol.handover import position_at, units_at_handover
 from watchfloor.patrol.metrics import (
     EmpiricalCoverage,
     VisitLengths,
     empirical_coverage,
+    hits_of_shift,
     inter_visit_spread_s,
+    learning_attacker_gains,
     peak_revisit_share,
     visit_lengths,
+    visit_time_entropy_bits,
     visits_per_unit_hour,
 )
 from watchfloor.patrol.mixture import JointRota, PatrolMixture, greedy_rota, mix_with_rotas
@@ -105,10 +112,13 @@ __all__ = [
     "class_strategies",
     "empirical_coverage",
     "greedy_rota",
+    "hits_of_shift",
     "inter_visit_spread_s",
+    "learning_attacker_gains",
     "mix_with_rotas",
     "mixture_entropy_bits",
     "peak_revisit_share",
+    "position_at",
     "route_game_from_arrays",
     "sample_assignments",
     "sample_mixture_shift",
@@ -117,6 +127,8 @@ __all__ = [
     "solve_patrol_game",
     "solve_patrol_schedule",
     "strategy_entropy_bits",
+    "units_at_handover",
     "visit_lengths",
+    "visit_time_entropy_bits",
     "visits_per_unit_hour",
 ]

@@ -16,11 +16,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from watchfloor.types import FloatArray
+
 __all__ = ["HighsOutcome", "solve_highs"]
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
 HighsStatus = Literal["optimal", "time_limit", "infeasible", "error"]
 
 

@@ -61,6 +61,7 @@ from scipy import sparse
 
 from watchfloor.errors import InvalidInputError
 from watchfloor.patrol._highs import solve_highs
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = [
     "GameSolution",
@@ -72,8 +73,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 GameStatus = Literal["optimal", "time_limit"]
 
 _TOL = 1e-9

@@ -7,7 +7,13 @@
 * revisits in peak windows: the share of priority sites whose peak window has
   no gap longer than ``within_s`` (2 hours) without a visit, averaged over
   shifts (Koper 1995; Project Servator's unpredictable, repeated presence);
-* visit lengths: the distribution of ``dwell_s`` (600-960 s expected).
+* visit lengths: the distribution of ``dwell_s`` (600-960 s expected);
+* visit-time entropy: per site, the entropy (bits) of the slot of its visits
+  across shifts (0: always the same slot; ``log2(n_slots)``: any slot alike);
+* the learning attacker: over simulated days, an observer who watched the
+  last ``k`` days strikes the site-slot with the highest value times the
+  observed share of days without a visit; its realised gain is what it gets
+  against that day's actual patrols (the issue's Project Servator test).
 
 The entropy of the mixed strategy itself is
 :func:`watchfloor.patrol.sampling.strategy_entropy_bits`.
@@ -22,18 +28,21 @@ import numpy as np
 import numpy.typing as npt
 
 from watchfloor.patrol.sampling import UnitRoute
+from watchfloor.types import FloatArray
 
 __all__ = [
     "EmpiricalCoverage",
     "VisitLengths",
     "empirical_coverage",
+    "hits_of_shift",
     "inter_visit_spread_s",
+    "learning_attacker_gains",
     "peak_revisit_share",
     "visit_lengths",
+    "visit_time_entropy_bits",
     "visits_per_unit_hour",
 ]
 
-FloatArray = npt.NDArray[np.float64]
 Shift = Sequence[UnitRoute]
 
 
@@ -160,3 +169,65 @@ def visits_per_unit_hour(shifts: Sequence[Shift]) -> float:
     visits = sum(len(r.visits) for shift in shifts for r in shift)
     hours = sum((r.end_s - r.start_s) / 3600.0 for shift in shifts for r in shift)
     return visits / hours if hours > 0 else float("nan")
+
+
+def hits_of_shift(shift: Shift, *, n_sites: int, n_slots: int) -> npt.NDArray[np.bool_]:
+    """Return bool[n_sites, n_slots]: the site-slots one shift visits."""
+    hit = np.zeros((n_sites, n_slots), dtype=bool)
+    for route in shift:
+        for v in route.visits:
+            if 0 <= v.slot < n_slots:
+                hit[v.site, v.slot] = True
+    return hit
+
+
+def visit_time_entropy_bits(shifts: Sequence[Shift], *, n_sites: int, n_slots: int) -> FloatArray:
+    """Return per site the entropy (bits) of the slot of its visits over shifts (nan: no visit).
+
+    Each visit counts once; ``0`` means the site is always visited in the same
+    slot (an observer knows when), ``log2(n_slots)`` that every slot is as likely.
+    """
+    counts = np.zeros((n_sites, n_slots))
+    for shift in shifts:
+        for route in shift:
+            for v in route.visits:
+                if 0 <= v.slot < n_slots:
+                    counts[v.site, v.slot] += 1
+    total = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = counts / total
+        h = -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
+    out: FloatArray = np.where(total[:, 0] > 0, h, np.nan)
+    return out
+
+
+def learning_attacker_gains(
+    hits: npt.NDArray[np.bool_],
+    attacker_uncovered: FloatArray,
+    attacker_covered: FloatArray,
+    *,
+    window_days: int,
+) -> FloatArray:
+    """Return the attacker's realised gain per day after the first ``window_days``.
+
+    Parameters
+    ----------
+    hits : bool[n_days, n_sites, n_slots]
+        Which site-slots were visited on each day.
+    attacker_uncovered, attacker_covered : float[n_sites, n_slots]
+        Attacker's payoff without / with a visit.
+    window_days
+        How many past days the attacker watched (``k``).
+
+    On day ``t`` the attacker strikes ``argmax A^u (1 - share of the last k days
+    with a visit)`` (ties: the first) and gains ``A^c`` if day ``t`` has a visit
+    there, else ``A^u``.
+    """
+    n_days = hits.shape[0]
+    gains = []
+    for t in range(window_days, n_days):
+        seen = hits[t - window_days : t].mean(axis=0)
+        score = attacker_uncovered * (1.0 - seen)
+        i, s = np.unravel_index(int(np.argmax(score)), score.shape)
+        gains.append(attacker_covered[i, s] if hits[t, i, s] else attacker_uncovered[i, s])
+    return np.asarray(gains, dtype=np.float64)

@@ -47,13 +47,11 @@ from scipy.optimize import linprog
 from watchfloor.errors import InvalidInputError
 from watchfloor.patrol.certificate import Certificate, Uncoverable
 from watchfloor.patrol.schedule import PatrolSchedule, PatrolUnit
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = ["JointRota", "PatrolMixture", "greedy_rota", "mix_with_rotas"]
 
 log = logging.getLogger(__name__)
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, eq=False)

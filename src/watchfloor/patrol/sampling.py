@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from watchfloor.errors import InvalidInputError
 from watchfloor.patrol.mixture import PatrolMixture
@@ -44,6 +43,7 @@ from watchfloor.patrol.schedule import (
     PatrolSchedule,
     PatrolUnit,
 )
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = [
     "ClassStrategy",
@@ -62,8 +62,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 SamplingMethod = Literal["decomposition", "max_entropy"]
 
 _EPS = 1e-9

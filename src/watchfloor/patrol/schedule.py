@@ -77,6 +77,7 @@ from scipy import sparse
 from watchfloor.errors import InfeasibleError, InvalidInputError
 from watchfloor.patrol._highs import solve_highs
 from watchfloor.patrol.game import minimal_attacker_utility
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = [
     "DWELL_MAX_S",
@@ -90,8 +91,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 ScheduleStatus = Literal["optimal", "gap_bounded", "time_limit"]
 
 #: Koper's dosage: a visit lasts between 10 and 16 minutes.
