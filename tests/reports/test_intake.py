@@ -9,17 +9,18 @@ from sqlalchemy import func, select
 
 from watchfloor.errors import IdempotencyConflictError
 from watchfloor.services import reports as svc
-from watchfloor.services.report_intake import (
+from watchfloor.services.reports import (
     ReportWriter,
     link_pending_duplicates,
     prepare_submission,
     random_code,
     store_submissions,
 )
+from watchfloor.settings import ReportingOptions
 from watchfloor.storage.models import IdempotencyKey, Report
 
 SECRET = b"test-secret-key-0123456789abcdef"
-OPTIONS = svc.ReportingOptions()
+OPTIONS = ReportingOptions()
 BASE = {
     "kind": "suspicious_behaviour",
     "description": "a man in a red coat was filming the entrance of the mosque",
@@ -47,12 +48,12 @@ def test_random_codes_are_crockford_base32_of_the_asked_bits() -> None:
 
 
 def test_receipt_hash_cost_comes_from_the_settings() -> None:
-    options = svc.ReportingOptions(receipt_hash_memory_kib=64, receipt_hash_time_cost=2)
+    options = ReportingOptions(receipt_hash_memory_kib=64, receipt_hash_time_cost=2)
     data = svc.ReportCreate.model_validate(BASE)
     sub = prepare_submission(data, secret=SECRET, options=options, sites=svc.SiteIndex.empty())
     assert sub.receipt_hash.startswith("$argon2id$v=19$m=64,t=2,p=1$")
     with pytest.raises(ValueError, match="receipt_hash_memory_kib"):
-        svc.ReportingOptions(receipt_hash_memory_kib=4)
+        ReportingOptions(receipt_hash_memory_kib=4)
 
 
 def test_one_batch_stores_many_and_answers_a_retry_in_the_same_batch(database, keyring) -> None:

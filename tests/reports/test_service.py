@@ -16,7 +16,8 @@ from sqlalchemy.exc import DatabaseError
 
 from watchfloor.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from watchfloor.services import reports as svc
-from watchfloor.services.forwarding import deliver_outbox
+from watchfloor.services.reports import deliver_outbox
+from watchfloor.settings import ReportingOptions
 from watchfloor.storage.models import AuditEntry, OutboxMessage, Report, utc_now
 
 SECRET = b"test-secret-key-0123456789abcdef"
@@ -37,7 +38,7 @@ def _submit(database, keyring, **fields):
         data,
         keyring=keyring,
         secret=SECRET,
-        options=svc.ReportingOptions(forward_url="http://127.0.0.1:9/"),
+        options=ReportingOptions(forward_url="http://127.0.0.1:9/"),
     )
 
 

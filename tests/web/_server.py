@@ -111,12 +111,9 @@ _ZYGOTE = """
 import importlib, os, sys
 from watchfloor.settings import load_settings
 from watchfloor.web.server import run_server  # import everything once, before forking
-from watchfloor.web.app import ROUTERS
 
-# Routers are imported when the app is built; the operations room pulls in scipy and
-# friends (seconds). Imported here once, so each forked start takes a fraction of that.
-for module, _attr in ROUTERS:
-    importlib.import_module(module)
+# The app imports its routers, and the operations room pulls in scipy and friends
+# (seconds). Imported here once, so each forked start takes a fraction of that.
 for module in ("uvicorn.loops.uvloop", "uvicorn.protocols.http.httptools_impl",
                "uvicorn.lifespan.on", "watchfloor.services.regions"):
     importlib.import_module(module)

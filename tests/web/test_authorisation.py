@@ -10,7 +10,7 @@ import base64
 import pytest
 
 from tests.web._server import PASSWORD, add_user
-from watchfloor.services.auth import ROLES
+from watchfloor.types import Role
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -78,12 +78,12 @@ def _new_report(client, reader) -> tuple[int, int]:
 
 def test_every_role_against_every_staff_endpoint(any_client, any_staff) -> None:
     client = any_client
-    clients = {role: any_staff(role) for role in ROLES}
+    clients = {role: any_staff(role) for role in Role}
     reader = clients["supervisor"]
     table: list[tuple[str, str, int, int]] = []
     report_id, aid = _new_report(client, reader)
     for name, method, path, body, allowed in ENDPOINTS:
-        for role in [*ROLES, None]:
+        for role in [*Role, None]:
             if method == "POST" and name not in ("contact", "photo"):
                 # A fresh report per changing cell, so that no cell depends on another.
                 report_id, aid = _new_report(client, reader)
@@ -102,7 +102,7 @@ def test_every_role_against_every_staff_endpoint(any_client, any_staff) -> None:
             table.append((name, str(role), expected, response.status_code))
     wrong = [row for row in table if row[2] != row[3]]
     assert not wrong, f"{len(wrong)} cells differ (endpoint, role, expected, got): {wrong}"
-    assert len(table) == len(ENDPOINTS) * (len(ROLES) + 1)
+    assert len(table) == len(ENDPOINTS) * (len(Role) + 1)
 
 
 @pytest.mark.parametrize("role", ["reviewer", "supervisor"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from watchfloor.cli._app import console, new_app, print_json
-from watchfloor.services.reports import ReportingOptions, reencrypt_all
+from watchfloor.services.reports import reencrypt_all
 from watchfloor.settings import load_settings
 from watchfloor.storage.db import open_database, upgrade_database
 from watchfloor.storage.keys import load_keyring
@@ -24,7 +24,7 @@ def _keys() -> None:
 def rotate(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Create a new key, re-encrypt every contact detail and photo, retire the old keys."""
     settings = load_settings()
-    options = ReportingOptions()
+    options = settings.reporting
     upgrade_database(settings)
     ring = load_keyring(settings.home, setting=options.report_keys)
     new_ring = ring.with_new_key()

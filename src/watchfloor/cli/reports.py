@@ -10,8 +10,7 @@ import typer
 
 from watchfloor.cli._app import console, new_app, print_json
 from watchfloor.errors import ConfigurationError
-from watchfloor.services.forwarding import deliver_outbox
-from watchfloor.services.reports import ReportingOptions, anonymise_closed_reports
+from watchfloor.services.reports import anonymise_closed_reports, deliver_outbox
 from watchfloor.settings import load_settings
 from watchfloor.storage.db import open_database, upgrade_database
 
@@ -32,7 +31,7 @@ def retention(
 ) -> None:
     """Anonymise closed reports older than the retention period."""
     settings = load_settings()
-    options = ReportingOptions()
+    options = settings.reporting
     upgrade_database(settings)
     database = open_database(settings)
     period = days or options.retention_days
@@ -55,7 +54,7 @@ def forward(
 ) -> None:
     """POST due outbox messages to WATCHFLOOR_FORWARD_URL (retries with backoff)."""
     settings = load_settings()
-    options = ReportingOptions()
+    options = settings.reporting
     if not options.forward_url:
         msg = "WATCHFLOOR_FORWARD_URL is not set; set it to the receiving system's address"
         raise ConfigurationError(msg)

@@ -9,9 +9,10 @@ from rich.table import Table
 
 from watchfloor.cli._app import console, new_app, print_json
 from watchfloor.errors import InvalidInputError
-from watchfloor.services.auth import ROLES, create_user, list_users
+from watchfloor.services.auth import create_user, list_users
 from watchfloor.settings import load_settings
 from watchfloor.storage.db import open_database, upgrade_database
+from watchfloor.types import Role
 
 __all__ = ["app"]
 
@@ -21,7 +22,7 @@ app = new_app("Staff accounts: add and list.")
 @app.command("add")
 def add(
     username: str = typer.Argument(..., help="Login name (a-z, 0-9, '.', '_', '-')."),
-    role: str = typer.Option(..., "--role", help=f"One of: {', '.join(ROLES)}."),
+    role: str = typer.Option(..., "--role", help=f"One of: {', '.join(Role)}."),
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from the first line of stdin."
     ),

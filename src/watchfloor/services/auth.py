@@ -1,7 +1,8 @@
-"""Staff accounts, roles and login sessions.
+"""Staff accounts and login sessions; roles are :class:`watchfloor.types.Role`.
 
 Passwords are hashed with argon2id; a login creates a server-side session whose
 random token is given to the browser once and stored only as its SHA-256.
+Imports storage and the foundation.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from watchfloor.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from watchfloor.storage.models import AuditEntry, StaffSession, User, utc_now
+from watchfloor.types import Role
 
 __all__ = [
-    "ROLES",
     "SESSION_LIFETIME",
     "StaffUser",
     "authenticate",
@@ -38,18 +39,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Staff roles. ``admin`` manages accounts and is not implied by other roles.
-ROLES: tuple[str, ...] = (
-    "reviewer",
-    "ct_analyst",
-    "hate_crime_officer",
-    "neighbourhood_officer",
-    "planner",
-    "supervisor",
-    "admin",
-    "regional_ct",
-)
 
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -70,7 +59,7 @@ class StaffUser:
 
     id: int
     username: str
-    role: str
+    role: Role
 
 
 def hash_password(password: str) -> str:
@@ -86,7 +75,7 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def create_user(session: Session, username: str, *, role: str, password: str) -> StaffUser:
+def create_user(session: Session, username: str, *, role: str | Role, password: str) -> StaffUser:
     """Return the new staff account ``username`` with ``role`` (committed by the caller).
 
     Raises
@@ -94,9 +83,10 @@ def create_user(session: Session, username: str, *, role: str, password: str) ->
     InvalidInputError
         For an unknown role, a malformed or taken username or a short password.
     """
-    if role not in ROLES:
-        msg = f"unknown role {role!r}; choose one of {', '.join(ROLES)}"
+    if role not in tuple(Role):
+        msg = f"unknown role {role!r}; choose one of {', '.join(Role)}"
         raise InvalidInputError(msg)
+    role = Role(role)
     if not _USERNAME.match(username):
         msg = (
             "usernames are 2-64 characters of a-z, 0-9, '.', '_' or '-', "
@@ -106,7 +96,7 @@ def create_user(session: Session, username: str, *, role: str, password: str) ->
     if len(password) < _MIN_PASSWORD:
         msg = f"the password is too short; use at least {_MIN_PASSWORD} characters"
         raise InvalidInputError(msg)
-    user = User(username=username, role=role, password_hash=hash_password(password))
+    user = User(username=username, role=role.value, password_hash=hash_password(password))
     session.add(user)
     try:
         session.flush()
@@ -116,13 +106,13 @@ def create_user(session: Session, username: str, *, role: str, password: str) ->
         raise InvalidInputError(msg) from None
     session.add(AuditEntry(actor_id=None, action="user.create", detail=f"{username} as {role}"))
     log.info("created staff account with role %s", role)
-    return StaffUser(id=user.id, username=user.username, role=user.role)
+    return StaffUser(id=user.id, username=user.username, role=Role(user.role))
 
 
 def list_users(session: Session) -> list[StaffUser]:
     """Return every active staff account, by username."""
     rows = session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))
-    return [StaffUser(id=u.id, username=u.username, role=u.role) for u in rows]
+    return [StaffUser(id=u.id, username=u.username, role=Role(u.role)) for u in rows]
 
 
 def authenticate(session: Session, username: str, password: str) -> StaffUser:
@@ -138,7 +128,7 @@ def authenticate(session: Session, username: str, password: str) -> StaffUser:
     if user is None or not ok:
         msg = "the username or password is not right; try again"
         raise PermissionDeniedError(msg)
-    return StaffUser(id=user.id, username=user.username, role=user.role)
+    return StaffUser(id=user.id, username=user.username, role=Role(user.role))
 
 
 def _digest(token: str) -> str:
@@ -174,7 +164,7 @@ def resolve_session(session: Session, token: str) -> StaffUser:
     if row is None or row.expires_at < utc_now() or not row.user.active:
         msg = "the session has ended; log in again"
         raise NotFoundError(msg)
-    return StaffUser(id=row.user.id, username=row.user.username, role=row.user.role)
+    return StaffUser(id=row.user.id, username=row.user.username, role=Role(row.user.role))
 
 
 def end_session(session: Session, token: str) -> None:

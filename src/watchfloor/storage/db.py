@@ -25,7 +25,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -38,6 +38,7 @@ __all__ = [
     "Base",
     "Database",
     "alembic_config",
+    "begin_write",
     "open_database",
     "upgrade_database",
 ]
@@ -183,6 +184,17 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def begin_write(conn: Connection) -> None:
+    """Begin a write transaction on ``conn`` that holds SQLite's write lock from its first read.
+
+    On SQLite (``BEGIN IMMEDIATE``) a check and the inserts that depend on it see
+    one state even with several server processes; on PostgreSQL the
+    transaction begins as usual.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def open_database(settings: Settings) -> Database:

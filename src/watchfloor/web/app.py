@@ -1,8 +1,8 @@
 """The web app factory: :func:`create_app` builds everything from one ``Settings``.
 
-Nothing is built at import time. Routers are listed in :data:`ROUTERS` as
-``(module, attribute)`` and included when their module exists; add one line to
-add a router. Every domain error becomes a JSON problem (RFC 9457) with the
+Nothing is built at import time. The six routers of :mod:`watchfloor.web.routes`
+are included by plain imports (:func:`_include_routers`); the web options are
+``settings.web``. Every domain error becomes a JSON problem (RFC 9457) with the
 status of ``exc.http_status`` (or an HTML page for browser pages); request
 validation errors become 422 with one message per field; nothing a client sends
 can cause a 500. The database must have been migrated first
@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from watchfloor.errors import ConfigurationError, WatchfloorError
-from watchfloor.services.forwarding import deliver_outbox
+from watchfloor.services.reports import deliver_outbox
 from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import open_database
 from watchfloor.web.reporting import build_reporting, report_writer, stop_report_writer
@@ -277,16 +277,18 @@ def create_app(
 ) -> FastAPI:
     """Return the watchfloor web app (public pages, staff pages, API) for ``settings``.
 
-    With ``prepare_dashboard`` (as ``watchfloor serve`` does) the operations room is
-    opened as the app starts and every region's map layers are prepared in the
-    background, so the first dashboard visit does not wait for them.
+    The web options are ``settings.web``; ``options`` overrides them (tests use it
+    to lift the rate limit). With ``prepare_dashboard`` (as ``watchfloor serve``
+    does) the operations room is opened as the app starts and every region's map
+    layers are prepared in the background, so the first dashboard visit does not
+    wait for them.
 
     Raises
     ------
     ConfigurationError
         Without ``WATCHFLOOR_SECRET_KEY`` outside demo mode, or for a bad database URL.
     """
-    options = options or WebOptions()
+    options = options or settings.web
     secret = _secret_bytes(settings)
     database = open_database(settings)
 

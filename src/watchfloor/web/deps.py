@@ -7,17 +7,23 @@ Usage in a router::
     @router.get("/api/things")
     def things(user: CurrentUser, db: DbSession) -> list[Thing]: ...
 
-    @router.post("/api/plans", dependencies=[Depends(require_roles("planner", "supervisor"))])
+    @router.post(
+        "/api/plans", dependencies=[Depends(require_roles(Role.PLANNER, Role.SUPERVISOR))]
+    )
     def plan(...): ...
 
     # or, to get the user as well:
-    Planner = Annotated[StaffUser, Depends(require_roles("planner", "supervisor"))]
+    Planner = Annotated[StaffUser, Depends(require_roles(Role.PLANNER, Role.SUPERVISOR))]
 
 A request without a live session gets 401; a user whose role is not listed
 gets 403. State-changing requests (POST, PUT, PATCH, DELETE) authenticated by
 the session cookie must also carry the CSRF token, as the form field
 ``csrf_token`` or the header ``X-CSRF-Token`` (pages expose it in
 ``<meta name="csrf-token">``); :func:`csrf_token` returns it.
+
+Sessions reach routes only through :data:`DbSession` (the one place of the web
+edge that names SQLAlchemy's ``Session``); routes pass it to services and run
+no SQL of their own.
 """
 
 from __future__ import annotations
@@ -34,9 +40,10 @@ from watchfloor.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from watchfloor.services.auth import ROLES, StaffUser, resolve_session
+from watchfloor.services.auth import StaffUser, resolve_session
 from watchfloor.settings import Settings
 from watchfloor.storage.db import Database
+from watchfloor.types import Role
 from watchfloor.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -47,7 +54,6 @@ from watchfloor.web.security import (
 )
 
 __all__ = [
-    "ROLES",
     "CurrentUser",
     "DbSession",
     "StaffUser",
@@ -152,7 +158,7 @@ async def current_user(request: Request) -> StaffUser:
 CurrentUser = Annotated[StaffUser, Depends(current_user)]
 
 
-def require_roles(*roles: str) -> Callable[..., object]:
+def require_roles(*roles: str | Role) -> Callable[..., object]:
     """Return a dependency that admits only staff whose role is one of ``roles``.
 
     The dependency returns the :class:`StaffUser`; ``admin`` is not implied.
@@ -160,19 +166,21 @@ def require_roles(*roles: str) -> Callable[..., object]:
     Raises
     ------
     ValueError
-        At import time of the router, for a role that does not exist.
+        At import time of the router, for a role that is not a :class:`Role`.
     """
-    unknown = [role for role in roles if role not in ROLES]
+    known = tuple(Role)
+    unknown = [role for role in roles if role not in known]
     if unknown or not roles:
-        msg = f"unknown role(s) {unknown}; roles are {', '.join(ROLES)}"
+        msg = f"unknown role(s) {unknown}; roles are {', '.join(Role)}"
         raise ValueError(msg)
-    allowed = frozenset(roles)
+    # In the vocabulary's order, so that messages and names do not depend on set order.
+    allowed = tuple(role for role in Role if role in roles)
 
     async def _require(user: CurrentUser) -> StaffUser:
         if user.role not in allowed:
-            msg = f"your role ({user.role}) cannot do this; it needs one of: {', '.join(roles)}"
+            msg = f"your role ({user.role}) cannot do this; it needs one of: {', '.join(allowed)}"
             raise PermissionDeniedError(msg)
         return user
 
-    _require.__name__ = "require_" + "_or_".join(roles)
+    _require.__name__ = "require_" + "_or_".join(allowed)
     return _require

@@ -1,39 +1,36 @@
-"""The reporting service's state in the web app and its request dependencies."""
+"""The reporting service's state in the web app and its request dependencies.
+
+:func:`build_reporting` gathers, once per app, what the report routes need
+(the key ring, ``settings.reporting``, the region's high-risk sites from
+:func:`watchfloor.services.reports.load_site_index`, the secret); the
+dependencies below hand it, the process's report writer and the rate limit to
+the routes.
+"""
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import Depends, Request
 
-from watchfloor.errors import NotFoundError, TooManyRequestsError
-from watchfloor.services.report_intake import ReportWriter
-from watchfloor.services.reports import ReportingOptions, SiteIndex
-from watchfloor.settings import Settings
+from watchfloor.errors import TooManyRequestsError
+from watchfloor.services.reports import ReportWriter, SiteIndex, load_site_index
+from watchfloor.settings import ReportingOptions, Settings
 from watchfloor.storage.db import Database
 from watchfloor.storage.keys import KeyRing, load_keyring
 from watchfloor.web.security import RateLimiter
 
 __all__ = [
-    "HIGH_RISK_KINDS",
     "Reporting",
     "ReportingDep",
     "WriterDep",
     "build_reporting",
-    "load_site_index",
     "rate_limit",
     "report_writer",
     "stop_report_writer",
 ]
-
-log = logging.getLogger(__name__)
-
-#: Site kinds whose closeness raises a report's priority.
-HIGH_RISK_KINDS = frozenset({"place_of_worship", "crowded_place", "nte_zone"})
 
 
 @dataclass(frozen=True)
@@ -46,34 +43,9 @@ class Reporting:
     secret: bytes
 
 
-def load_site_index(settings: Settings, region: str | None) -> SiteIndex:
-    """Return the high-risk sites of ``region`` (empty when none is set or built)."""
-    if not region:
-        return SiteIndex.empty()
-    # Imported here: region loading pulls in scipy and pyarrow, which most starts never need.
-    from watchfloor.services.regions import open_region  # noqa: PLC0415
-
-    try:
-        loaded = open_region(region, settings)
-    except NotFoundError:
-        log.warning("report region %s is not built; priorities ignore site closeness", region)
-        return SiteIndex.empty()
-    register = loaded.sites
-    keep = [i for i, kind in enumerate(register.kind) if kind in HIGH_RISK_KINDS]
-    index = SiteIndex(
-        site_id=[register.site_id[i] for i in keep],
-        name=[register.name[i] or register.category[i] for i in keep],
-        kind=[register.kind[i] for i in keep],
-        lon=np.asarray(register.lon, dtype=np.float64)[keep],
-        lat=np.asarray(register.lat, dtype=np.float64)[keep],
-    )
-    log.info("report triage uses %d high-risk sites of %s", len(keep), region)
-    return index
-
-
 def build_reporting(settings: Settings, secret: bytes) -> Reporting:
     """Return the reporting state for ``settings`` (creates the key file on first start)."""
-    options = ReportingOptions()
+    options = settings.reporting
     keyring = load_keyring(settings.home, setting=options.report_keys)
     return Reporting(
         keyring=keyring,

@@ -1,1 +1,7 @@
-"""Routers of the public pages, the public API and the staff side."""
+"""Routers: ``public`` pages and ``api`` (the public), ``staff`` pages and ``staff_api``,
+``ops`` (the operations room) and ``arv`` (armed response).
+
+A route parses, calls one service and returns a schema or a page; roles are
+declared on the route. Routes import services, :mod:`watchfloor.web.deps` and the
+foundation, never :mod:`watchfloor.storage.models` or SQLAlchemy, and run no SQL.
+"""

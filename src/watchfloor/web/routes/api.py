@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Header, Path
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from watchfloor.services.report_intake import prepare_submission
 from watchfloor.services.reports import (
     ReceiptStatus,
     ReportCreate,
     ReportReceipt,
     add_information,
     decode_photo_uploads,
+    prepare_submission,
     receipt_status,
 )
 from watchfloor.web.deps import DbSession

@@ -17,25 +17,26 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
 from watchfloor.errors import InvalidInputError, NotFoundError
-from watchfloor.services.report_intake import ReportWriter, prepare_submission
 from watchfloor.services.reports import (
     KINDS,
     PROTECTED_CHARACTERISTICS,
     Photo,
     ReportCreate,
+    ReportWriter,
     add_information,
     check_photo,
+    prepare_submission,
     receipt_status,
 )
+from watchfloor.types import LONDON
 from watchfloor.web.deps import DbSession, get_settings, verify_csrf
 from watchfloor.web.reporting import Reporting, ReportingDep, WriterDep, rate_limit
 from watchfloor.web.templating import render
@@ -44,7 +45,6 @@ __all__ = ["router", "validation_messages"]
 
 router = APIRouter(include_in_schema=False)
 
-_LONDON = ZoneInfo("Europe/London")
 _FORM_FIELDS = (
     "description",
     "place_text",
@@ -75,7 +75,7 @@ def validation_messages(exc: ValidationError) -> dict[str, str]:
     return messages
 
 
-def _sites(reporting: Any) -> list[tuple[str, str]]:
+def _sites(reporting: Reporting) -> list[tuple[str, str]]:
     sites = reporting.sites
     pairs = sorted(zip(sites.name, sites.site_id, strict=True), key=lambda p: p[0].lower())
     return [(site_id, name) for name, site_id in pairs if name][:500]
@@ -113,7 +113,7 @@ def report_form(
     )
 
 
-def _form_to_data(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
+def _form_to_data(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     errors: dict[str, str] = {}
     data: dict[str, Any] = {"kind": str(form.get("kind", ""))}
     for name in _FORM_FIELDS:
@@ -124,7 +124,7 @@ def _form_to_data(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     when = str(form.get("occurred_at", "")).strip()
     if when:
         try:
-            data["occurred_at"] = datetime.fromisoformat(when).replace(tzinfo=_LONDON)
+            data["occurred_at"] = datetime.fromisoformat(when).replace(tzinfo=LONDON)
         except ValueError:
             errors["occurred_at"] = "Enter the date and time, for example 21/11/2026 14:30"
     for name in ("lon", "lat"):
@@ -142,7 +142,7 @@ def _form_to_data(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return data, errors
 
 
-async def _read_photos(form: Any, *, max_bytes: int, max_count: int) -> list[Photo]:
+async def _read_photos(form: FormData, *, max_bytes: int, max_count: int) -> list[Photo]:
     photos: list[Photo] = []
     for upload in form.getlist("photos"):
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -168,7 +168,7 @@ async def submit_form(request: Request, reporting: ReportingDep, writer: WriterD
 
 
 async def _submit_form(
-    request: Request, reporting: Reporting, writer: ReportWriter, form: Any
+    request: Request, reporting: Reporting, writer: ReportWriter, form: FormData
 ) -> Response:
     data, errors = _form_to_data(form)
     photos: list[Photo] = []

@@ -11,13 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select
 from starlette.responses import Response
 
 from watchfloor.errors import InvalidInputError, PermissionDeniedError
 from watchfloor.services import reports as svc
 from watchfloor.services.auth import StaffUser, authenticate, end_session, start_session
-from watchfloor.storage.models import OutboxMessage
 from watchfloor.web.deps import CurrentUser, DbSession, require_roles, verify_csrf
 from watchfloor.web.reporting import ReportingDep, rate_limit
 from watchfloor.web.routes.staff_api import set_session_cookie
@@ -93,9 +91,7 @@ def queues_page(
         after=after or None,
         limit=100,
     )
-    stuck = session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "stuck")
-    )
+    stuck = svc.outbox_counts(session).stuck
     return render(
         request,
         "staff_queues.html",
@@ -108,7 +104,7 @@ def queues_page(
             "kinds": svc.KINDS,
             "can_bulk": user.role in svc.BULK_ROLES,
             "can_export": user.role in svc.EXPORT_ROLES,
-            "stuck": stuck or 0,
+            "stuck": stuck,
         },
     )
 

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 from starlette.responses import Response
 
 from watchfloor.services import reports as svc
@@ -22,7 +21,7 @@ from watchfloor.services.auth import (
     list_users,
     start_session,
 )
-from watchfloor.storage.models import OutboxMessage
+from watchfloor.types import ReportQueue, ReportStatus, Role
 from watchfloor.web.deps import CurrentUser, DbSession, csrf_token, require_roles
 from watchfloor.web.reporting import ReportingDep, rate_limit
 from watchfloor.web.security import SESSION_COOKIE
@@ -46,11 +45,8 @@ Worker = Annotated[StaffUser, Depends(require_roles(*svc.WORK_ROLES))]
 Bulker = Annotated[StaffUser, Depends(require_roles(*svc.BULK_ROLES))]
 Opener = Annotated[StaffUser, Depends(require_roles(*svc.CONTACT_ROLES))]
 Exporter = Annotated[StaffUser, Depends(require_roles(*svc.EXPORT_ROLES))]
-Overseer = Annotated[StaffUser, Depends(require_roles("supervisor", "admin"))]
-Admin = Annotated[StaffUser, Depends(require_roles("admin"))]
-
-QueueName = Literal["ct", "hate_crime", "neighbourhood", "prevent"]
-StatusName = Literal["new", "triaged", "assigned", "actioned", "closed"]
+Overseer = Annotated[StaffUser, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
+Admin = Annotated[StaffUser, Depends(require_roles(Role.ADMIN))]
 ReportId = Annotated[int, Path(ge=1, le=2**62)]
 ReportIdItem = Annotated[int, Field(ge=1, le=2**62)]
 
@@ -68,7 +64,7 @@ class SessionOut(BaseModel):
     """The logged-in staff member and the CSRF token for state-changing requests."""
 
     username: str
-    role: str
+    role: Role
     csrf_token: str
 
 
@@ -77,7 +73,7 @@ class StatusChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: StatusName
+    status: ReportStatus
     note: str = Field(default="", max_length=5000)
 
 
@@ -94,7 +90,7 @@ class TriageChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    queue: QueueName
+    queue: ReportQueue
     priority: int = Field(ge=1, le=5)
     reason: str = Field(default="", max_length=5000)
 
@@ -106,7 +102,7 @@ class BulkRequest(BaseModel):
 
     report_ids: list[ReportIdItem] = Field(min_length=1, max_length=5000)
     action: Literal["route", "close"]
-    queue: QueueName | None = None
+    queue: ReportQueue | None = None
     note: str = Field(default="", max_length=5000)
 
 
@@ -118,19 +114,11 @@ class Purpose(BaseModel):
     purpose: str = Field(min_length=10, max_length=500)
 
 
-class OutboxState(BaseModel):
-    """Forwarding outbox counts; ``stuck`` > 0 needs someone to look at the receiver."""
-
-    pending: int
-    sent: int
-    stuck: int
-
-
 class UserOut(BaseModel):
     """A staff account."""
 
     username: str
-    role: str
+    role: Role
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
@@ -176,8 +164,8 @@ def queue(
     *,
     user: Reader,
     session: DbSession,
-    queue: QueueName | None = None,
-    status: StatusName | None = None,
+    queue: ReportQueue | None = None,
+    status: ReportStatus | None = None,
     after: Annotated[str | None, Query(max_length=40, pattern=r"^\d\.\d{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> svc.QueuePage:
@@ -270,8 +258,8 @@ def export_csv(
     *,
     user: Exporter,
     session: DbSession,
-    queue: QueueName | None = None,
-    status: StatusName | None = None,
+    queue: ReportQueue | None = None,
+    status: ReportStatus | None = None,
 ) -> Response:
     """Reports as CSV for analysis (no contact details)."""
     body = svc.export_csv(session, user, queue=queue, status=status)
@@ -291,8 +279,8 @@ def export_geojson(
     *,
     user: Exporter,
     session: DbSession,
-    queue: QueueName | None = None,
-    status: StatusName | None = None,
+    queue: ReportQueue | None = None,
+    status: ReportStatus | None = None,
 ) -> Response:
     """Located reports as GeoJSON points for analysis (no contact details)."""
     collection = svc.export_geojson(session, user, queue=queue, status=status)
@@ -300,18 +288,9 @@ def export_geojson(
 
 
 @router.get("/outbox")
-def outbox_state(user: Overseer, session: DbSession) -> OutboxState:
+def outbox_state(user: Overseer, session: DbSession) -> svc.OutboxState:
     """Counts of the forwarding outbox by state."""
-    counts = dict(
-        session.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-        ).all()
-    )
-    return OutboxState(
-        pending=int(counts.get("pending", 0)),
-        sent=int(counts.get("sent", 0)),
-        stuck=int(counts.get("stuck", 0)),
-    )
+    return svc.outbox_counts(session)
 
 
 @router.get("/users")

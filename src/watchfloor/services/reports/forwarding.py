@@ -1,13 +1,16 @@
 """Forwarding reports to an outside system through a durable outbox.
 
 Messages are written in the same transaction as the report (see
-:func:`watchfloor.services.reports.submit_report`), so nothing is lost while
+:mod:`watchfloor.services.reports.intake`), so nothing is lost while
 the receiver is down. :func:`deliver_outbox` POSTs due messages as JSON; a
 failure schedules a retry with exponential backoff (10 s, 20 s, 40 s ... up to
 one hour) and after ``stuck_after`` failures the message is flagged ``stuck``
 (it is still retried, and shown to supervisors as an alert). The receiver
 should treat ``reference`` as an idempotency key: a message may be delivered
 more than once if the process stops between the POST and the commit.
+:func:`outbox_counts` says how many messages are pending, sent and stuck.
+
+Imports the schemas of this package, storage and httpx.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from watchfloor.services.reports.schemas import OutboxState
 from watchfloor.storage.db import Database
 from watchfloor.storage.models import OutboxMessage, Report, utc_now
 
-__all__ = ["DeliveryResult", "backoff", "build_payload", "deliver_outbox"]
+__all__ = ["DeliveryResult", "backoff", "build_payload", "deliver_outbox", "outbox_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -123,3 +128,17 @@ def deliver_outbox(
     if due:
         log.info("outbox: %d sent, %d failed, %d stuck", sent, failed, stuck)
     return DeliveryResult(sent=sent, failed=failed, stuck=stuck)
+
+
+def outbox_counts(session: Session) -> OutboxState:
+    """Return how many outbox messages are pending, sent and stuck."""
+    counts = dict(
+        session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+    )
+    return OutboxState(
+        pending=int(counts.get("pending", 0)),
+        sent=int(counts.get("sent", 0)),
+        stuck=int(counts.get("stuck", 0)),
+    )

@@ -10,38 +10,38 @@ The path of a public submission, fastest first:
    transaction with SQLAlchemy Core (:func:`store_submissions`): group commit.
    Each caller is answered only after that commit returned, so an acknowledged
    report is durable (SQLite WAL with ``synchronous=FULL``, or PostgreSQL).
-3. :func:`link_pending_duplicates` (the same thread, when it has nothing to
-   store, and at least every second): the near-duplicate check of reports
-   stored since the last pass. A report waits for it with
-   ``duplicate_checked_at`` NULL, which is itself durable: a pass that fails or
-   a server that dies leaves the report pending, and the next pass (of any
-   process) does it.
+3. :func:`~watchfloor.services.reports.duplicates.link_pending_duplicates`
+   (the same thread, when it has nothing to store, and at least every second):
+   the near-duplicate check of reports stored since the last pass. A report
+   waits for it with ``duplicate_checked_at`` NULL, which is itself durable: a
+   pass that fails or a server that dies leaves the report pending, and the
+   next pass (of any process) does it.
 
 Retries of a submission with the same Idempotency-Key are answered from the
 stored receipt (sealed under a key derived from the idempotency key), whether
 the first copy was stored by an earlier commit or earlier in the same batch.
+:func:`submit_report` is the one-at-a-time form of the same path (tests, the
+demo data, scripts).
+
+Imports the schemas, triage, receipts and duplicates modules of this package,
+storage and the settings.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import logging
 import queue
-import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import datetime
 from typing import Any, cast
 
-import numpy as np
-from argon2 import PasswordHasher
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from watchfloor.errors import (
@@ -50,18 +50,21 @@ from watchfloor.errors import (
     StoreUnavailableError,
     WatchfloorError,
 )
-from watchfloor.services.reports import (
-    Photo,
-    ReportCreate,
-    ReportingOptions,
-    ReportReceipt,
-    SiteIndex,
-    Triage,
-    minhash_signature,
-    similarity,
-    triage,
+from watchfloor.services.reports.duplicates import link_pending_duplicates
+from watchfloor.services.reports.receipts import (
+    RECEIPT_BYTES,
+    check_idempotency_key,
+    format_receipt,
+    open_receipt,
+    random_code,
+    receipt_hasher,
+    request_hash,
+    seal_receipt,
 )
-from watchfloor.storage.db import Database
+from watchfloor.services.reports.schemas import Photo, ReportCreate, ReportReceipt
+from watchfloor.services.reports.triage import SiteIndex, Triage, triage
+from watchfloor.settings import ReportingOptions
+from watchfloor.storage.db import Database, begin_write
 from watchfloor.storage.keys import KeyRing
 from watchfloor.storage.models import (
     IdempotencyKey,
@@ -70,14 +73,15 @@ from watchfloor.storage.models import (
     ReportAttachment,
     utc_now,
 )
+from watchfloor.types import ReportQueue, ReportStatus
 
 __all__ = [
+    "Outcome",
     "ReportWriter",
     "Submission",
-    "link_pending_duplicates",
     "prepare_submission",
-    "receipt_hasher",
     "store_submissions",
+    "submit_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,47 +91,9 @@ _IDEMPOTENCY = cast(Table, IdempotencyKey.__table__)
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 _ATTACHMENTS = cast(Table, ReportAttachment.__table__)
 
-# Crockford base32 (no I, L, O, U) in the order of RFC 4648's alphabet.
-_TO_CROCKFORD = bytes.maketrans(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-)
-# Receipt codes: 10 random bytes = 80 bits = 16 Crockford characters.
-_RECEIPT_BYTES = 10
 # References: "WF" + 5 random bytes = 8 Crockford characters (unique column; a clash is retried).
 _REFERENCE_BYTES = 5
 _MAX_BATCH = 256
-_DEDUP_BATCH = 100
-# PostgreSQL advisory lock that serialises near-duplicate passes of all processes.
-_DEDUP_LOCK_KEY = 0x5746_4450  # "WFDP"
-
-
-def random_code(n_bytes: int) -> str:
-    """Return ``n_bytes`` of OS entropy as Crockford base32 (8 bits -> 1.6 characters)."""
-    return base64.b32encode(secrets.token_bytes(n_bytes)).translate(_TO_CROCKFORD).decode()
-
-
-@lru_cache(maxsize=8)
-def _hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
-
-
-def receipt_hasher(options: ReportingOptions) -> PasswordHasher:
-    """Return the argon2id hasher of receipt codes for ``options`` (cost from the settings)."""
-    return _hasher(options.receipt_hash_time_cost, options.receipt_hash_memory_kib)
-
-
-def _idempotency_seal(secret: bytes, key: str, receipt_code: str) -> bytes:
-    # Imported here: the helpers live with the replay code in the reports module.
-    from watchfloor.services.reports import _idempotency_cipher  # noqa: PLC0415
-
-    nonce = secrets.token_bytes(12)
-    return nonce + _idempotency_cipher(secret, key).encrypt(nonce, receipt_code.encode(), None)
-
-
-def _idempotency_open(secret: bytes, key: str, blob: bytes) -> str:
-    from watchfloor.services.reports import _idempotency_cipher  # noqa: PLC0415
-
-    return _idempotency_cipher(secret, key).decrypt(blob[:12], blob[12:], None).decode()
 
 
 @dataclass(frozen=True)
@@ -164,21 +130,16 @@ def prepare_submission(
     InvalidInputError
         For too many photos or a malformed idempotency key.
     """
-    from watchfloor.services.reports import (  # noqa: PLC0415
-        _check_idempotency_key,
-        _request_hash,
-    )
-
     if len(photos) > options.max_photos:
         msg = f"photos: send at most {options.max_photos} photos"
         raise InvalidInputError(msg)
     now = now or utc_now()
     key_hash = sealed = None
-    code = random_code(_RECEIPT_BYTES)
+    code = random_code(RECEIPT_BYTES)
     if idempotency_key is not None:
-        _check_idempotency_key(idempotency_key)
+        check_idempotency_key(idempotency_key)
         key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest()
-        sealed = _idempotency_seal(secret, idempotency_key, code)
+        sealed = seal_receipt(secret, idempotency_key, code)
     result = triage(data, now=now, sites=sites)
     return Submission(
         data=data,
@@ -186,17 +147,13 @@ def prepare_submission(
         triage=result,
         receipt_code=code,
         receipt_hash=receipt_hasher(options).hash(code),
-        request_hash=_request_hash(data, photos),
+        request_hash=request_hash(data, photos),
         idempotency_key=idempotency_key,
         key_hash=key_hash,
         sealed_receipt=sealed,
         received_at=now,
-        forward=result.queue == "ct" and bool(options.forward_url),
+        forward=result.queue == ReportQueue.CT and bool(options.forward_url),
     )
-
-
-def _format_receipt(code: str) -> str:
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
 def _report_row(sub: Submission, reference: str) -> dict[str, Any]:
@@ -214,7 +171,7 @@ def _report_row(sub: Submission, reference: str) -> dict[str, Any]:
         "reference": reference,
         "receipt_hash": sub.receipt_hash,
         "kind": data.kind,
-        "status": "new",
+        "status": ReportStatus.NEW,
         "queue": sub.triage.queue,
         "priority": sub.triage.priority,
         "priority_reasons": sub.triage.reasons,
@@ -242,13 +199,7 @@ def _report_row(sub: Submission, reference: str) -> dict[str, Any]:
     }
 
 
-def _begin_write(conn: Connection) -> None:
-    # SQLite: take the write lock before the first read, so that the idempotency
-    # check and the inserts see one state even with several server processes.
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
+#: What the writer answers a submission with: its receipt, or the error to raise.
 Outcome = ReportReceipt | WatchfloorError
 
 
@@ -265,10 +216,75 @@ def _replayed(
         msg = "this Idempotency-Key was already used for a different report; use a new key"
         return IdempotencyConflictError(msg)
     assert sub.idempotency_key is not None
-    code = _idempotency_open(secret, sub.idempotency_key, blob)
+    code = open_receipt(secret, sub.idempotency_key, blob)
     return ReportReceipt(
-        reference=reference, receipt_code=_format_receipt(code), received_at=received_at
+        reference=reference, receipt_code=format_receipt(code), received_at=received_at
     )
+
+
+def _stored_keys(conn: Connection, subs: Sequence[Submission]) -> dict[str, Any]:
+    """Return the stored idempotency rows (with reference and time) of the batch's keys."""
+    keyed = [s.key_hash for s in subs if s.key_hash is not None]
+    if not keyed:
+        return {}
+    query = (
+        select(
+            _IDEMPOTENCY.c.key_hash,
+            _IDEMPOTENCY.c.request_hash,
+            _IDEMPOTENCY.c.response_ciphertext,
+            _REPORTS.c.reference,
+            _REPORTS.c.received_at,
+        )
+        .join(_REPORTS, _REPORTS.c.id == _IDEMPOTENCY.c.report_id)
+        .where(_IDEMPOTENCY.c.key_hash.in_(keyed))
+    )
+    return {row.key_hash: row for row in conn.execute(query)}
+
+
+def _insert_fresh(
+    conn: Connection,
+    subs: Sequence[Submission],
+    references: dict[int, str],
+    keyring: KeyRing,
+) -> None:
+    """Insert the reports ``references`` names (by index in ``subs``) with what goes with them."""
+    fresh = list(references)
+    result = conn.execute(
+        insert(_REPORTS).returning(_REPORTS.c.id, _REPORTS.c.reference),
+        [_report_row(subs[i], references[i]) for i in fresh],
+    )
+    id_of = {reference: report_id for report_id, reference in result}
+    ids = {i: id_of[references[i]] for i in fresh}
+    _store_secrets(conn, subs, ids, keyring)
+    idempotency_rows = [
+        {
+            "key_hash": subs[i].key_hash,
+            "request_hash": subs[i].request_hash,
+            "report_id": ids[i],
+            "response_ciphertext": subs[i].sealed_receipt,
+            "created_at": subs[i].received_at,
+        }
+        for i in fresh
+        if subs[i].key_hash is not None
+    ]
+    if idempotency_rows:
+        conn.execute(insert(_IDEMPOTENCY), idempotency_rows)
+    outbox_rows = [
+        {
+            "report_id": ids[i],
+            "destination": "regional_ct",
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": subs[i].received_at,
+            "last_error": "",
+            "created_at": subs[i].received_at,
+            "sent_at": None,
+        }
+        for i in fresh
+        if subs[i].forward
+    ]
+    if outbox_rows:
+        conn.execute(insert(_OUTBOX), outbox_rows)
 
 
 def _store_batch(
@@ -279,22 +295,8 @@ def _store_batch(
     first_of_key: dict[str, int] = {}
     fresh: list[int] = []
     with database.write_guard(), database.engine.connect() as conn:
-        _begin_write(conn)
-        keyed = [s.key_hash for s in subs if s.key_hash is not None]
-        stored: dict[str, Any] = {}
-        if keyed:
-            query = (
-                select(
-                    _IDEMPOTENCY.c.key_hash,
-                    _IDEMPOTENCY.c.request_hash,
-                    _IDEMPOTENCY.c.response_ciphertext,
-                    _REPORTS.c.reference,
-                    _REPORTS.c.received_at,
-                )
-                .join(_REPORTS, _REPORTS.c.id == _IDEMPOTENCY.c.report_id)
-                .where(_IDEMPOTENCY.c.key_hash.in_(keyed))
-            )
-            stored = {row.key_hash: row for row in conn.execute(query)}
+        begin_write(conn)
+        stored = _stored_keys(conn, subs)
         for i, sub in enumerate(subs):
             if sub.key_hash is not None:
                 row = stored.get(sub.key_hash)
@@ -314,42 +316,7 @@ def _store_batch(
             fresh.append(i)
         references = {i: "WF" + random_code(_REFERENCE_BYTES) for i in fresh}
         if fresh:
-            result = conn.execute(
-                insert(_REPORTS).returning(_REPORTS.c.id, _REPORTS.c.reference),
-                [_report_row(subs[i], references[i]) for i in fresh],
-            )
-            id_of = {reference: report_id for report_id, reference in result}
-            ids = {i: id_of[references[i]] for i in fresh}
-            _store_secrets(conn, subs, ids, keyring)
-            idempotency_rows = [
-                {
-                    "key_hash": subs[i].key_hash,
-                    "request_hash": subs[i].request_hash,
-                    "report_id": ids[i],
-                    "response_ciphertext": subs[i].sealed_receipt,
-                    "created_at": subs[i].received_at,
-                }
-                for i in fresh
-                if subs[i].key_hash is not None
-            ]
-            if idempotency_rows:
-                conn.execute(insert(_IDEMPOTENCY), idempotency_rows)
-            outbox_rows = [
-                {
-                    "report_id": ids[i],
-                    "destination": "regional_ct",
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": subs[i].received_at,
-                    "last_error": "",
-                    "created_at": subs[i].received_at,
-                    "sent_at": None,
-                }
-                for i in fresh
-                if subs[i].forward
-            ]
-            if outbox_rows:
-                conn.execute(insert(_OUTBOX), outbox_rows)
+            _insert_fresh(conn, subs, references, keyring)
         conn.commit()
     if fresh:
         queues = Counter(subs[i].triage.queue for i in fresh)
@@ -363,7 +330,7 @@ def _store_batch(
         sub = subs[i]
         outcomes[i] = ReportReceipt(
             reference=references[i],
-            receipt_code=_format_receipt(sub.receipt_code),
+            receipt_code=format_receipt(sub.receipt_code),
             received_at=sub.received_at,
         )
     for i, sub in enumerate(subs):
@@ -448,158 +415,48 @@ def store_submissions(
     return outcomes
 
 
-# ---------------------------------------------------------------------------
-# Near-duplicates, after the commit
-# ---------------------------------------------------------------------------
+def submit_report(
+    database: Database,
+    data: ReportCreate,
+    *,
+    keyring: KeyRing,
+    secret: bytes,
+    photos: Sequence[Photo] = (),
+    idempotency_key: str | None = None,
+    sites: SiteIndex | None = None,
+    options: ReportingOptions | None = None,
+    now: datetime | None = None,
+) -> ReportReceipt:
+    """Return the receipt of a new report, after it is durably committed and checked.
 
+    The one-at-a-time form of the server's path: the report is stored in its
+    own transaction, then the near-duplicate pass runs before returning. With
+    an ``idempotency_key`` a retried submission returns the first receipt and
+    stores nothing new. Pass ``options`` from ``settings.reporting``; without
+    them the options are read from the environment.
 
-def _duplicate_queries() -> dict[str, Any]:
-    c = _REPORTS.c
-    # Compared with the first report of each group only (ix_reports_dedup_roots):
-    # a surge of copies links to one root.
-    base = select(c.id, c.minhash).where(
-        c.kind == bindparam("kind"),
-        c.received_at >= bindparam("since"),
-        c.received_at <= bindparam("until"),
-        c.duplicate_of_id.is_(None),
-        c.duplicate_checked_at.is_not(None),
-        c.anonymised_at.is_(None),
-        c.id != bindparam("id"),
-    )
-    near = {
-        "point": (
-            c.lat.between(bindparam("lat_lo"), bindparam("lat_hi")),
-            c.lon.between(bindparam("lon_lo"), bindparam("lon_hi")),
-        ),
-        "site": (c.site_id == bindparam("site_id"),),
-        "link": (c.link == bindparam("link"),),
-        "place": (func.lower(c.place_text) == bindparam("place"),),
-    }
-    return {
-        name: base.where(*terms).order_by(c.id.desc()).limit(200) for name, terms in near.items()
-    }
-
-
-_DUPLICATE_QUERIES = _duplicate_queries()
-_MARK_CHECKED = (
-    update(_REPORTS)
-    .where(_REPORTS.c.id == bindparam("b_id"))
-    .values(
-        duplicate_checked_at=bindparam("b_at"),
-        minhash=bindparam("b_minhash"),
-        duplicate_of_id=bindparam("b_duplicate_of"),
-    )
-)
-
-
-def _duplicate_of(
-    conn: Connection, row: Any, signature: bytes, options: ReportingOptions
-) -> int | None:
-    window = timedelta(hours=options.duplicate_window_h)
-    params: dict[str, Any] = {
-        "kind": row.kind,
-        "since": row.received_at - window,
-        "until": row.received_at + window,
-        "id": row.id,
-    }
-    if row.lon is not None and row.lat is not None:
-        dlat = options.duplicate_radius_m / 111_000
-        dlon = dlat / max(0.1, float(np.cos(np.radians(row.lat))))
-        name = "point"
-        params.update(
-            lat_lo=row.lat - dlat,
-            lat_hi=row.lat + dlat,
-            lon_lo=row.lon - dlon,
-            lon_hi=row.lon + dlon,
-        )
-    elif row.site_id:
-        name = "site"
-        params["site_id"] = row.site_id
-    elif row.link:
-        name = "link"
-        params["link"] = row.link
-    elif row.place_text:
-        name = "place"
-        params["place"] = row.place_text.lower()
-    else:
-        return None
-    best: tuple[float, int] | None = None
-    for report_id, other in conn.execute(_DUPLICATE_QUERIES[name], params):
-        if other is None:
-            continue
-        score = similarity(signature, other)
-        if score >= options.duplicate_similarity and (best is None or score > best[0]):
-            best = (score, report_id)
-    return best[1] if best else None
-
-
-def link_pending_duplicates(
-    database: Database, *, options: ReportingOptions, limit: int = _DEDUP_BATCH
-) -> int:
-    """Return how many stored reports the near-duplicate pass checked (committed).
-
-    Takes up to ``limit`` reports still waiting for the check, oldest first,
-    and links each to the first report of its group (same kind, within
-    ``duplicate_radius_m`` or the same site, link or place text, within
-    ``duplicate_window_h``, MinHash similarity at least
-    ``duplicate_similarity``). Passes of different processes run one at a time:
-    on SQLite under the write lock, on PostgreSQL under an advisory lock (a
-    pass that finds it taken returns 0 at once: the other pass takes every
-    pending report).
+    Raises
+    ------
+    InvalidInputError
+        For too many photos or a malformed idempotency key.
+    IdempotencyConflictError
+        When the key was used before for a different submission.
     """
-    pending_query = select(_REPORTS.c.id).where(_REPORTS.c.duplicate_checked_at.is_(None)).limit(1)
-    with database.engine.connect() as conn:
-        if conn.execute(pending_query).first() is None:
-            return 0
-    with database.write_guard(), database.engine.connect() as conn:
-        _begin_write(conn)
-        if conn.dialect.name == "postgresql":
-            # Another process's pass is running: it takes the pending reports of all.
-            lock = text("SELECT pg_try_advisory_xact_lock(:key)")
-            if not conn.execute(lock, {"key": _DEDUP_LOCK_KEY}).scalar():
-                return 0
-        rows = conn.execute(
-            select(
-                _REPORTS.c.id,
-                _REPORTS.c.kind,
-                _REPORTS.c.received_at,
-                _REPORTS.c.lon,
-                _REPORTS.c.lat,
-                _REPORTS.c.site_id,
-                _REPORTS.c.link,
-                _REPORTS.c.place_text,
-                _REPORTS.c.description,
-                _REPORTS.c.people_description,
-                _REPORTS.c.vehicle_description,
-                _REPORTS.c.anonymised_at,
-            )
-            .where(_REPORTS.c.duplicate_checked_at.is_(None))
-            .order_by(_REPORTS.c.id)
-            .limit(limit)
-        ).all()
-        now = utc_now()
-        n_linked = 0
-        for row in rows:
-            signature = duplicate_of = None
-            if row.anonymised_at is None:
-                text_ = " ".join((row.description, row.people_description, row.vehicle_description))
-                signature = minhash_signature(text_)
-                duplicate_of = _duplicate_of(conn, row, signature, options)
-                n_linked += duplicate_of is not None
-            # One row at a time: the next report of this pass may be a copy of this one.
-            conn.execute(
-                _MARK_CHECKED,
-                {
-                    "b_id": row.id,
-                    "b_at": now,
-                    "b_minhash": signature,
-                    "b_duplicate_of": duplicate_of,
-                },
-            )
-        conn.commit()
-    if rows:
-        log.info("near-duplicate pass: %d report(s) checked, %d linked", len(rows), n_linked)
-    return len(rows)
+    options = options or ReportingOptions()
+    sub = prepare_submission(
+        data,
+        secret=secret,
+        options=options,
+        sites=sites or SiteIndex.empty(),
+        photos=photos,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    (outcome,) = store_submissions(database, [sub], keyring=keyring, secret=secret)
+    if isinstance(outcome, WatchfloorError):
+        raise outcome
+    link_pending_duplicates(database, options=options)
+    return outcome
 
 
 # ---------------------------------------------------------------------------

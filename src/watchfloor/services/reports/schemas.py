@@ -1,0 +1,361 @@
+"""What reports look like at the service's edges: the vocabulary, input and output schemas.
+
+:class:`ReportCreate` is what a member of the public sends (the form and the
+JSON API share it) and is validated here once; :class:`ReportReceipt` and
+:class:`ReceiptStatus` are all the public ever gets back. The staff schemas
+(:class:`ReportSummary`, :class:`QueuePage`, :class:`ReportDetail`,
+:class:`BulkResult`, :class:`OutboxState`) are what the staff pages and API
+return. Photos are checked here by their content, never their name.
+
+Imports only pydantic, :mod:`watchfloor.types`, :mod:`watchfloor.errors` and
+the clock of :mod:`watchfloor.storage.models`.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from watchfloor.errors import InvalidInputError
+from watchfloor.storage.models import utc_now
+from watchfloor.types import ReportQueue, ReportStatus
+
+__all__ = [
+    "KINDS",
+    "MAX_SHORT",
+    "MAX_TEXT",
+    "PROTECTED_CHARACTERISTICS",
+    "QUEUES",
+    "STATUSES",
+    "BulkResult",
+    "CleanText",
+    "Contact",
+    "OutboxState",
+    "Photo",
+    "PhotoUpload",
+    "QueuePage",
+    "ReceiptStatus",
+    "ReportCreate",
+    "ReportDetail",
+    "ReportEventOut",
+    "ReportReceipt",
+    "ReportSummary",
+    "check_photo",
+    "clean_text",
+    "decode_photo_uploads",
+]
+
+#: Report kinds and their plain-English labels.
+KINDS: dict[str, str] = {
+    "suspicious_behaviour": "Suspicious behaviour",
+    "suspicious_item": "A suspicious item or vehicle",
+    "online_content": "Online extremist or terrorist content",
+    "hate_incident": "A hate incident or hate crime",
+    "past_incident": "Information about something that has already happened",
+    "prevent_concern": "Worried someone is being drawn into extremism",
+}
+
+#: Protected characteristics for hate incidents.
+PROTECTED_CHARACTERISTICS: dict[str, str] = {
+    "race": "Race or ethnicity",
+    "religion": "Religion or belief",
+    "sexual_orientation": "Sexual orientation",
+    "disability": "Disability",
+    "transgender": "Transgender identity",
+    "alternative_subculture": "Alternative subculture",
+    "other": "Something else",
+}
+
+#: Queues and the names staff read (from :class:`~watchfloor.types.ReportQueue`).
+QUEUES: dict[ReportQueue, str] = {queue: queue.label for queue in ReportQueue}
+
+#: Statuses in the order of a report's life (from :class:`~watchfloor.types.ReportStatus`).
+STATUSES: tuple[ReportStatus, ...] = tuple(ReportStatus)
+
+#: Longest free text (description, notes, information), characters.
+MAX_TEXT = 5000
+#: Longest short text (place), characters.
+MAX_SHORT = 500
+
+
+def clean_text(value: str) -> str:
+    """Return ``value`` in NFC without control characters (tab and newline kept), stripped."""
+    value = unicodedata.normalize("NFC", value)
+    value = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return value.strip()
+
+
+CleanText = Annotated[str, AfterValidator(clean_text)]
+
+
+def _check_link(value: str) -> str:
+    if value and not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+        msg = "give the full web address, starting with http:// or https://"
+        raise ValueError(msg)
+    return value
+
+
+class Contact(BaseModel):
+    """Optional contact details of the reporter (stored encrypted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: CleanText = Field(default="", max_length=200)
+    phone: CleanText = Field(default="", max_length=40, pattern=r"^[0-9 +()\-]*$")
+    email: str = Field(default="", max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    def is_empty(self) -> bool:
+        """Return whether no detail was given."""
+        return not (self.name or self.phone or self.email)
+
+
+class PhotoUpload(BaseModel):
+    """A photo sent through the JSON API as base64."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_base64: str = Field(max_length=12 * 1024 * 1024, description="The image file, base64.")
+
+
+class ReportCreate(BaseModel):
+    """What a member of the public tells us (the form and the JSON API share it)."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEXT)
+
+    kind: Literal[
+        "suspicious_behaviour",
+        "suspicious_item",
+        "online_content",
+        "hate_incident",
+        "past_incident",
+        "prevent_concern",
+    ]
+    happening_now: bool = Field(
+        default=False, description="True stops the report: call 999 instead."
+    )
+    description: CleanText = Field(min_length=1, max_length=MAX_TEXT)
+    occurred_at: datetime | None = Field(default=None, description="When it happened (ISO 8601).")
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    place_text: CleanText = Field(default="", max_length=MAX_SHORT)
+    site_id: str = Field(default="", max_length=32, pattern=r"^[a-z0-9]*$")
+    people_description: CleanText = Field(default="", max_length=MAX_TEXT)
+    vehicle_description: CleanText = Field(default="", max_length=MAX_TEXT)
+    link: Annotated[str, AfterValidator(_check_link)] = Field(default="", max_length=2000)
+    protected_characteristic: Literal[
+        "",
+        "race",
+        "religion",
+        "sexual_orientation",
+        "disability",
+        "transgender",
+        "alternative_subculture",
+        "other",
+    ] = ""
+    victim_or_witness: Literal["", "victim", "witness"] = ""
+    prevent_relationship: Literal["", "family", "friend", "colleague", "teacher", "other"] = ""
+    anonymous: bool = True
+    contact: Contact | None = None
+    photos: list[PhotoUpload] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _check(self) -> ReportCreate:
+        if self.happening_now:
+            msg = (
+                "happening_now: if it is happening now, call 999 straight away; "
+                "do not use this form"
+            )
+            raise ValueError(msg)
+        if (self.lon is None) != (self.lat is None):
+            msg = "give both lon and lat, or neither"
+            raise ValueError(msg)
+        if self.occurred_at is not None:
+            if self.occurred_at.tzinfo is None:
+                self.occurred_at = self.occurred_at.replace(tzinfo=UTC)
+            if self.occurred_at > utc_now() + timedelta(minutes=10):
+                msg = "occurred_at is in the future; give the date and time it happened"
+                raise ValueError(msg)
+        has_place = self.lon is not None or bool(self.place_text) or bool(self.site_id)
+        if self.kind == "online_content":
+            if not self.link:
+                msg = "link: give the web address of the content"
+                raise ValueError(msg)
+        elif self.kind != "prevent_concern" and not has_place:
+            msg = "where: pick a place on the map, type a place or address, or choose a site"
+            raise ValueError(msg)
+        if self.kind == "hate_incident":
+            if not self.protected_characteristic:
+                msg = "protected_characteristic: say what you think the hostility was about"
+                raise ValueError(msg)
+            if not self.victim_or_witness:
+                msg = "victim_or_witness: say whether it happened to you or you saw it"
+                raise ValueError(msg)
+        if not self.anonymous and (self.contact is None or self.contact.is_empty()):
+            msg = "contact: give a name, phone or email, or choose to stay anonymous"
+            raise ValueError(msg)
+        return self
+
+
+class ReportReceipt(BaseModel):
+    """What the reporter gets back: keep the receipt code, it is shown only once."""
+
+    reference: str
+    receipt_code: str
+    status: Literal["received"] = "received"
+    received_at: datetime
+
+
+class ReceiptStatus(BaseModel):
+    """All a receipt code discloses: whether the report was received and reviewed."""
+
+    reference: str
+    status: Literal["received", "reviewed"]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A checked image: its bytes and the content type found from its magic bytes."""
+
+    data: bytes
+    content_type: str
+
+
+def check_photo(data: bytes, *, max_bytes: int) -> Photo:
+    """Return ``data`` as a :class:`Photo` after checking its size and real type.
+
+    The type comes from the file's content (magic bytes), never from its name:
+    JPEG, PNG, WebP and HEIC/HEIF are accepted.
+
+    Raises
+    ------
+    InvalidInputError
+        When the file is empty, too large or not one of those image types.
+    """
+    if not data:
+        msg = "photos: the file is empty; choose a photo"
+        raise InvalidInputError(msg)
+    if len(data) > max_bytes:
+        msg = f"photos: a photo is larger than {max_bytes // (1024 * 1024)} MB; send a smaller one"
+        raise InvalidInputError(msg)
+    content_type = ""
+    if data[:3] == b"\xff\xd8\xff":
+        content_type = "image/jpeg"
+    elif data[:8] == b"\x89PNG\r\n\x1a\n":
+        content_type = "image/png"
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        content_type = "image/webp"
+    elif data[4:8] == b"ftyp" and data[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}:
+        content_type = "image/heic"
+    if not content_type:
+        msg = "photos: a file is not a photo (JPEG, PNG, WebP or HEIC); choose a photo"
+        raise InvalidInputError(msg)
+    return Photo(data=data, content_type=content_type)
+
+
+def decode_photo_uploads(uploads: Sequence[PhotoUpload], *, max_bytes: int) -> list[Photo]:
+    """Return the checked photos of base64 uploads from the JSON API.
+
+    Raises
+    ------
+    InvalidInputError
+        When an upload is not base64 or not an acceptable photo.
+    """
+    photos = []
+    for upload in uploads:
+        try:
+            data = base64.b64decode(upload.data_base64, validate=True)
+        except ValueError:
+            msg = "photos: data_base64 is not valid base64"
+            raise InvalidInputError(msg) from None
+        photos.append(check_photo(data, max_bytes=max_bytes))
+    return photos
+
+
+# ---------------------------------------------------------------------------
+# Staff side
+# ---------------------------------------------------------------------------
+
+
+class ReportSummary(BaseModel):
+    """One row of a queue."""
+
+    id: int
+    reference: str
+    kind: str
+    queue: ReportQueue
+    status: ReportStatus
+    priority: int
+    received_at: datetime
+    place: str
+    duplicate_of: int | None
+
+
+class QueuePage(BaseModel):
+    """A keyset page of a queue; pass ``next_after`` back to get the next page."""
+
+    items: list[ReportSummary]
+    next_after: str | None
+
+
+class ReportEventOut(BaseModel):
+    """One history entry of a report."""
+
+    at: datetime
+    kind: str
+    actor_id: int | None
+    from_value: str
+    to_value: str
+    text: str
+
+
+class ReportDetail(BaseModel):
+    """A report as staff see it (without contact details: those need a purpose)."""
+
+    id: int
+    reference: str
+    kind: str
+    queue: ReportQueue
+    status: ReportStatus
+    priority: int
+    priority_reasons: list[str]
+    received_at: datetime
+    occurred_at: datetime | None
+    lon: float | None
+    lat: float | None
+    place_text: str
+    site_id: str
+    description: str
+    people_description: str
+    vehicle_description: str
+    link: str
+    details: dict[str, str]
+    anonymous: bool
+    has_contact: bool
+    attachment_ids: list[int]
+    duplicate_of: int | None
+    duplicates: list[int]
+    anonymised: bool
+    events: list[ReportEventOut]
+
+
+class BulkResult(BaseModel):
+    """How many reports a bulk action changed, and which ids were skipped."""
+
+    changed: int
+    skipped: list[int]
+
+
+class OutboxState(BaseModel):
+    """Forwarding outbox counts; ``stuck`` > 0 needs someone to look at the receiver."""
+
+    pending: int
+    sent: int
+    stuck: int
