@@ -1,10 +1,12 @@
 """Travel-time use-cases on a stored region: point-to-point times, routes and isochrones.
 
 Profiles: ``normal`` uses the region's ordinary travel times; ``blue_light``
-uses :func:`watchfloor.roads.speeds.blue_light_travel_time_s`. A contraction
-hierarchy for matrices is cached in the region folder
-(``traveltime/ch-PROFILE.npz``) and rebuilt when the graph or the weights
-change.
+uses :func:`watchfloor.roads.speeds.blue_light_travel_time_s`. Questions are
+answered on the region picture (:func:`watchfloor.services.regions.region_view`
+and its one engine per profile). :func:`engine_with_hierarchy` gives a fresh
+engine whose contraction hierarchy for matrices is cached in the region
+folder (``traveltime/ch-PROFILE.npz``) and rebuilt when the graph or the
+weights change.
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ from typing import Any, Literal, get_args
 
 from watchfloor.errors import InvalidInputError
 from watchfloor.roads.speeds import blue_light_travel_time_s
-from watchfloor.services.regions import open_region
+from watchfloor.services.regions import graph_engine, region_view
 from watchfloor.settings import Settings
 from watchfloor.storage.files import atomic_write_text
 from watchfloor.storage.regions import Region
 from watchfloor.traveltime import ContractionHierarchy, TravelTimeEngine
 
 __all__ = [
+    "PROFILES",
     "Profile",
     "TravelAnswer",
+    "engine_with_hierarchy",
     "isochrone_between",
     "region_engine",
     "travel_time_between",
@@ -107,6 +111,37 @@ def _check_profile(profile: str) -> str:
     return profile
 
 
+def engine_with_hierarchy(region: Region, *, profile: str = "normal") -> TravelTimeEngine:
+    """Return a new travel-time engine for a profile with its contraction hierarchy attached.
+
+    The hierarchy is loaded from the region folder, or built and saved there
+    (atomically) when it is missing or stale. Raises
+    :class:`~watchfloor.errors.InvalidInputError` for an unknown profile.
+    """
+    _check_profile(profile)
+    weights = blue_light_travel_time_s(region.graph) if profile == "blue_light" else None
+    engine = TravelTimeEngine(region.graph, weights=weights)
+    path = region.path / "traveltime" / f"ch-{profile}.npz"
+    ip, ix, w = engine.csr()
+    if path.is_file():
+        try:
+            cached = ContractionHierarchy.load(path)
+        except InvalidInputError as exc:
+            log.warning("ignoring cached hierarchy: %s", exc)
+        else:
+            if cached.matches(ip, ix, w):
+                engine.use_hierarchy(cached)
+                return engine
+            log.info("cached hierarchy %s is stale; rebuilding", path)
+    ch = engine.hierarchy()
+    try:
+        path.parent.mkdir(exist_ok=True)
+        ch.save(path)
+    except OSError as exc:  # a read-only region still answers, just without the cache
+        log.warning("cannot cache the hierarchy at %s: %s", path, exc)
+    return engine
+
+
 def region_engine(
     region: Region,
     *,
@@ -115,33 +150,13 @@ def region_engine(
 ) -> TravelTimeEngine:
     """Return a travel-time engine over the region's roads for a profile.
 
-    With ``with_hierarchy`` the contraction hierarchy for matrices is loaded
-    from the region folder, or built and saved there (atomically) when it is
-    missing or stale.
+    Kept for callers of the earlier name: with ``with_hierarchy`` this is
+    :func:`engine_with_hierarchy`; without it, the region's one cached engine
+    (:func:`watchfloor.services.regions.graph_engine`).
     """
-    _check_profile(profile)
-    weights = blue_light_travel_time_s(region.graph) if profile == "blue_light" else None
-    engine = TravelTimeEngine(region.graph, weights=weights)
     if with_hierarchy:
-        path = region.path / "traveltime" / f"ch-{profile}.npz"
-        ip, ix, w = engine.csr()
-        if path.is_file():
-            try:
-                cached = ContractionHierarchy.load(path)
-            except InvalidInputError as exc:
-                log.warning("ignoring cached hierarchy: %s", exc)
-            else:
-                if cached.matches(ip, ix, w):
-                    engine.use_hierarchy(cached)
-                    return engine
-                log.info("cached hierarchy %s is stale; rebuilding", path)
-        ch = engine.hierarchy()
-        try:
-            path.parent.mkdir(exist_ok=True)
-            ch.save(path)
-        except OSError as exc:  # a read-only region still answers, just without the cache
-            log.warning("cannot cache the hierarchy at %s: %s", path, exc)
-    return engine
+        return engine_with_hierarchy(region, profile=profile)
+    return graph_engine(region.graph, profile=_check_profile(profile))
 
 
 def _snap(
@@ -173,8 +188,8 @@ def travel_time_between(
         For an unknown profile or a point far from the region's roads.
     """
     _check_profile(profile)
-    region = open_region(region_name, settings)
-    engine = region_engine(region, profile=profile)
+    region = region_view(settings, region_name).region
+    engine = graph_engine(region.graph, profile=profile)
     s, s_m = _snap(engine, origin, "--from", region.name)
     t, t_m = _snap(engine, destination, "--to", region.name)
     route = engine.route(s, t)
@@ -228,8 +243,8 @@ def isochrone_between(
         msg = f"--minutes must be positive, got {bad[0]:g}; give the time budget, e.g. --minutes 10"
         raise InvalidInputError(msg)
     _check_profile(profile)
-    region = open_region(region_name, settings)
-    engine = region_engine(region, profile=profile)
+    region = region_view(settings, region_name).region
+    engine = graph_engine(region.graph, profile=profile)
     node, snap_m = _snap(engine, origin, "--from", region.name)
     collection = engine.isochrone([node], budget_s=[m * 60.0 for m in values])
     collection["properties"].update(
