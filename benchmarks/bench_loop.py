@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import sys
 import tempfile
@@ -41,12 +42,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import SecretStr
 
 from watchfloor.roads.synthetic import synthetic_county
 from watchfloor.services import operations as ops
-from watchfloor.settings import Settings
+from watchfloor.services.auth import create_user
+from watchfloor.settings import Settings, WebOptions
 from watchfloor.sites.register import SiteRegister, snap_to_graph
+from watchfloor.storage.db import open_database, upgrade_database
 from watchfloor.storage.regions import write_region
+from watchfloor.web.app import create_app
 
 ACTOR = ops.Actor("bench", frozenset({"supervisor"}))
 NOW = datetime(2026, 6, 19, 12, 0, tzinfo=UTC)  # a Friday, 13:00 in London
@@ -169,7 +174,7 @@ def time_loop(room: ops.OperationsRoom, region: str, *, repeats: int) -> dict[st
     assert plan is not None
     visits = {
         shift["key"]: sum(len(u.get("visits", [])) for u in shift.get("units", []))
-        for shift in plan.body.get("shifts", [])
+        for shift in plan.body.shifts
     }
     return {
         "cold_s": cold["timings_s"]["total"],
@@ -246,12 +251,7 @@ def time_render(
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing; render skipped", file=sys.stderr)
         return None
-    import uvicorn  # noqa: PLC0415
-    from pydantic import SecretStr  # noqa: PLC0415
-
-    from watchfloor.services.auth import create_user  # noqa: PLC0415
-    from watchfloor.storage.db import open_database, upgrade_database  # noqa: PLC0415
-    from watchfloor.web.app import WebOptions, create_app  # noqa: PLC0415
+    import uvicorn  # noqa: PLC0415 (the render bench only; the loop bench needs no server)
 
     web_settings = settings.model_copy(
         update={"secret_key": SecretStr("bench-secret-0123456789abcdef")}
@@ -263,8 +263,6 @@ def time_render(
     database.dispose()
     app = create_app(web_settings, options=WebOptions(rate_limit_per_minute=10**6))
     app.state.ops_room = room
-    import socket  # noqa: PLC0415
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])

@@ -10,7 +10,10 @@ from fastapi.testclient import TestClient
 
 from tests.ops.conftest import log_in
 from watchfloor.settings import Settings
+from watchfloor.storage.db import upgrade_database
 from watchfloor.storage.regions import Region
+from watchfloor.web.app import create_app
+from watchfloor.web.routes import ops as dashboard
 
 EVENT = {
     "kind": "vehicle attack",
@@ -255,10 +258,6 @@ def test_serve_opens_the_room_and_prepares_the_basemap_at_start(
 ) -> None:
     # As `watchfloor serve` builds it: the room exists before the first request and
     # the region's basemap is encoded in the background (memory, then disk cache).
-    from watchfloor.storage.db import upgrade_database  # noqa: PLC0415
-    from watchfloor.web.app import create_app  # noqa: PLC0415
-    from watchfloor.web.routes import ops as dashboard  # noqa: PLC0415
-
     upgrade_database(region_settings)
     cached = region_settings.cache_dir / "dashboard"
     for old in cached.glob("rutland-*.json.gz"):

@@ -26,15 +26,20 @@ from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 import typer
 
 from watchfloor.cli._app import console, err_console, print_json
 from watchfloor.cli.region import progress_bar, region_table
 from watchfloor.services import operations as ops
+from watchfloor.services import tension
+from watchfloor.services.auth import create_user
 from watchfloor.services.region_map import write_region_map
 from watchfloor.services.regions import ensure_default_region, open_region, region_summary
+from watchfloor.services.reports import ReportCreate, submit_report
 from watchfloor.settings import DEFAULT_REGION, Settings, load_settings
 from watchfloor.storage.db import Database, open_database, upgrade_database
+from watchfloor.storage.keys import load_keyring
 from watchfloor.types import LONDON, Role
 
 __all__ = ["SPIKE_RATIO", "daily_rate", "register"]
@@ -90,8 +95,6 @@ def _simulate(
     rng: np.random.Generator,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Submit simulated reports through the reporting service; return the count and incidents."""
-    from watchfloor.services.reports import ReportCreate, submit_report  # noqa: PLC0415
-    from watchfloor.storage.keys import load_keyring  # noqa: PLC0415
 
     keyring = load_keyring(settings.home)
     secret = secrets.token_bytes(32)
@@ -154,9 +157,6 @@ def _tension(
     settings: Settings, region: str, incidents: list[dict[str, Any]], out_dir: Path, end: datetime
 ) -> list[dict[str, Any]]:
     """Run tension monitoring on the simulated incidents; return located alerts for the room."""
-    import shapely  # noqa: PLC0415
-
-    from watchfloor.services import tension  # noqa: PLC0415
 
     path = out_dir / "incidents.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -297,7 +297,6 @@ def _step(room: ops.OperationsRoom, job: ops.Job, timings: list[tuple[str, float
 
 
 def _create_login(database: Database) -> str:
-    from watchfloor.services.auth import create_user  # noqa: PLC0415
 
     password = secrets.token_urlsafe(12)
     with database.session() as session:
@@ -339,7 +338,7 @@ def _print_summary(summary: dict[str, Any], *, port: int, region: str) -> None:
 def _serve(settings: Settings, port: int) -> None:
     import uvicorn  # noqa: PLC0415 (heavy; only serving needs it)
 
-    from watchfloor.web.app import create_app  # noqa: PLC0415
+    from watchfloor.web.app import create_app  # noqa: PLC0415 (FastAPI and every router; only serving needs them)
 
     app = create_app(settings)
     uvicorn.run(

@@ -3,11 +3,13 @@
 Each function reads an :class:`~watchfloor.services.operations.room.OperationsRoom`
 and returns JSON-ready data for one page or API answer; nothing here changes
 the room. The public page discloses no routes, times or unit numbers per
-place. Imports the room, the JSON views and the ARV service (for dispatch).
+place. Imports the room, the store (report counts), the JSON views and the ARV
+service (for dispatch).
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import numpy as np
@@ -15,18 +17,23 @@ import numpy as np
 from watchfloor.errors import InvalidInputError, NotFoundError
 from watchfloor.services.arv import PlanUnits
 from watchfloor.services.arv import dispatch_advice as rank_units
+from watchfloor.services.cache import BoundedCache
 from watchfloor.services.operations.plans import JsonDict
-from watchfloor.services.operations.room import OperationsRoom
+from watchfloor.services.operations.room import OperationsRoom, watch_report_clusters
 from watchfloor.services.operations.situation import Actor, event_payload
+from watchfloor.services.operations.store import report_queues
 from watchfloor.services.operations.views import log_entry_json, plan_diff_json
 from watchfloor.services.regions import region_engine, region_view
+from watchfloor.storage.db import Database
 from watchfloor.types import LONDON
 
 __all__ = [
     "DEFAULT_MESSAGE",
     "REPORTING_LINES",
+    "REPORT_WATCH_INTERVAL_S",
     "SHIFT_KEYS",
     "community_update",
+    "dashboard_status",
     "dispatch_advice",
     "status_json",
     "unit_briefing",
@@ -60,6 +67,35 @@ _PUBLIC_KINDS = {
     "school": "schools",
     "hospital": "hospitals",
 }
+
+
+#: Least time between two looks for report clusters of one region (seconds).
+REPORT_WATCH_INTERVAL_S = 60.0
+
+#: When each region's reports were last looked at (monotonic seconds).
+_WATCHED: BoundedCache[str, float] = BoundedCache(64, name="report watch times")
+
+
+def dashboard_status(
+    room: OperationsRoom, database: Database, region: str, *, actor: Actor, shift: str
+) -> JsonDict:
+    """Return the dashboard's panels (:func:`status_json`) with the report queues' counts.
+
+    First takes in what other processes stored (:meth:`OperationsRoom.sync`)
+    and, at most once per :data:`REPORT_WATCH_INTERVAL_S` for a region, raises
+    an alert for each new cluster of reports near a site
+    (:func:`~watchfloor.services.operations.room.watch_report_clusters`), which
+    re-plans like a tension alert.
+    """
+    room.sync()
+    now = time.monotonic()
+    last = _WATCHED.get(region)
+    if last is None or now - last >= REPORT_WATCH_INTERVAL_S:
+        _WATCHED.put(region, now)
+        watch_report_clusters(room, database, region)
+    status = status_json(room, region, actor=actor, shift=shift)
+    status["queues"] = report_queues(database)
+    return status
 
 
 def status_json(room: OperationsRoom, region: str, *, actor: Actor, shift: str) -> JsonDict:

@@ -2,8 +2,9 @@
 
 Every change to a region's situation (an event declared, the threat level,
 a calendar entry, a tension alert or a cluster of reports) is recorded in the
-situation log and submits a re-plan job to one background worker, which runs
-the plan builder (:func:`watchfloor.services.operations.stages.default_builder`:
+situation log and submits a re-plan job to one background worker
+(:class:`~watchfloor.services.operations.worker.ReplanWorker`), which runs the
+plan builder (:func:`watchfloor.services.operations.stages.default_builder`:
 posture, patrols for two shifts, ARV bases), records how long each step took,
 compares the new plan with the one in force
 (:func:`~watchfloor.services.operations.plans.compare_plans`) and puts it in
@@ -16,11 +17,8 @@ Imports every other module of the package except the pages
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +26,6 @@ from watchfloor.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
-    WatchfloorError,
 )
 from watchfloor.geo import haversine_m
 from watchfloor.services.operations.plans import (
@@ -39,7 +36,6 @@ from watchfloor.services.operations.plans import (
     PlanBuilder,
     PlanDiff,
     Timer,
-    compare_plans,
 )
 from watchfloor.services.operations.situation import (
     ALERT_KINDS,
@@ -64,6 +60,7 @@ from watchfloor.services.operations.situation import (
 from watchfloor.services.operations.stages import RoomConfig, default_builder
 from watchfloor.services.operations.state import RoomState
 from watchfloor.services.operations.store import OpsStore, recent_report_points
+from watchfloor.services.operations.worker import ReplanWorker
 from watchfloor.services.regions import region_view
 from watchfloor.settings import Settings
 from watchfloor.storage.db import Database
@@ -110,12 +107,17 @@ class OperationsRoom:
     ) -> None:
         self.settings = settings
         self.config = config or RoomConfig()
-        self._builder = builder if builder is not None else self._default_builder
         self._clock = clock if clock is not None else (lambda: datetime.now(UTC))
         self._store = store
         self._state = RoomState()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replan")
-        self._listeners: list[Callable[[str, Plan], None]] = []
+        self._worker = ReplanWorker(
+            settings,
+            self._state,
+            builder=builder if builder is not None else self._default_builder,
+            clock=self._clock,
+            store=store,
+            on_failure=self._log_failure,
+        )
         if store is not None:
             self._state.restore(store)
 
@@ -177,15 +179,7 @@ class OperationsRoom:
 
     def wait(self, job_id: str, *, timeout_s: float = 60.0) -> JsonDict:
         """Block until a job has finished (or the timeout passes) and return it."""
-        with self._state.lock:
-            found = self._state.jobs.get(job_id)
-        if found is None:
-            msg = f"no re-plan job {job_id!r}"
-            raise NotFoundError(msg)
-        if found.future is not None:
-            with contextlib.suppress(TimeoutError):
-                found.future.result(timeout=timeout_s)
-        return found.snapshot()
+        return self._worker.wait(job_id, timeout_s=timeout_s)
 
     def published_message(self, region: str) -> PublicMessage | None:
         """Return the latest published public message of ``region``, or None."""
@@ -365,8 +359,7 @@ class OperationsRoom:
 
         A listener that raises is logged and does not affect the plan.
         """
-        with self._state.lock:
-            self._listeners.append(listener)
+        self._worker.add_listener(listener)
 
     # -- machinery -----------------------------------------------------------------------
 
@@ -377,7 +370,7 @@ class OperationsRoom:
 
     def close(self) -> None:
         """Stop the background worker after the running job."""
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._worker.close()
 
     def _authorise(self, actor: Actor, region: str) -> None:
         if not actor.can_plan():
@@ -421,67 +414,9 @@ class OperationsRoom:
         return entry
 
     def _submit(self, region: str, trigger: str) -> Job:
-        job = Job(job_id=new_id(), region=region, trigger=trigger, submitted_at=self.now())
-        with self._state.lock:
-            self._state.jobs[job.job_id] = job
-        if self._store is not None:
-            self._store.save_job(job)
-        job.future = self._worker.submit(self._run, job)
-        log.info("re-plan of %s queued: %s", region, trigger)
-        return job
+        return self._worker.submit(region, trigger)
 
-    def _run(self, job: Job) -> None:
-        timer = Timer()
-        job.status, job.started_at = "running", self.now()
-        situation = self.situation(job.region)
-        t0 = time.perf_counter()
-        try:
-            body = self._builder(self.settings, situation, self.now(), timer)
-        except WatchfloorError as exc:
-            self._fail(job, timer, str(exc))
-            return
-        except Exception as exc:  # a solver crash must not take the room down
-            log.exception("re-plan of %s failed", job.region)
-            self._fail(job, timer, f"{type(exc).__name__}: {exc}")
-            return
-        timer.timings_s["total"] = time.perf_counter() - t0
-        plan = Plan(
-            plan_id=new_id(),
-            region=job.region,
-            created_at=self.now(),
-            trigger=job.trigger,
-            timings_s=dict(timer.timings_s),
-            body=body,
-        )
-        with self._state.lock:
-            diff = compare_plans(self._state.plans.get(job.region), plan)
-            self._state.put_plan(plan, diff)
-        job.status, job.plan_id = "done", plan.plan_id
-        job.finished_at, job.timings_s = self.now(), dict(timer.timings_s)
-        if self._store is not None:
-            self._store.save_plan(plan, diff)
-            self._store.save_job(job)
-        log.info(
-            "re-plan of %s done in %.2f s: %d sites risen, %d unit routes changed",
-            job.region,
-            plan.total_s,
-            len(diff.risen),
-            len(diff.changed_units),
-        )
-        self._tell_listeners(job.region, plan)
-
-    def _tell_listeners(self, region: str, plan: Plan) -> None:
-        with self._state.lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(region, plan)
-            except Exception:  # a drawing cache must never undo a plan
-                log.exception("plan listener failed for %s", region)
-
-    def _fail(self, job: Job, timer: Timer, message: str) -> None:
-        job.status, job.error = "failed", message
-        job.finished_at, job.timings_s = self.now(), dict(timer.timings_s)
+    def _log_failure(self, job: Job, message: str) -> None:
         self._record(
             job.region,
             "failure",
@@ -490,9 +425,6 @@ class OperationsRoom:
             occurred_at=None,
             actor=SYSTEM,
         )
-        if self._store is not None:
-            self._store.save_job(job)
-        log.warning("re-plan of %s failed; the last good plan stays in force", job.region)
 
 
 # -- reports near sites -------------------------------------------------------------------

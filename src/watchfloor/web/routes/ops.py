@@ -269,11 +269,7 @@ def api_status(
 ) -> dict[str, Any]:
     """Return the plan in force, its diff and timings, jobs, timeline, alerts, queues, units."""
     name = regions.pick_region(room.settings, region)
-    room.sync()
-    _watch_reports(request, room, name)
-    status = ops.status_json(room, name, actor=_actor(user), shift=shift)
-    status["queues"] = ops.report_queues(get_database(request))
-    return status
+    return ops.dashboard_status(room, get_database(request), name, actor=_actor(user), shift=shift)
 
 
 @router.get("/api/ops/{region}/basemap", tags=["operations"])
@@ -467,18 +463,6 @@ def api_message(user: OpsUser, room: Room, region: str, body: MessageIn) -> dict
 
 def _geojson(data: dict[str, Any]) -> Response:
     return JSONResponse(data, media_type="application/geo+json")
-
-
-_WATCHED: dict[str, float] = {}
-
-
-def _watch_reports(request: Request, room: ops.OperationsRoom, region: str) -> None:
-    # A cluster of reports near a site re-plans like an alert; checked at most once a minute.
-    now = time.monotonic()
-    if now - _WATCHED.get(region, -1e9) < 60.0:
-        return
-    _WATCHED[region] = now
-    ops.watch_report_clusters(room, get_database(request), region)
 
 
 def _script_json(data: Any) -> str:
