@@ -35,12 +35,12 @@ import numpy as np
 import watchfloor
 from watchfloor.errors import IngestError, InvalidInputError, NotFoundError
 from watchfloor.ingest.boundary import read_boundary
-from watchfloor.ingest.osm import extract_from_osm
+from watchfloor.ingest.osm import OsmExtract, extract_from_osm
 from watchfloor.roads.graph import RoadGraph
 from watchfloor.roads.speeds import SPEED_PROFILE_VERSION, blue_light_travel_time_s
 from watchfloor.services.cache import BoundedCache
 from watchfloor.settings import DEFAULT_REGION, Settings
-from watchfloor.sites.register import snap_to_graph
+from watchfloor.sites.register import SiteRegister, snap_to_graph
 from watchfloor.storage.regions import Region, list_region_dirs, read_region, write_region
 from watchfloor.traveltime import TravelTimeEngine
 from watchfloor.types import FloatArray, IntArray
@@ -96,6 +96,39 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _region_meta(
+    pbf: Path, extract: OsmExtract, sites: SiteRegister, *, boundary: Path | None
+) -> dict[str, Any]:
+    """Return the metadata of a region built from ``pbf`` (what ``region.json`` holds)."""
+    graph = extract.graph
+    bbox = [
+        float(graph.lon.min()),
+        float(graph.lat.min()),
+        float(graph.lon.max()),
+        float(graph.lat.max()),
+    ]
+    meta: dict[str, Any] = {
+        "source_file": pbf.name,
+        "source_sha256": _sha256(pbf),
+        "source_bytes": pbf.stat().st_size,
+        "osm_replication_timestamp": extract.header.get("replication_timestamp", ""),
+        "header_bbox": extract.header.get("bbox"),
+        "bbox": bbox,
+        "boundary_file": boundary.name if boundary is not None else None,
+        "nodes": graph.n_nodes,
+        "edges": graph.n_edges,
+        "road_length_km": round(float(graph.length_m.sum()) / 1000.0, 1),
+        "scc_share": round(float(extract.stats["scc_share"]), 4),
+        "sites": len(sites),
+        "sites_by_kind": sites.counts_by_kind(),
+        "speed_profile_version": SPEED_PROFILE_VERSION,
+        "ingest_stats": extract.stats,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "watchfloor_version": watchfloor.__version__,
+    }
+    return meta
+
+
 def build_region(
     pbf: Path,
     *,
@@ -145,32 +178,8 @@ def build_region(
     report("snapping sites to roads", 2)
     sites = snap_to_graph(extract.sites, extract.graph)
     report("writing region", 3)
+    meta = _region_meta(pbf, extract, sites, boundary=boundary)
     graph = extract.graph
-    bbox = [
-        float(graph.lon.min()),
-        float(graph.lat.min()),
-        float(graph.lon.max()),
-        float(graph.lat.max()),
-    ]
-    meta: dict[str, Any] = {
-        "source_file": pbf.name,
-        "source_sha256": _sha256(pbf),
-        "source_bytes": pbf.stat().st_size,
-        "osm_replication_timestamp": extract.header.get("replication_timestamp", ""),
-        "header_bbox": extract.header.get("bbox"),
-        "bbox": bbox,
-        "boundary_file": boundary.name if boundary is not None else None,
-        "nodes": graph.n_nodes,
-        "edges": graph.n_edges,
-        "road_length_km": round(float(graph.length_m.sum()) / 1000.0, 1),
-        "scc_share": round(float(extract.stats["scc_share"]), 4),
-        "sites": len(sites),
-        "sites_by_kind": sites.counts_by_kind(),
-        "speed_profile_version": SPEED_PROFILE_VERSION,
-        "ingest_stats": extract.stats,
-        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "watchfloor_version": watchfloor.__version__,
-    }
     target = settings.regions_dir / name
     meta["build_seconds"] = round(time.perf_counter() - started, 3)
     write_region(target, graph=graph, sites=sites, meta=meta)
