@@ -1,6 +1,8 @@
 """Patrol games: exactness, speed, sampling and value against simple rotas.
 
-Usage: ``python benchmarks/bench_patrol.py [--json] [--quick]``
+Usage: ``python benchmarks/bench_patrol.py [--json] [--quick] [--only SECTION ...]``
+(sections: exactness, compact, schedule, sampling, gap-county, gap-rutland, handover,
+attacker; the Rutland sections read ``WATCHFLOOR_DATA_DIR``).
 
 1. exactness: water-filling (ours) against the multiple-LPs method (peer, one
    scipy/HiGHS LP per target) on random small games (<= 10 targets, <= 3
@@ -16,30 +18,52 @@ Usage: ``python benchmarks/bench_patrol.py [--json] [--quick]``
    and greedy "highest risk first", all moving on the same tick grid with the
    same travel times and 10-minute visits. "Ours" is the mixed plan: the
    schedule LP (beats) mixed with greedy joint rotas (double oracle).
+5. gap table (issue 16): for Rutland (4, 8, 12, 20 units; 06-14, 14-22, 22-06; after a
+   declared vehicle attack and routine) and the generated county (40 units, 1,500 sites),
+   today's plan ("before": the LP mixed with rotas, its reported travel-free bound, and
+   its gap to the proven route bound) against the certified plan (``solve_patrol_game``
+   warm-started from it, 10 s CPU): lower bound, guarantee over all site-slots and over
+   the coverable ones, gap, CPU and wall seconds.
+6. handover: first-slot coverage of the next shift with and without handover.
+7. learning attacker: over 60 simulated days an attacker who watched k = 7, 14, 28 days
+   strikes the site-slot of highest value x observed chance of no patrol; mean and 90th
+   percentile of its realised gain against our plan and the greedy, risk-proportional and
+   uniform rotas of the same units; per-site visit-time entropy.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from watchfloor.patrol import (
+    PatrolMixture,
     PatrolUnit,
     SecurityGame,
+    certify_mixture,
     check_route,
     class_strategies,
     empirical_coverage,
+    hits_of_shift,
+    learning_attacker_gains,
     mix_with_rotas,
     mixture_entropy_bits,
+    route_game_from_arrays,
     sample_mixture_shift,
     sample_shift,
     solve_game,
+    solve_patrol_game,
     solve_patrol_schedule,
+    units_at_handover,
+    visit_time_entropy_bits,
     visits_per_unit_hour,
 )
 from watchfloor.patrol.reference import solve_game_multiple_lps
@@ -218,17 +242,22 @@ def bench_schedule(quick: bool) -> list[dict[str, Any]]:
     ]
 
 
-def simulate_rota(
+def rota_hits(
     inst: dict[str, Any], policy: str, n_shifts: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Return the share of shifts visiting each site-slot under a simple rota."""
+    """Return bool[n_shifts, n_sites, n_slots]: the site-slots each shift of a simple rota visits.
+
+    Slots are hours from ``inst["slot0_s"]`` (0 unless given), visits start on a
+    30-minute grid and last 10 minutes; the greedy rota is the same every shift.
+    """
     value, travel = inst["value"], inst["travel"]["vehicle"]
     n_sites, n_slots = inst["n_sites"], inst["n_slots"]
-    ticks = np.arange(0, n_slots * HOUR, 1800.0)
+    slot0 = float(inst.get("slot0_s", 0.0))
+    ticks = np.arange(slot0, slot0 + n_slots * HOUR, 1800.0)
     dwell = 600.0
-    share = np.zeros((n_sites, n_slots))
-    for _ in range(n_shifts if policy != "greedy" else 1):
-        hit = np.zeros((n_sites, n_slots), dtype=bool)
+    out = np.zeros((n_shifts, n_sites, n_slots), dtype=bool)
+    for day in range(n_shifts if policy != "greedy" else 1):
+        hit = out[day]
         for unit in inst["units"]:
             here, free = unit.start_location, unit.start_s
             while True:
@@ -242,7 +271,9 @@ def simulate_rota(
                     ok[here] = False
                 if not ok.any():
                     break
-                slot = np.minimum(np.where(ok, t_start, 0.0) // HOUR, n_slots - 1).astype(int)
+                slot = np.minimum(
+                    (np.where(ok, t_start, slot0) - slot0) // HOUR, n_slots - 1
+                ).astype(int)
                 risk = np.where(ok, value[np.arange(n_sites), slot], 0.0)
                 if policy == "uniform":
                     j = int(rng.choice(np.flatnonzero(ok)))
@@ -253,8 +284,18 @@ def simulate_rota(
                     j = int(np.argmax(fresh))
                 hit[j, slot[j]] = True
                 here, free = j, t_start[j] + dwell
-        share += hit
-    return share / (n_shifts if policy != "greedy" else 1)
+    if policy == "greedy":
+        out[1:] = out[0]
+    return out
+
+
+def simulate_rota(
+    inst: dict[str, Any], policy: str, n_shifts: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Return the share of shifts visiting each site-slot under a simple rota."""
+    hits = rota_hits(inst, policy, n_shifts if policy != "greedy" else 1, rng)
+    share: np.ndarray = hits.mean(axis=0)
+    return share
 
 
 def sample_case(
@@ -382,16 +423,300 @@ def bench_sampling_and_value(n_shifts: int, quick: bool) -> list[dict[str, Any]]
     return out
 
 
+def gap_row(
+    name: str,
+    graph: str,
+    value: np.ndarray,
+    kw: dict[str, Any],
+    before: PatrolMixture,
+    before_s: float,
+    *,
+    time_limit_s: float,
+) -> dict[str, Any]:
+    """Certify today's plan, then solve the certified plan from it; one row of the gap table."""
+    a_c = (1 - DETERRENCE) * value
+    game = route_game_from_arrays(value, a_c, **kw)
+    old = certify_mixture(before, game, time_limit_s=time_limit_s)
+    t0, w0 = time.process_time(), time.perf_counter()
+    after = solve_patrol_game(value, a_c, warm_start=before, time_limit_s=time_limit_s, **kw)
+    cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+    return case(
+        name,
+        graph,
+        cpu,
+        "today's plan (LP + rotas)",
+        before_s,
+        load=os.getloadavg()[0],
+        before_reported_bound=before.lp_schedule.lower_bound,
+        before_guarantee=before.guarantee,
+        before_coverable=old.coverable_guarantee,
+        bound=max(old.lower_bound, after.lower_bound),
+        before_gap=old.gap,
+        after_guarantee=after.guarantee,
+        after_coverable=after.coverable_guarantee,
+        after_bound=after.lower_bound,
+        after_gap=after.gap,
+        status=after.status,
+        uncoverable=len(after.uncoverable),
+        after_wall_s=wall,
+    )
+
+
+def bench_gap_county(quick: bool) -> list[dict[str, Any]]:
+    n_sites = 300 if quick else 1500
+    inst = county_instance(n_sites, 40, 8, 20_000 if quick else 100_000)
+    value = inst["value"]
+    kw = {
+        "slot_start_s": np.arange(inst["n_slots"]) * HOUR,
+        "slot_length_s": HOUR,
+        "travel_time_s": inst["travel"],
+        "units": inst["units"],
+    }
+    t0 = time.process_time()
+    sched = solve(inst, time_limit_s=300.0)
+    before = mix_with_rotas(
+        sched, value, (1 - DETERRENCE) * value, units=inst["units"], travel_time_s=inst["travel"]
+    )
+    before_s = time.process_time() - t0
+    return [
+        gap_row(
+            f"gap: county {n_sites} sites 40 units 8 slots",
+            inst["graph"],
+            value,
+            kw,
+            before,
+            before_s,
+            time_limit_s=10.0,
+        )
+    ]
+
+
+EVENT = (
+    "kind: vehicle attack\nat: 2026-06-18T22:10:00+01:00\nplace: Oakham town centre\n"
+    "targeted_community: none\nthreat_level: severe\nplaybook: vehicle-attack-town-centre\n"
+)
+SHIFTS = {
+    "06-14": "2026-06-19T06:00/14:00",
+    "14-22": "2026-06-19T14:00/22:00",
+    "22-06": "2026-06-19T22:00/20T06:00",
+}
+_RUTLAND: dict[str, Any] = {}
+
+
+def rutland_setup() -> dict[str, Any]:
+    """Build the 2022 Rutland region once into a temporary home; the event file beside it."""
+    if _RUTLAND:
+        return _RUTLAND
+    from watchfloor.services.regions import build_region  # noqa: PLC0415 (only the Rutland sections)
+    from watchfloor.settings import Settings  # noqa: PLC0415 (only the Rutland sections)
+
+    data_dir = Path(os.environ["WATCHFLOOR_DATA_DIR"])
+    home = Path(tempfile.mkdtemp(prefix="bench-patrol-"))
+    settings = Settings(home=home, data_dir=data_dir)
+    build_region(data_dir / "rutland-2022-07-20.osm.pbf", name="rutland", settings=settings)
+    event = home / "event.yaml"
+    event.write_text(EVENT, encoding="utf-8")
+    _RUTLAND.update(settings=settings, event=event)
+    return _RUTLAND
+
+
+def rutland_plan(n_units: int, shift: str, *, event: bool) -> tuple[Any, dict[str, Any], float]:
+    """Return today's plan from the service, the solver's arguments and its CPU seconds."""
+    from watchfloor.services.patrol import plan_patrols  # noqa: PLC0415 (only the Rutland sections)
+
+    setup = rutland_setup()
+    t0 = time.process_time()
+    plan = plan_patrols(
+        setup["settings"],
+        region="rutland",
+        event_path=setup["event"] if event else None,
+        n_units=n_units,
+        shift=SHIFTS[shift],
+        seed=1,
+    )
+    plan_s = time.process_time() - t0
+    nodes = np.concatenate([plan.site_nodes, plan.base_nodes])
+    travel = plan.engines["vehicle"].matrix(nodes, nodes)
+    np.fill_diagonal(travel, 0.0)
+    sched = plan.schedule
+    kw = {
+        "slot_start_s": sched.slot_start_s,
+        "slot_length_s": sched.slot_length_s,
+        "travel_time_s": {"vehicle": travel},
+        "units": list(plan.units),
+        "tick_s": float(np.diff(sched.tick_time_s).min()) if sched.tick_time_s.size > 1 else HOUR,
+        "dwell_s": sched.dwell_s,
+    }
+    return plan, kw, plan_s
+
+
+def bench_gap_rutland(quick: bool) -> list[dict[str, Any]]:
+    cases = [(n, sh, ev) for ev in (True, False) for sh in SHIFTS for n in (4, 8, 12, 20)]
+    if quick:
+        cases = [(n, "14-22", True) for n in (4, 8, 12, 20)] + [
+            (8, "06-14", True),
+            (20, "22-06", True),
+            (8, "14-22", False),
+            (20, "14-22", False),
+        ]
+    out = []
+    for n, sh, ev in cases:
+        plan, kw, plan_s = rutland_plan(n, sh, event=ev)
+        if plan.mixture is None:
+            continue
+        out.append(
+            gap_row(
+                f"gap: Rutland {n} units {sh} {'vehicle attack' if ev else 'routine'}",
+                "rutland-2022",
+                plan.value,
+                kw,
+                plan.mixture,
+                plan_s,
+                time_limit_s=10.0,
+            )
+        )
+    return out
+
+
+def bench_handover() -> list[dict[str, Any]]:
+    """First-slot coverage of the 14-22 shift after the 06-14 one, with and without handover."""
+    first, _, _ = rutland_plan(8, "06-14", event=True)
+    second, kw, _ = rutland_plan(8, "14-22", event=True)
+    value = second.value
+    a_c = (1 - DETERRENCE) * value
+    start_s = float(second.schedule.slot_start_s[0])
+    end_s = second.units[0].end_s
+    handed = units_at_handover(
+        first.routes,
+        handover_s=start_s,
+        end_s=end_s,
+        end_location=[u.end_location for u in second.units],
+    )
+    rows = []
+    for label, units in (("cold start at base", list(second.units)), ("handover", list(handed))):
+        t0 = time.process_time()
+        plan = solve_patrol_game(value, a_c, time_limit_s=10.0, **{**kw, "units": units})
+        cpu = time.process_time() - t0
+        top = np.argsort(-value[:, 0])[:20]
+        rows.append(
+            case(
+                f"handover: Rutland 8 units 14-22 after 06-14, {label}",
+                "rutland-2022",
+                cpu,
+                None,
+                None,
+                load=os.getloadavg()[0],
+                first_slot_attacker_utility=float(
+                    (value[:, 0] - DETERRENCE * value[:, 0] * plan.coverage[:, 0]).max()
+                ),
+                first_slot_top20_coverage=float(plan.coverage[top, 0].mean()),
+                first_slot_uncoverable=sum(u.slot == 0 for u in plan.uncoverable),
+                guarantee=plan.guarantee,
+                coverable_guarantee=plan.coverable_guarantee,
+                gap=plan.gap,
+            )
+        )
+    return rows
+
+
+def attacker_rows(
+    name: str, inst: dict[str, Any], plan: PatrolMixture, rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    """The learning attacker against our plan and three rotas over 60 days per window."""
+    n_days = 60 + 28
+    value = inst["value"]
+    a_c = (1 - DETERRENCE) * value
+    n_sites, n_slots = inst["n_sites"], inst["n_slots"]
+    shifts = [
+        sample_mixture_shift(plan, units=inst["units"], travel_time_s=inst["travel"], rng=rng)
+        for _ in range(n_days)
+    ]
+    ours = np.stack([hits_of_shift(s, n_sites=n_sites, n_slots=n_slots) for s in shifts])
+    entropy = visit_time_entropy_bits(shifts, n_sites=n_sites, n_slots=n_slots)
+    top = np.argsort(-value.max(axis=1))[:20]
+    rows = []
+    for policy in ("greedy", "proportional", "uniform"):
+        theirs = rota_hits(inst, policy, n_days, rng)
+        for k in (7, 14, 28):
+            g_ours = learning_attacker_gains(ours, value, a_c, window_days=k)[-60:]
+            g_them = learning_attacker_gains(theirs, value, a_c, window_days=k)[-60:]
+            rows.append(
+                case(
+                    f"learning attacker k={k}: {name}, ours vs {policy} rota",
+                    inst["graph"],
+                    0.0,
+                    f"{policy} rota",
+                    None,
+                    ours_mean_gain=float(g_ours.mean()),
+                    ours_p90_gain=float(np.percentile(g_ours, 90)),
+                    peer_mean_gain=float(g_them.mean()),
+                    peer_p90_gain=float(np.percentile(g_them, 90)),
+                    gain_ratio=float(g_them.mean() / g_ours.mean()),
+                    ours_top20_entropy_bits=float(np.nanmean(entropy[top])),
+                )
+            )
+    return rows
+
+
+def bench_attacker(quick: bool) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(60)
+    out = []
+    plan, kw, _ = rutland_plan(8, "14-22", event=True)
+    value = plan.value
+    certified = solve_patrol_game(
+        value, (1 - DETERRENCE) * value, warm_start=plan.mixture, time_limit_s=10.0, **kw
+    )
+    inst = {
+        "value": value,
+        "travel": kw["travel_time_s"],
+        "units": kw["units"],
+        "n_sites": value.shape[0],
+        "n_slots": value.shape[1],
+        "slot0_s": float(kw["slot_start_s"][0]),
+        "graph": "rutland-2022",
+    }
+    out += attacker_rows("Rutland 8 units 14-22 vehicle attack", inst, certified, rng)
+    county = county_instance(300 if quick else 1500, 40, 8, 20_000 if quick else 100_000)
+    cv = county["value"]
+    ckw = {
+        "slot_start_s": np.arange(county["n_slots"]) * HOUR,
+        "slot_length_s": HOUR,
+        "travel_time_s": county["travel"],
+        "units": county["units"],
+    }
+    cplan = solve_patrol_game(cv, (1 - DETERRENCE) * cv, time_limit_s=10.0, **ckw)
+    out += attacker_rows(f"county {county['n_sites']} sites 40 units", county, cplan, rng)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", nargs="*", default=None, help="sections to run")
     args = parser.parse_args()
+    want = set(args.only) if args.only else None
+
+    def run(section: str) -> bool:
+        return want is None or section in want
+
     cases: list[dict[str, Any]] = []
-    cases += bench_exactness(100 if args.quick else 1000, 20 if args.quick else 100)
-    cases += bench_compact(5 if args.quick else 51)
-    cases += bench_schedule(args.quick)
-    cases += bench_sampling_and_value(1000 if args.quick else 10_000, args.quick)
+    if run("exactness"):
+        cases += bench_exactness(100 if args.quick else 1000, 20 if args.quick else 100)
+    if run("compact"):
+        cases += bench_compact(5 if args.quick else 51)
+    if run("schedule"):
+        cases += bench_schedule(args.quick)
+    if run("sampling"):
+        cases += bench_sampling_and_value(1000 if args.quick else 10_000, args.quick)
+    if run("gap-county"):
+        cases += bench_gap_county(args.quick)
+    if run("gap-rutland"):
+        cases += bench_gap_rutland(args.quick)
+    if run("handover"):
+        cases += bench_handover()
+    if run("attacker"):
+        cases += bench_attacker(args.quick)
     for c in cases:
         extra = {
             k: v

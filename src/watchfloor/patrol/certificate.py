@@ -381,6 +381,42 @@ def _working_targets(game: RouteGame, theta: float) -> IntArray:
     return out
 
 
+#: Wentges smoothing weight of the best-bound duals.
+_SMOOTH = 0.7
+#: Routes priced per class and round (each on the weights the earlier ones leave).
+_ROUTES_PER_ROUND = 3
+
+
+def _lagrange_round(
+    game: RouteGame,
+    targets: IntArray,
+    *,
+    a_w: FloatArray,
+    d_w: FloatArray,
+    y_n: FloatArray,
+    mu_n: FloatArray,
+) -> tuple[float, list[tuple[int, BestRoute]]]:
+    """Return the Lagrangian bound at ``(y, mu)`` and a few good routes per class."""
+    n_sites, n_slots = game.attacker_uncovered.shape
+    weight = np.zeros(n_sites * n_slots)
+    weight[targets] = mu_n
+    w2 = weight.reshape(n_sites, n_slots)
+    sites = np.unique(targets[mu_n > 0] // n_slots)
+    priced = 0.0
+    found: list[tuple[int, BestRoute]] = []
+    for g, members in enumerate(game.group_members):
+        w = w2.copy()
+        for k in range(_ROUTES_PER_ROUND):
+            route = game.price(g, w, sites=sites)
+            if k == 0:
+                priced += len(members) * route.value
+            if route.site.size == 0:
+                break
+            found.append((g, route))
+            w[route.site, game.tick_slot[route.tick]] = 0.0
+    return float(y_n @ a_w - (y_n * d_w - mu_n).sum() - priced), found
+
+
 def travel_free_bound(game: RouteGame) -> float:
     """Return the bound of the travel-free relaxation over coverable site-slots (-inf: none).
 
@@ -424,7 +460,7 @@ def certify(
         ``(group, route)`` pairs to start the master with (a warm start).
     """
     t0 = time.process_time()
-    n_sites, n_slots = game.attacker_uncovered.shape
+    n_slots = game.attacker_uncovered.shape[1]
     floor = game.floor
     coverable = game.coverable
     if not coverable.any():
@@ -440,6 +476,7 @@ def certify(
     if values.size > 2 * visits:
         theta = max(bound, float(values[2 * visits]))
     seeds = list(seed_routes)
+    centre: tuple[FloatArray, FloatArray] | None = None
     z = np.inf
     rounds = 0
     status: Literal["optimal", "time_limit"] = "time_limit"
@@ -463,21 +500,35 @@ def certify(
                 break
             y_n = y / total
             mu_n = np.minimum(mu / total, y_n * d_w)
-            weight = np.zeros(n_sites * n_slots)
-            weight[targets] = mu_n
-            weight2 = weight.reshape(n_sites, n_slots)
-            sites = np.unique(targets[mu_n > 0] // n_slots)
+            # Wentges smoothing: price at a point between the best-bound duals and the
+            # master's; fall back to the master's duals when that finds no column.
+            if centre is None or centre[0].size != y_n.size:
+                centre = (y_n, mu_n)
+            points = [
+                (
+                    _SMOOTH * centre[0] + (1 - _SMOOTH) * y_n,
+                    _SMOOTH * centre[1] + (1 - _SMOOTH) * mu_n,
+                ),
+                (y_n, mu_n),
+            ]
             added = 0
-            priced = 0.0
-            for g, members in enumerate(game.group_members):
-                route = game.price(g, weight2, sites=sites)
-                priced += len(members) * route.value
-                if route.value * total + pi[g] > 1e-9 * max(1.0, abs(z)):
-                    master.add(g, route, route.site * n_slots + game.tick_slot[route.tick])
-                    seeds.append((g, route))
-                    added += 1
-            lagrange = float(y_n @ a_w - (y_n * d_w - mu_n).sum() - priced)
-            bound = max(bound, lagrange)
+            for y_p, mu_p in points:
+                lagrange, found = _lagrange_round(
+                    game, targets, a_w=a_w, d_w=d_w, y_n=y_p, mu_n=mu_p
+                )
+                if lagrange > bound:
+                    bound = lagrange
+                    centre = (y_p, mu_p)
+                for g, route in found:
+                    cells = route.site * n_slots + game.tick_slot[route.tick]
+                    inside = np.isin(cells, targets)
+                    reduced = float(mu[np.searchsorted(targets, cells[inside])].sum())
+                    if reduced + pi[g] > 1e-9 * max(1.0, abs(z)):
+                        master.add(g, route, cells)
+                        seeds.append((g, route))
+                        added += 1
+                if added:
+                    break
             if not added or z - bound <= target_gap * max(abs(z), 1e-9):
                 status = "optimal"
                 break
