@@ -17,6 +17,8 @@ import shapely
 
 from watchfloor.errors import NotFoundError
 from watchfloor.roads.graph import ROAD_CLASSES, RoadGraph
+from watchfloor.services.operations import PlanBody
+from watchfloor.sites.register import SiteRegister
 
 __all__ = [
     "ROAD_GROUPS",
@@ -162,7 +164,7 @@ def _point(lon: float, lat: float) -> dict[str, Any]:
 
 
 def sites_geojson(
-    sites: Any, plan_body: dict[str, Any] | None, *, n_reasons: int = 6
+    sites: SiteRegister, plan_body: PlanBody | None, *, n_reasons: int = 6
 ) -> dict[str, Any]:
     """Return every site as a GeoJSON point with its rank, risk (0-1 scaled) and reasons.
 
@@ -171,7 +173,7 @@ def sites_geojson(
     are left out (the map layer: a county has thousands of sites, and a click
     asks for one site's details with :func:`site_detail`).
     """
-    ranked = {s["site_id"]: s for s in (plan_body or {}).get("sites", [])}
+    ranked = {s["site_id"]: s for s in (plan_body.sites if plan_body else ())}
     top = max((float(s["risk"]) for s in ranked.values()), default=0.0) or 1.0
     features: list[dict[str, Any]] = []
     for i, site_id in enumerate(sites.site_id):
@@ -201,7 +203,7 @@ def sites_geojson(
     return feature_collection(features)
 
 
-def site_detail(sites: Any, plan_body: dict[str, Any] | None, site_id: str) -> dict[str, Any]:
+def site_detail(sites: SiteRegister, plan_body: PlanBody | None, site_id: str) -> dict[str, Any]:
     """Return one site's rank, risk, peak slot and reasons in the plan (None fields before one).
 
     Raises
@@ -215,7 +217,7 @@ def site_detail(sites: Any, plan_body: dict[str, Any] | None, site_id: str) -> d
         raise NotFoundError(msg)
     i = index[site_id]
     info: dict[str, Any] = next(
-        (s for s in (plan_body or {}).get("sites", []) if s["site_id"] == site_id), {}
+        (s for s in (plan_body.sites if plan_body else ()) if s["site_id"] == site_id), {}
     )
     return {
         "site_id": site_id,
@@ -233,7 +235,7 @@ def site_detail(sites: Any, plan_body: dict[str, Any] | None, site_id: str) -> d
 
 
 def patrols_geojson(
-    plan_body: dict[str, Any] | None, *, shift: str, tolerance_deg: float = 0.0
+    plan_body: PlanBody | None, *, shift: str, tolerance_deg: float = 0.0
 ) -> dict[str, Any]:
     """Return a shift's patrol routes (``type=route`` lines) and visits (``type=visit`` points).
 
@@ -241,9 +243,8 @@ def patrols_geojson(
     and rounded to 5 decimals for drawing; the plan keeps the full path.
     """
     features: list[dict[str, Any]] = []
-    for body in (plan_body or {}).get("shifts", []):
-        if body.get("key") != shift:
-            continue
+    body = plan_body.shift(shift) if plan_body else None
+    if body is not None:
         for unit in body.get("units", []):
             props = {"unit": unit["unit"], "unit_index": unit["unit_index"]}
             path = unit.get("path") or []
@@ -286,9 +287,9 @@ def _simplified(path: list[list[float]], tolerance_deg: float) -> list[list[floa
     return out if len(out) >= 2 else [path[0], path[-1]]
 
 
-def arv_bases_geojson(plan_body: dict[str, Any] | None) -> dict[str, Any]:
+def arv_bases_geojson(plan_body: PlanBody | None) -> dict[str, Any]:
     """Return the ARV standby bases of the plan as GeoJSON points."""
-    arv = (plan_body or {}).get("arv") or {}
+    arv = plan_body.arv if plan_body else {}
     features = [
         {
             "type": "Feature",
@@ -300,16 +301,16 @@ def arv_bases_geojson(plan_body: dict[str, Any] | None) -> dict[str, Any]:
     return feature_collection(features)
 
 
-def arv_isochrones_geojson(plan_body: dict[str, Any] | None) -> dict[str, Any]:
+def arv_isochrones_geojson(plan_body: PlanBody | None) -> dict[str, Any]:
     """Return the isochrones of the ARV bases (their response-standard reach)."""
-    arv = (plan_body or {}).get("arv") or {}
+    arv = plan_body.arv if plan_body else {}
     iso = arv.get("isochrones") or {}
     return feature_collection(list(iso.get("features", [])))
 
 
-def tension_geojson(plan_body: dict[str, Any] | None) -> dict[str, Any]:
+def tension_geojson(plan_body: PlanBody | None) -> dict[str, Any]:
     """Return the tension areas of the plan with their ``level`` (1-5)."""
-    tension = (plan_body or {}).get("tension") or {}
+    tension = plan_body.tension if plan_body else {}
     return feature_collection(list(tension.get("features", [])))
 
 
@@ -317,7 +318,7 @@ def tension_geojson(plan_body: dict[str, Any] | None) -> dict[str, Any]:
 ROUTE_TOLERANCE_DEG = 0.0001
 
 
-def plan_layers(sites: Any, plan_body: dict[str, Any] | None, *, shift: str) -> dict[str, Any]:
+def plan_layers(sites: SiteRegister, plan_body: PlanBody | None, *, shift: str) -> dict[str, Any]:
     """Return every plan layer of the map in one object, for one request per plan.
 
     Keys: ``sites`` (without reasons), ``patrols`` (routes simplified for

@@ -470,9 +470,9 @@ def _script_json(data: Any) -> str:
     return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _body(room: ops.OperationsRoom, region: str) -> dict[str, Any] | None:
+def _body(room: ops.OperationsRoom, region: str) -> ops.PlanBody | None:
     plan = room.plan(region)
-    return ops.plan_body_json(plan.body) if plan is not None else None
+    return plan.body if plan is not None else None
 
 
 @dataclass(frozen=True)
@@ -560,8 +560,7 @@ def _plan_layers(room: ops.OperationsRoom, region: str, shift: str) -> _Encoded:
         if cached is not None:
             _PLAN_LAYERS.move_to_end(key)
             return cached
-    body = ops.plan_body_json(plan.body) if plan is not None else None
-    data = layers.plan_layers(view.region.sites, body, shift=shift)
+    data = layers.plan_layers(view.region.sites, plan.body if plan else None, shift=shift)
     data["plan_id"] = plan.plan_id if plan is not None else None
     data["shift"] = shift
     cached = _Encoded.of(data, tag=f"{plan_id}-{shift}-{view.mtime_ns}")
