@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from watchfloor.cli.main import app
 from watchfloor.errors import InfeasibleError, InvalidInputError
-from watchfloor.posture.calendar import LONDON
 from watchfloor.services.patrol import (
     game_from_csv_text,
     parse_pin,
@@ -26,6 +25,7 @@ from watchfloor.services.patrol import (
 from watchfloor.services.regions import RegionCache
 from watchfloor.settings import Settings
 from watchfloor.storage.regions import Region, read_region
+from watchfloor.types import LONDON
 
 runner = CliRunner()
 

@@ -22,9 +22,9 @@ from watchfloor.posture import (
     shipped_playbooks,
     tension_by_area,
 )
-from watchfloor.posture.calendar import LONDON
 from watchfloor.services.posture import posture_for_sites, window_start
 from watchfloor.sites.register import SiteRegister
+from watchfloor.types import LONDON
 
 ANTI_MUSLIM = {
     "kind": "vehicle attack",

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from watchfloor.cli._app import console, new_app, print_json
-from watchfloor.posture.calendar import LONDON
 from watchfloor.services.posture import (
     available_playbooks,
     parse_local_time,
@@ -19,6 +18,7 @@ from watchfloor.services.posture import (
     ranked_records,
 )
 from watchfloor.settings import load_settings
+from watchfloor.types import LONDON
 
 __all__ = ["app"]
 

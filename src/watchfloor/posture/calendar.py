@@ -31,12 +31,12 @@ Diwali and Vaisakhi
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
 from watchfloor.errors import InvalidInputError
+from watchfloor.types import LONDON, FloatArray
 
 __all__ = [
     "LONDON",
@@ -49,9 +49,6 @@ __all__ = [
     "sunset_utc",
 ]
 
-LONDON = ZoneInfo("Europe/London")
-
-FloatArray = npt.NDArray[np.float64]
 
 # Umm al-Qura month starts as Reduced Julian Day numbers (JD - 2,400,000), one row
 # per Hijri year, Muharram first. Source: the hijridate project's ummalqura table.

@@ -24,6 +24,7 @@ from typing import Any
 
 from watchfloor.errors import InvalidInputError
 from watchfloor.geo import parse_lonlat
+from watchfloor.types import ThreatLevel
 
 __all__ = [
     "ATTACK_KINDS",
@@ -43,7 +44,8 @@ ATTACK_KINDS: tuple[str, ...] = (
     "hostage",
     "other",
 )
-THREAT_LEVELS: tuple[str, ...] = ("low", "moderate", "substantial", "severe", "critical")
+#: The national threat levels, lowest first: the values of :class:`watchfloor.types.ThreatLevel`.
+THREAT_LEVELS: tuple[str, ...] = tuple(level.value for level in ThreatLevel)
 COMMUNITIES: tuple[str, ...] = (
     "muslim",
     "jewish",

@@ -45,9 +45,9 @@ from watchfloor.posture.config import (
     _check_time,
     explain_validation_error,
 )
+from watchfloor.types import Role
 
 __all__ = [
-    "ROLES",
     "Playbook",
     "PlaybookRaise",
     "PlaybookWindow",
@@ -55,17 +55,6 @@ __all__ = [
     "resolve_playbook",
     "shipped_playbooks",
 ]
-
-ROLES: tuple[str, ...] = (
-    "reviewer",
-    "ct_analyst",
-    "hate_crime_officer",
-    "neighbourhood_officer",
-    "planner",
-    "supervisor",
-    "admin",
-    "regional_ct",
-)
 
 
 class _Model(BaseModel):
@@ -113,9 +102,10 @@ class Playbook(_Model):
     @field_validator("brief_roles")
     @classmethod
     def _roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [r for r in value if r not in ROLES]
+        allowed = [role.value for role in Role]
+        bad = [r for r in value if r not in allowed]
         if bad:
-            msg = f"unknown role(s) {', '.join(bad)}; allowed: {', '.join(ROLES)}"
+            msg = f"unknown role(s) {', '.join(bad)}; allowed: {', '.join(allowed)}"
             raise ValueError(msg)
         return value
 

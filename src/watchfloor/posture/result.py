@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from watchfloor.errors import InvalidInputError
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = ["Factor", "Posture", "RankedCell", "Reason", "format_multiplier"]
 
@@ -121,11 +122,11 @@ class Posture:
     site_id: tuple[str, ...]
     slot_start: tuple[datetime, ...]
     slot_minutes: int
-    value: npt.NDArray[np.float64]
+    value: FloatArray
     factors: tuple[Factor, ...]
-    reason_ptr: npt.NDArray[np.int64]
+    reason_ptr: IntArray
     reason_factor: npt.NDArray[np.int32]
-    reason_multiplier: npt.NDArray[np.float64]
+    reason_multiplier: FloatArray
     threat_level: str = "substantial"
     playbook: str = ""
     brief_roles: tuple[str, ...] = ()

@@ -67,6 +67,7 @@ from watchfloor.posture.config import (
 from watchfloor.posture.event import THREAT_LEVELS, Event
 from watchfloor.posture.playbooks import Playbook
 from watchfloor.posture.result import Factor, FactorSource, Posture
+from watchfloor.types import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "SLOT_MINUTES",
@@ -86,10 +87,6 @@ _MAX_SLOTS = 7 * 24 * 6
 _EPS = 1e-12
 _ATTACHED_M = 250.0  # an event point this close to a site is taken to be that site
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
-
 
 class SiteTable(Protocol):
     """The site columns the posture reads (those of ``watchfloor.sites.register.SiteRegister``)."""
@@ -107,9 +104,9 @@ class SiteTable(Protocol):
     @property
     def denomination(self) -> Sequence[str]: ...
     @property
-    def lon(self) -> npt.NDArray[np.float64]: ...
+    def lon(self) -> FloatArray: ...
     @property
-    def lat(self) -> npt.NDArray[np.float64]: ...
+    def lat(self) -> FloatArray: ...
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from watchfloor.errors import InvalidInputError
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = ["ROAD_CLASSES", "RoadGraph"]
 
@@ -71,20 +72,20 @@ class RoadGraph:
         Optional: concatenated polyline vertices (lon, lat).
     """
 
-    indptr: npt.NDArray[np.int64]
+    indptr: IntArray
     indices: npt.NDArray[np.int32]
-    travel_time_s: npt.NDArray[np.float64]
-    length_m: npt.NDArray[np.float64]
-    speed_kph: npt.NDArray[np.float64]
+    travel_time_s: FloatArray
+    length_m: FloatArray
+    speed_kph: FloatArray
     road_class: npt.NDArray[np.uint8]
-    lon: npt.NDArray[np.float64]
-    lat: npt.NDArray[np.float64]
-    x_m: npt.NDArray[np.float64]
-    y_m: npt.NDArray[np.float64]
-    node_osm_id: npt.NDArray[np.int64]
-    edge_way_id: npt.NDArray[np.int64]
-    geometry_offsets: npt.NDArray[np.int64] | None = field(default=None)
-    geometry_lonlat: npt.NDArray[np.float64] | None = field(default=None)
+    lon: FloatArray
+    lat: FloatArray
+    x_m: FloatArray
+    y_m: FloatArray
+    node_osm_id: IntArray
+    edge_way_id: IntArray
+    geometry_offsets: IntArray | None = field(default=None)
+    geometry_lonlat: FloatArray | None = field(default=None)
 
     def __post_init__(self) -> None:
         n, m = self.lon.shape[0], self.indices.shape[0]

@@ -34,10 +34,10 @@ import re
 from collections.abc import Mapping
 
 import numpy as np
-import numpy.typing as npt
 
 from watchfloor.errors import InvalidInputError
 from watchfloor.roads.graph import ROAD_CLASSES, RoadGraph
+from watchfloor.types import FloatArray
 
 __all__ = [
     "BLUE_LIGHT_CAP_KPH",
@@ -218,7 +218,7 @@ def effective_speed_kph(maxspeed: str | None, road_class: str) -> float:
     return posted_speed_kph(maxspeed, road_class) * EFFECTIVE_FACTOR[road_class]
 
 
-def _per_class(table: Mapping[str, float], what: str) -> npt.NDArray[np.float64]:
+def _per_class(table: Mapping[str, float], what: str) -> FloatArray:
     unknown = sorted(set(table) - set(ROAD_CLASSES))
     if unknown:
         msg = f"unknown road classes {unknown} in {what}; use names from {', '.join(ROAD_CLASSES)}"
@@ -235,7 +235,7 @@ def blue_light_travel_time_s(
     *,
     factors: Mapping[str, float] | None = None,
     caps_kph: Mapping[str, float] | None = None,
-) -> npt.NDArray[np.float64]:
+) -> FloatArray:
     """Return each edge's travel time in seconds for a vehicle on blue lights.
 
     The blue-light speed of an edge is ``min(graph.speed_kph * factor[class],

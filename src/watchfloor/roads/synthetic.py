@@ -35,13 +35,12 @@ from scipy.spatial import Delaunay, cKDTree
 from watchfloor.errors import InvalidInputError
 from watchfloor.geo import bng_to_lonlat
 from watchfloor.roads.graph import ROAD_CLASSES, RoadGraph
+from watchfloor.types import BoolArray, FloatArray, IntArray
 
 __all__ = ["synthetic_county"]
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 _C = {name: i for i, name in enumerate(ROAD_CLASSES)}
 
@@ -73,7 +72,7 @@ class _Builder:
         self.u: list[IntArray] = []
         self.v: list[IntArray] = []
         self.cls: list[npt.NDArray[np.uint8]] = []
-        self.oneway: list[npt.NDArray[np.bool_]] = []
+        self.oneway: list[BoolArray] = []
         self.kph: list[FloatArray] = []
 
     def add_nodes(self, xy: FloatArray) -> IntArray:
@@ -200,7 +199,7 @@ def _delaunay_pairs(points: FloatArray) -> IntArray:
 
 
 def _links(
-    centres: FloatArray, is_town: npt.NDArray[np.bool_], sizes: FloatArray, rng: np.random.Generator
+    centres: FloatArray, is_town: BoolArray, sizes: FloatArray, rng: np.random.Generator
 ) -> tuple[IntArray, IntArray]:
     """Return settlement pairs joined by a rural road and each road's class.
 
@@ -292,7 +291,7 @@ def synthetic_county(n_nodes: int = 200_000, *, seed: int = 0) -> RoadGraph:
     node_of: list[IntArray] = []
     grid_edges: list[IntArray] = []
     grid_cls: list[IntArray] = []
-    grid_town: list[npt.NDArray[np.bool_]] = []
+    grid_town: list[BoolArray] = []
     for i in range(sizes.shape[0]):
         ids, edges, cls = _settlement(
             b, centres_arr[i], int(sizes[i]), spacing_m=spacing[i], town=bool(is_town[i]), rng=rng

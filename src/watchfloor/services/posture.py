@@ -31,11 +31,11 @@ from watchfloor.posture import (
     resolve_playbook,
     shipped_playbooks,
 )
-from watchfloor.posture.calendar import LONDON
 from watchfloor.posture.risk import SLOT_MINUTES, TensionInput
 from watchfloor.services.regions import RegionCache, region_view
 from watchfloor.settings import Settings
 from watchfloor.sites.register import SiteRegister
+from watchfloor.types import LONDON
 
 __all__ = [
     "PostureRun",

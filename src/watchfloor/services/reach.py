@@ -32,17 +32,15 @@ from typing import Any
 
 import contourpy
 import numpy as np
-import numpy.typing as npt
 import shapely
 
 from watchfloor.errors import InvalidInputError
 from watchfloor.geo import bng_to_lonlat
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = ["reach_bands"]
 
 log = logging.getLogger(__name__)
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def reach_bands(
@@ -187,7 +185,7 @@ def _filled(
     # a list of ring offsets into each.
     filled = generator.filled(lower, upper)
     points: list[FloatArray] = list(filled[0])  # type: ignore[arg-type]
-    offsets: list[npt.NDArray[np.int64]] = list(filled[1])  # type: ignore[arg-type]
+    offsets: list[IntArray] = list(filled[1])  # type: ignore[arg-type]
     # Specks and pinholes of a few cells are the grid's noise, not reach: dropped.
     min_area = 16.0 * cell * cell
     polygons = []

@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 
 from watchfloor.errors import InvalidInputError
 from watchfloor.roads.graph import RoadGraph
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = ["SITE_KINDS", "SiteRegister", "snap_to_graph"]
 
@@ -79,14 +80,14 @@ class SiteRegister:
     religion: list[str]
     denomination: list[str]
     osm_type: list[str]
-    osm_id: npt.NDArray[np.int64]
-    lon: npt.NDArray[np.float64]
-    lat: npt.NDArray[np.float64]
-    x_m: npt.NDArray[np.float64]
-    y_m: npt.NDArray[np.float64]
-    node: npt.NDArray[np.int64]
-    snap_m: npt.NDArray[np.float64]
-    members: npt.NDArray[np.int64]
+    osm_id: IntArray
+    lon: FloatArray
+    lat: FloatArray
+    x_m: FloatArray
+    y_m: FloatArray
+    node: IntArray
+    snap_m: FloatArray
+    members: IntArray
 
     def __post_init__(self) -> None:
         n = len(self.site_id)
