@@ -3,6 +3,12 @@
 The model (factors, how they combine, how event factors decay) is described in
 :mod:`watchfloor.posture.risk`; the factors and their defaults are in
 ``defaults.yaml``; playbooks in ``playbooks/*.yaml``.
+
+A pure package: it imports only the foundation (:mod:`watchfloor.errors`,
+:mod:`watchfloor.types`, :mod:`watchfloor.geo`) besides itself, with PyYAML and
+pydantic to read and check its own YAML. It reads no files but its shipped
+defaults and playbooks; a force's files are read by
+:mod:`watchfloor.services.posture` and handed in as text.
 """
 
 from watchfloor.posture.config import Factors, UserEvent, default_factors, factors_from_dict
