@@ -12,6 +12,7 @@ from watchfloor.settings import Settings
 from watchfloor.storage.db import Database, open_database, upgrade_database
 from watchfloor.storage.keys import KeyRing, load_keyring
 from watchfloor.storage.models import User
+from watchfloor.types import Role
 
 SECRET = b"test-secret-key-0123456789abcdef"
 
@@ -53,5 +54,5 @@ def users(database: Database, password_hash: str) -> dict[str, StaffUser]:
             user = User(username=role.replace("_", "-"), role=role, password_hash=password_hash)
             session.add(user)
             session.flush()
-            made[role] = StaffUser(id=user.id, username=user.username, role=role)
+            made[role] = StaffUser(id=user.id, username=user.username, role=Role(role))
     return made

@@ -14,6 +14,7 @@ from watchfloor.services.auth import StaffUser
 from watchfloor.settings import Settings
 from watchfloor.storage.db import Database, open_database, upgrade_database
 from watchfloor.storage.models import Report
+from watchfloor.types import Role
 
 N_REPORTS = 100_000
 QUEUES = ("ct", "hate_crime", "neighbourhood", "prevent")
@@ -66,7 +67,7 @@ def many_reports(database: Database) -> int:
     ("queue", "status"), [("ct", "new"), (None, "new"), (None, None), ("prevent", None)]
 )
 def test_queue_page_uses_an_index_and_no_sort(database, many_reports, queue, status) -> None:
-    reviewer = StaffUser(id=1, username="rita", role="reviewer")
+    reviewer = StaffUser(id=1, username="rita", role=Role.REVIEWER)
     with database.sessions() as session:
         t0 = time.perf_counter()
         first = svc.list_queue(session, reviewer, queue=queue, status=status, limit=100)

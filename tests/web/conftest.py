@@ -21,6 +21,7 @@ from watchfloor.services.auth import StaffUser, hash_password, start_session
 from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import open_database, upgrade_database
 from watchfloor.storage.models import User
+from watchfloor.types import Role
 from watchfloor.web.app import create_app
 from watchfloor.web.security import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
 
@@ -131,7 +132,8 @@ def _staff_logins(
             user = User(username=username, role=role, password_hash=password_hash)
             session.add(user)
             session.flush()
-            token = start_session(session, StaffUser(id=user.id, username=username, role=role))
+            staff_user = StaffUser(id=user.id, username=username, role=Role(role))
+            token = start_session(session, staff_user)
         staff_client = TestClient(client.app, raise_server_exceptions=False)
         opened.append(staff_client)
         csrf_cookie = secrets.token_urlsafe(16)

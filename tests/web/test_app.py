@@ -67,7 +67,8 @@ def test_oversize_body_is_413(client) -> None:
 
 
 def test_rate_limit_per_client_without_keeping_the_address(settings) -> None:
-    app = create_app(settings, options=WebOptions(rate_limit_per_minute=2))
+    # The web options come from the settings (settings.web).
+    app = create_app(settings.model_copy(update={"web": WebOptions(rate_limit_per_minute=2)}))
     with TestClient(app) as limited:
         codes = [limited.post("/api/reports", json={"kind": "x"}).status_code for _ in range(3)]
     assert codes == [422, 422, 429]

@@ -24,6 +24,8 @@ schemas), storage, the settings, :mod:`watchfloor.services.auth` (the staff
 account type) and the foundation; never the web or the CLI. Nothing logs
 report text or reporter identity. The names below are the package's public
 surface: ``from watchfloor.services import reports as svc; svc.submit_report(...)``.
+``svc.triage`` is the function (as before the package); the module is
+``watchfloor.services.reports.triage``, imported by its full name.
 """
 
 from __future__ import annotations

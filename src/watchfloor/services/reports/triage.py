@@ -127,8 +127,7 @@ def load_site_index(settings: Settings, region: str | None) -> SiteIndex:
     """Return the high-risk sites of ``region`` (empty when none is set or built)."""
     if not region:
         return SiteIndex.empty()
-    # Imported here: region loading pulls in scipy and pyarrow, which most starts never need.
-    from watchfloor.services.regions import open_region  # noqa: PLC0415
+    from watchfloor.services.regions import open_region  # noqa: PLC0415 (scipy, pyarrow: seconds)
 
     try:
         loaded = open_region(region, settings)

@@ -285,9 +285,11 @@ def _region_roads(request: Request, region: str) -> _Roads:
     with _ROADS_LOCK:
         cached = getattr(request.app.state, "report_roads", None)
         if cached is None:
-            # Imported here: region loading pulls in scipy, pyarrow and shapely.
-            from watchfloor.services.regions import open_region  # noqa: PLC0415
-            from watchfloor.web.dashboard_layers import basemap_from_graph  # noqa: PLC0415
+            # Region loading pulls in scipy, pyarrow and shapely: only the map needs them.
+            from watchfloor.services.regions import open_region  # noqa: PLC0415 (slow; map only)
+            from watchfloor.web.dashboard_layers import (  # noqa: PLC0415 (slow; map only)
+                basemap_from_graph,
+            )
 
             graph = open_region(region, get_settings(request)).graph
             roads = basemap_from_graph(graph)
