@@ -40,7 +40,7 @@ from watchfloor.services.reports import ReportCreate, submit_report
 from watchfloor.settings import DEFAULT_REGION, Settings, load_settings
 from watchfloor.storage.db import Database, open_database, upgrade_database
 from watchfloor.storage.keys import load_keyring
-from watchfloor.types import LONDON, Role
+from watchfloor.types import LONDON, Role, ThreatLevel
 
 __all__ = ["SPIKE_RATIO", "daily_rate", "register"]
 
@@ -243,7 +243,7 @@ def demo(
             place="Finsbury Park, London",
             at=event_at,
             targeted_community="muslim",
-            threat_level="severe",
+            threat_level=ThreatLevel.SEVERE.value,
             playbook="place-of-worship-attack",
         )
         _step(room, room.declare_event(region.name, event, actor=actor), timings)
@@ -300,7 +300,7 @@ def _create_login(database: Database) -> str:
 
     password = secrets.token_urlsafe(12)
     with database.session() as session:
-        create_user(session, DEMO_USER, role="supervisor", password=password)
+        create_user(session, DEMO_USER, role=Role.SUPERVISOR, password=password)
     return password
 
 

@@ -23,7 +23,7 @@ from watchfloor.services.posture import load_event, parse_local_time
 from watchfloor.services.regions import pick_region
 from watchfloor.settings import DEFAULT_REGION, Settings, load_settings
 from watchfloor.storage.db import open_database, upgrade_database
-from watchfloor.types import Role
+from watchfloor.types import Role, ThreatLevel
 
 __all__ = ["app", "open_room"]
 
@@ -173,7 +173,7 @@ def declare(
 
 @app.command("threat")
 def threat(
-    level: Annotated[str, typer.Argument(help="low, moderate, substantial, severe or critical.")],
+    level: Annotated[str, typer.Argument(help=", ".join(ThreatLevel) + ".")],
     *,
     region: RegionOpt = DEFAULT_REGION,
     as_json: JsonOpt = False,
