@@ -19,7 +19,19 @@ INF = math.inf
 
 def test_public_surface_is_pinned() -> None:
     assert sorted(traveltime.__all__) == sorted(
-        ["DEFAULT_MAX_SNAP_M", "ContractionHierarchy", "Route", "TravelTimeEngine"]
+        [
+            "DEFAULT_MAX_SNAP_M",
+            "ConnectivityCheck",
+            "ContractionHierarchy",
+            "CutOff",
+            "Route",
+            "TravelTimeEngine",
+            "arcs_in_polygon",
+            "arcs_near_point",
+            "arcs_of_ways",
+            "check_arc_ids",
+            "connectivity_after_closure",
+        ]
     )
 
 

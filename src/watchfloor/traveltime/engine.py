@@ -33,6 +33,7 @@ from watchfloor.errors import InvalidInputError
 from watchfloor.geo import bng_to_lonlat, lonlat_to_bng
 from watchfloor.roads.graph import ROAD_CLASSES, RoadGraph
 from watchfloor.traveltime import _dijkstra
+from watchfloor.traveltime.cch import HierarchyTopology
 from watchfloor.traveltime.ch import ContractionHierarchy
 from watchfloor.traveltime.isochrone import isochrone_feature_collection
 from watchfloor.types import FloatArray, IntArray
@@ -174,6 +175,8 @@ class TravelTimeEngine:
         self._kdtree: cKDTree | None = None
         self._kd_nodes: IntArray | None = None
         self._hierarchy: ContractionHierarchy | None = None
+        self._topology: HierarchyTopology | None = None
+        self._closed: IntArray = np.zeros(0, dtype=np.int64)
 
     @classmethod
     def for_walking(
@@ -410,7 +413,9 @@ class TravelTimeEngine:
                 self._weights,
                 x_m=self.graph.x_m,
                 y_m=self.graph.y_m,
+                topology=self._topology,
             )
+            self._topology = self._hierarchy.topology
         return self._hierarchy
 
     def use_hierarchy(self, hierarchy: ContractionHierarchy) -> None:
@@ -422,11 +427,83 @@ class TravelTimeEngine:
             )
             raise InvalidInputError(msg)
         self._hierarchy = hierarchy
+        self._topology = hierarchy.topology
 
     @property
     def has_hierarchy(self) -> bool:
         """Whether a contraction hierarchy is built (matrices of any size then use it)."""
         return self._hierarchy is not None
+
+    # ---------------------------------------------------------------- closures
+
+    @property
+    def closed_arcs(self) -> IntArray:
+        """Return the road-graph edge ids closed in this engine (sorted; empty when none)."""
+        view = self._closed.view()
+        view.flags.writeable = False
+        return view
+
+    def with_closed_arcs(self, arc_ids: npt.ArrayLike) -> TravelTimeEngine:
+        """Return a new engine in which the given road arcs are closed (never used).
+
+        The arcs are edge ids of ``graph`` (see :mod:`watchfloor.traveltime.closures`
+        for arcs inside a polygon, near a point or along named roads); closures add
+        up (arcs already closed here stay closed). The new engine shares the graph,
+        the snapping tree and the hierarchy's order with this one; when this engine
+        has a hierarchy, the new one gets it re-customised at once, partially
+        (only what the closed arcs touch), so its queries run at hierarchy speed.
+        This engine is unchanged: keep it to lift the closure.
+
+        Raises
+        ------
+        InvalidInputError
+            When an id is not an edge of the graph.
+        """
+        ids = self._check_arcs(arc_ids)
+        closed = np.union1d(self._closed, ids).astype(np.int64)
+        if self._edge_origin is None:
+            positions = ids
+        else:
+            origin = np.where(self._edge_origin < 0, -self._edge_origin - 1, self._edge_origin)
+            positions = np.flatnonzero(np.isin(origin, ids))
+        weights = self._weights.copy()
+        weights[positions] = math.inf
+        engine = type(self).__new__(type(self))
+        engine._init_arrays(
+            self.graph,
+            self._indptr,
+            self._indices,
+            weights,
+            self._edge_origin,
+            max_snap_m=self.max_snap_m,
+        )
+        engine._kdtree, engine._kd_nodes = self._kdtree, self._kd_nodes
+        engine._topology = self._topology
+        engine._closed = closed
+        if self._hierarchy is not None:
+            engine._hierarchy = self._hierarchy.customised(weights)
+        log.info(
+            "closed %d road arcs (%d in all); hierarchy %s",
+            ids.shape[0],
+            closed.shape[0],
+            "re-customised" if engine._hierarchy is not None else "not built yet",
+        )
+        return engine
+
+    def _check_arcs(self, arc_ids: npt.ArrayLike) -> IntArray:
+        arr = np.atleast_1d(np.asarray(arc_ids))
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+            msg = f"arc ids must be a 1-d list of integer edge ids, got {arr.dtype} {arr.shape}"
+            raise InvalidInputError(msg)
+        arr = arr.astype(np.int64)
+        bad = (arr < 0) | (arr >= self.graph.n_edges)
+        if bad.any():
+            msg = (
+                f"arc id {int(arr[bad][0])} is not a road of this graph (ids run "
+                f"0..{self.graph.n_edges - 1}); select arcs with watchfloor.traveltime.closures"
+            )
+            raise InvalidInputError(msg)
+        return np.unique(arr)
 
     def matrix(
         self,
