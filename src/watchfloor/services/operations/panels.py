@@ -20,12 +20,12 @@ from watchfloor.services.arv import dispatch_advice as rank_units
 from watchfloor.services.cache import BoundedCache
 from watchfloor.services.operations.plans import JsonDict
 from watchfloor.services.operations.room import OperationsRoom, watch_report_clusters
-from watchfloor.services.operations.situation import Actor, event_payload
+from watchfloor.services.operations.situation import Actor, event_payload, playbook_names
 from watchfloor.services.operations.store import report_queues
 from watchfloor.services.operations.views import log_entry_json, plan_diff_json
-from watchfloor.services.regions import region_engine, region_view
+from watchfloor.services.regions import built_regions, region_engine, region_view
 from watchfloor.storage.db import Database
-from watchfloor.types import LONDON
+from watchfloor.types import LONDON, ThreatLevel
 
 __all__ = [
     "DEFAULT_MESSAGE",
@@ -33,8 +33,10 @@ __all__ = [
     "REPORT_WATCH_INTERVAL_S",
     "SHIFT_KEYS",
     "community_update",
+    "dashboard_page",
     "dashboard_status",
     "dispatch_advice",
+    "regions_status",
     "status_json",
     "unit_briefing",
 ]
@@ -67,6 +69,44 @@ _PUBLIC_KINDS = {
     "school": "schools",
     "hospital": "hospitals",
 }
+
+
+def dashboard_page(room: OperationsRoom, region: str) -> JsonDict:
+    """Return what the dashboard page of ``region`` starts with.
+
+    The region's title, the built regions, the map bounds, the threat level
+    and the levels to choose from, the playbooks, the local time (for the
+    event form) and the public message to edit (the default before one is
+    published).
+    """
+    message = room.published_message(region)
+    return {
+        "region": region,
+        "region_title": region.replace("-", " ").title(),
+        "regions": built_regions(room.settings),
+        "bounds": region_view(room.settings, region).bounds,
+        "threat_level": room.situation(region).threat_level,
+        "threat_levels": [level.value for level in ThreatLevel],
+        "playbooks": playbook_names(room.settings),
+        "now_local": room.now().astimezone(LONDON).strftime("%Y-%m-%dT%H:%M"),
+        "message_text": message.text if message else DEFAULT_MESSAGE,
+    }
+
+
+def regions_status(room: OperationsRoom) -> list[JsonDict]:
+    """Return each built region with its threat level and the plan in force (id and time)."""
+    out = []
+    for name in built_regions(room.settings):
+        plan = room.plan(name)
+        out.append(
+            {
+                "region": name,
+                "threat_level": room.situation(name).threat_level,
+                "plan_id": plan.plan_id if plan else None,
+                "plan_created_at": plan.created_at.isoformat() if plan else None,
+            }
+        )
+    return out
 
 
 #: Least time between two looks for report clusters of one region (seconds).

@@ -27,7 +27,6 @@ from watchfloor.errors import InvalidInputError, PermissionDeniedError
 from watchfloor.services import operations as ops
 from watchfloor.services import regions
 from watchfloor.services.auth import StaffUser
-from watchfloor.types import LONDON, ThreatLevel
 from watchfloor.web import dashboard_layers as layers
 from watchfloor.web.deps import CurrentUser, get_database
 from watchfloor.web.templating import render
@@ -170,21 +169,12 @@ def dashboard_page(
 ) -> Response:
     """Return the operations-room page of ``region`` (default: the first built region)."""
     name = regions.pick_region(room.settings, region)
-    view = regions.region_view(room.settings, name)
-    situation = room.situation(name)
-    message = room.published_message(name)
+    page = ops.dashboard_page(room, name)
     context = {
-        "region": name,
-        "region_title": name.replace("-", " ").title(),
-        "regions": regions.built_regions(room.settings),
-        "bounds_json": json.dumps(view.bounds),
-        "threat_level": situation.threat_level,
-        "threat_levels": [level.value for level in ThreatLevel],
-        "playbooks": ops.playbook_names(room.settings),
+        **page,
+        "bounds_json": json.dumps(page["bounds"]),
         "can_plan": _actor(user).can_plan(),
         "user_name": f"{user.username} ({user.role})",
-        "now_local": room.now().astimezone(LONDON).strftime("%Y-%m-%dT%H:%M"),
-        "message_text": message.text if message else ops.DEFAULT_MESSAGE,
         "static": "/static",
     }
     return render(request, "dashboard.html", context)
@@ -237,18 +227,7 @@ def community_page(request: Request, room: Room, region: str | None = None) -> R
 @router.get("/api/ops/regions", tags=["operations"])
 def api_regions(user: OpsUser, room: Room) -> list[dict[str, Any]]:
     """Return the built regions with their plan status."""
-    out = []
-    for name in regions.built_regions(room.settings):
-        plan = room.plan(name)
-        out.append(
-            {
-                "region": name,
-                "threat_level": room.situation(name).threat_level,
-                "plan_id": plan.plan_id if plan else None,
-                "plan_created_at": plan.created_at.isoformat() if plan else None,
-            }
-        )
-    return out
+    return ops.regions_status(room)
 
 
 @router.get("/api/ops/alerts", tags=["operations"])
