@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import State
 
 from watchfloor.errors import TooManyRequestsError
 from watchfloor.services.reports import ReportWriter, SiteIndex, load_site_index
@@ -66,7 +67,7 @@ ReportingDep = Annotated[Reporting, Depends(get_reporting)]
 _writer_lock = threading.Lock()
 
 
-def report_writer(state: Any) -> ReportWriter:
+def report_writer(state: State) -> ReportWriter:
     """Return the app's report writer (group commit), started on first use."""
     writer: ReportWriter | None = getattr(state, "report_writer", None)
     if writer is None:
@@ -86,7 +87,7 @@ def report_writer(state: Any) -> ReportWriter:
     return writer
 
 
-def stop_report_writer(state: Any) -> None:
+def stop_report_writer(state: State) -> None:
     """Store what the app's report writer holds, then stop it (when it was started)."""
     writer: ReportWriter | None = getattr(state, "report_writer", None)
     if writer is not None:
