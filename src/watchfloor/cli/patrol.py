@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -123,9 +123,18 @@ def plan(
     if as_json:
         print_json(data)
         return
+    _print_plan(data, n_units=units)
+    if out is not None:
+        console.print(f"routes written to {out}")
+    if written:
+        console.print(f"briefings written to {briefing}")
+
+
+def _print_plan(data: dict[str, Any], *, n_units: int) -> None:
+    """Print a plan's headline figures and one row per unit's route."""
     console.print(
         f"[bold]{data['region']}[/] shift {data['shift']['start']} - {data['shift']['end']}: "
-        f"{units} units, seed {data['seed']}"
+        f"{n_units} units, seed {data['seed']}"
     )
     best = data["attacker_best_response"]
     console.print(
@@ -161,7 +170,3 @@ def plan(
     console.print(table)
     if data["excluded_sites"]:
         console.print(f"{len(data['excluded_sites'])} site(s) without road access left out")
-    if out is not None:
-        console.print(f"routes written to {out}")
-    if written:
-        console.print(f"briefings written to {briefing}")
