@@ -304,3 +304,26 @@ def test_bad_input_says_what_to_change() -> None:
     clash = [Pin("V0", 0, HOUR, 2 * HOUR), Pin("V0", 1, 1.5 * HOUR, 2.5 * HOUR)]
     with pytest.raises(InfeasibleError, match="overlap"):
         solve_patrol_game(value, 0.25 * value, pins=clash, **inst)
+
+
+def test_levels_optimise_below_a_floor() -> None:
+    # Two units, one slot with one tick, sites A (10, covered 8), B (5, 0), C (4, 0), all a
+    # minute from the base. Level 1 is 8: A must be visited for sure (10 - 2 c_A >= 8), and
+    # any use of the second unit keeps it. Level 2 spends the second unit on B and C:
+    # 5 (1 - c_B) = 4 (1 - c_C) with c_B + c_C = 1 -> c_B = 5/9, level 2 = 20/9.
+    travel = np.full((4, 4), 60.0)
+    np.fill_diagonal(travel, 0.0)
+    units = [PatrolUnit(f"U{k}", "vehicle", 3, 3, -300.0, HOUR) for k in range(2)]
+    plan = solve_patrol_game(
+        [[10.0], [5.0], [4.0]],
+        [[8.0], [0.0], [0.0]],
+        slot_start_s=[0.0],
+        slot_length_s=HOUR,
+        travel_time_s={"vehicle": travel},
+        units=units,
+        tick_s=HOUR,
+    )
+    assert plan.guarantee == pytest.approx(8.0)
+    assert plan.level_guarantees[:2] == pytest.approx((8.0, 20 / 9))
+    np.testing.assert_allclose(plan.coverage[:, 0], [1.0, 5 / 9, 4 / 9], atol=1e-7)
+    assert plan.status == "optimal"

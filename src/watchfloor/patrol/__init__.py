@@ -13,6 +13,8 @@
   and the site-slots no unit can reach in time.
 * :mod:`~watchfloor.patrol.colgen`: the certified plan: column generation over joint
   rotas from today's mixture to a requested gap (:func:`solve_patrol_game`).
+* :mod:`~watchfloor.patrol.levels`: the lexicographic min-max over coverage columns
+  (the plan is never indifferent above its guarantee).
 * :mod:`~watchfloor.patrol.handover`: the next shift's units start where the last
   shift's routes leave them.
 * :mod:`~watchfloor.patrol.mixture`: the schedule LP mixed with greedy joint rotas.

@@ -26,10 +26,11 @@ Every round's duals also give a Lagrangian bound ``sum y A^u - sum_k P_k(y D)``
 (see :mod:`~watchfloor.patrol.certificate`); the plan stops when its guarantee
 over the coverable site-slots is within ``target_gap`` of the best bound, or
 when ``time_limit_s`` CPU seconds are spent. Site-slots no unit can reach in
-time are reported on their own (level 0) and do not flatten the objective: the
-plan minimises the best response among the coverable ones (level 1), then
-takes the most risk away overall with no component drawn too often (level 2,
-as :func:`~watchfloor.patrol.mixture.mix_with_rotas`).
+time are reported on their own and do not flatten the objective: the plan
+minimises the best response among the coverable ones (level 1), then among
+those not held at level 1 (level 2), and so on (:mod:`~watchfloor.patrol.levels`,
+with the sequential oracle pricing each level), and last takes the most risk
+away with no component drawn too often, every level kept.
 
 The search starts from today's plan (the schedule LP mixed with greedy joint
 rotas) or from a given ``warm_start``, so it is never worse than that plan.
@@ -61,13 +62,8 @@ from watchfloor.patrol.certificate import (
     relative_gap,
     route_game_from_arrays,
 )
-from watchfloor.patrol.mixture import (
-    JointRota,
-    PatrolMixture,
-    mix_with_rotas,
-    mixture_master,
-    second_stage_weights,
-)
+from watchfloor.patrol.levels import lexicographic_weights, spread_weights
+from watchfloor.patrol.mixture import JointRota, PatrolMixture, mix_with_rotas, mixture_master
 from watchfloor.patrol.schedule import PatrolSchedule, PatrolUnit, Pin, solve_patrol_schedule
 from watchfloor.types import FloatArray, IntArray
 
@@ -169,6 +165,7 @@ def _finish(
     status: CertificateStatus,
     calls: int,
     elapsed_s: float,
+    levels: tuple[float, ...] = (),
 ) -> PatrolMixture:
     a_u = game.attacker_uncovered
     d = game.deterrence
@@ -209,6 +206,7 @@ def _finish(
         coverable_guarantee=z1,
         uncoverable=game.uncoverable,
         certificate=cert,
+        level_guarantees=levels,
     )
 
 
@@ -220,6 +218,7 @@ def _improve(
     time_limit_s: float,
     max_weight: float,
     certificate_share: float,
+    n_levels: int,
 ) -> PatrolMixture:
     """Return ``base`` improved by column generation and certified (CPU-time budget)."""
     t0 = time.process_time()
@@ -279,21 +278,17 @@ def _improve(
                 break
     lam = np.zeros(len(columns))
     lam[0] = 1.0
+    levels: tuple[float, ...] = ()
     if targets.size:
-        lam, z, _ = mixture_master(
-            a_u.ravel()[targets], d.ravel()[targets], [c[targets] for c in columns]
+        lam, levels = _lexicographic(
+            game,
+            targets,
+            rotas,
+            columns,
+            n_levels=n_levels,
+            max_weight=max_weight,
+            deadline_s=t0 + time_limit_s,
         )
-        for cap in (max_weight, 0.5, 1.0):
-            second = second_stage_weights(
-                a_u.ravel()[targets],
-                d.ravel()[targets],
-                [c[targets] for c in columns],
-                z_star=z,
-                cap=cap,
-            )
-            if second is not None:
-                lam = second
-                break
     return _finish(
         game,
         base,
@@ -305,7 +300,52 @@ def _improve(
         status=status,
         calls=calls,
         elapsed_s=time.process_time() - t0,
+        levels=levels,
     )
+
+
+def _lexicographic(
+    game: RouteGame,
+    targets: IntArray,
+    rotas: list[JointRota],
+    columns: list[FloatArray],
+    *,
+    n_levels: int,
+    max_weight: float,
+    deadline_s: float,
+) -> tuple[FloatArray, tuple[float, ...]]:
+    """Return weights over ``columns`` (grown in place with ``rotas``) and the levels."""
+    shape = game.attacker_uncovered.shape
+    a_w = game.attacker_uncovered.ravel()[targets]
+    d_w = game.deterrence.ravel()[targets]
+
+    def price(weight: FloatArray) -> FloatArray | None:
+        full = np.zeros(shape[0] * shape[1])
+        full[targets] = weight
+        rota = _sequential_rota(game, full.reshape(shape))
+        if any(np.array_equal(rota.hit, r.hit) for r in rotas):
+            return None
+        rotas.append(rota)
+        columns.append(rota.hit.ravel().astype(np.float64))
+        out: FloatArray = columns[-1][targets]
+        return out
+
+    plan = lexicographic_weights(
+        a_w,
+        d_w,
+        np.column_stack([c[targets] for c in columns]),
+        n_levels=n_levels,
+        price=price,
+        deadline_s=deadline_s,
+    )
+    lam = plan.weights
+    caps = np.where(np.isfinite(plan.caps), plan.caps, plan.levels[-1] + 1e-9)
+    for cap in (max_weight, 0.5, 1.0):
+        spread = spread_weights(a_w, d_w, plan.columns, caps, cap=cap)
+        if spread is not None:
+            lam = spread
+            break
+    return lam, plan.levels
 
 
 def certify_mixture(
@@ -354,6 +394,7 @@ def solve_patrol_game(
     time_limit_s: float = 10.0,
     warm_start: PatrolMixture | PatrolSchedule | None = None,
     max_weight: float = 0.25,
+    n_levels: int = 4,
     site_names: Sequence[str] | None = None,
 ) -> PatrolMixture:
     """Return a certified patrol plan: a mixture within ``target_gap`` of the best possible.
@@ -377,8 +418,11 @@ def solve_patrol_game(
         Today's plan to start from (a mixture, or a schedule LP to mix);
         solved here when ``None``.
     max_weight
-        Level 2: no component drawn with a larger probability when the
-        guarantee allows it.
+        No component drawn with a larger probability when the levels allow it.
+    n_levels
+        Lexicographic levels to optimise (:mod:`~watchfloor.patrol.levels`):
+        the best response among coverable site-slots, then among those not
+        held at it, ...
 
     Returns
     -------
@@ -462,6 +506,7 @@ def solve_patrol_game(
         time_limit_s=max(0.05, left),
         max_weight=max_weight,
         certificate_share=0.5,
+        n_levels=n_levels,
     )
     if not np.isfinite(plan.guarantee):
         msg = f"no patrol plan found in {time_limit_s:.1f} s; raise time_limit_s"

@@ -103,6 +103,9 @@ class PatrolMixture:
         Site-slots no unit can visit in time, with why, most valuable first.
     certificate : Certificate or None
         The relaxation behind ``lower_bound``.
+    level_guarantees : tuple of float
+        Lexicographic levels among coverable site-slots: the best response, then
+        the best among the site-slots not held at it, ... (empty: not computed).
     """
 
     status: str
@@ -121,6 +124,7 @@ class PatrolMixture:
     coverable_guarantee: float = float("nan")
     uncoverable: tuple[Uncoverable, ...] = ()
     certificate: Certificate | None = field(default=None, repr=False)
+    level_guarantees: tuple[float, ...] = ()
 
     @property
     def coverage(self) -> FloatArray:
