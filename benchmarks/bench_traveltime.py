@@ -52,6 +52,8 @@ import networkx as nx
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra as scipy_dijkstra
 
 from watchfloor.roads.graph import RoadGraph
 from watchfloor.roads.synthetic import synthetic_county
@@ -82,6 +84,22 @@ def check(name: str, got: np.ndarray, want: np.ndarray, *, atol: float = 1e-6) -
     err = float(np.abs(got[fin] - want[fin]).max()) if fin.any() else 0.0
     if err > atol:
         raise SystemExit(f"{name}: differs from ours by {err:.3g} s")
+
+
+def reference_rows(
+    ip: np.ndarray, ix: np.ndarray, w: np.ndarray, sources: np.ndarray
+) -> np.ndarray:
+    """Return scipy's plain Dijkstra rows (closed ``inf`` arcs dropped, parallel arcs: lightest)."""
+    n = ip.shape[0] - 1
+    tails = np.repeat(np.arange(n), np.diff(ip))
+    keep = np.isfinite(w) & (tails != ix)
+    t, h, x = tails[keep], ix[keep].astype(np.int64), np.where(w[keep] > 0, w[keep], 1e-12)
+    order = np.lexsort((x, h, t))
+    t, h, x = t[order], h[order], x[order]
+    first = np.ones(t.shape[0], dtype=bool)
+    first[1:] = (t[1:] != t[:-1]) | (h[1:] != h[:-1])
+    mat = csr_matrix((x[first], (t[first], h[first])), shape=(n, n))
+    return np.asarray(scipy_dijkstra(mat, indices=sources))
 
 
 # ----------------------------------------------------------------------------- peers
@@ -198,12 +216,15 @@ def memory_child(library: str, path: str) -> None:
     indptr, x, y = z["indptr"], z["x"], z["y"]
     # The libraries are imported at the top, and our compiled kernels are loaded from
     # numba's cache by a run on a 2-node graph: only what the graph itself costs is counted.
-    if library == "ours":
-        TravelTimeEngine(_tiny_graph()).many_to_all(np.array([0, 1]))
+    if library.startswith("ours"):
+        tiny = TravelTimeEngine(_tiny_graph())
+        tiny.many_to_all(np.array([0, 1]))
+        tiny.hierarchy()
+        tiny.many_to_all(np.array([0, 1]))
 
     base = _status_mib("VmRSS")
     sources = np.linspace(0, n - 1, 40).astype(np.int64)
-    if library == "ours":
+    if library.startswith("ours"):
         zeros = np.zeros(n)
         graph = RoadGraph(
             indptr=indptr,
@@ -219,7 +240,15 @@ def memory_child(library: str, path: str) -> None:
             node_osm_id=np.arange(n, dtype=np.int64),
             edge_way_id=np.zeros(w.shape[0], dtype=np.int64),
         )
-        TravelTimeEngine(graph).many_to_all(sources)
+        engine = TravelTimeEngine(graph)
+        if library == "ours-cch":
+            engine.hierarchy()
+        engine.many_to_all(sources)
+    elif library in CCH_PEERS:
+        lonlat = {"lat": z["lat"], "lon": z["lon"]}
+        ghost = type("G", (), {"n_nodes": n, **lonlat})()
+        peer = CCH_PEERS[library](tails, heads, integer_ms(w), ghost)
+        peer.matrix(sources, np.arange(n))
     elif library == "networkx":
         NetworkxPeer(tails, heads, w, n).rows(sources[:4], None)
     else:
@@ -384,7 +413,227 @@ def bench_graph(cases: Cases, label: str, graph: RoadGraph, *, quick: bool, mem_
         )
 
 
-def bench_build(cases: Cases, data_dir: Path | None) -> RoadGraph | None:
+# ----------------------------------------------------------------------------- CCH peers
+
+#: RoutingKit's "no arc" weight (both bindings): a closed arc gets it.
+RK_INF = 2**31 - 1
+
+
+def integer_ms(w: np.ndarray) -> np.ndarray:
+    """Return the weights in whole milliseconds (the CCH peers take unsigned integers)."""
+    return np.round(np.asarray(w, dtype=float) * 1000.0).astype(np.int64)
+
+
+class RoutingKitCchPeer:
+    """``routingkit-cch`` (Rust/C++ bindings of RoutingKit's CCH): lists in, lists out."""
+
+    name = "routingkit-cch"
+
+    def __init__(self, tails: np.ndarray, heads: np.ndarray, w_ms: np.ndarray, graph: RoadGraph):
+        rkc = importlib.import_module("routingkit_cch")
+        self.rkc = rkc
+        n = graph.n_nodes
+        t0 = time.perf_counter()
+        tl, hl = tails.tolist(), heads.tolist()
+        order = rkc.compute_order_inertial(n, tl, hl, graph.lat.tolist(), graph.lon.tolist())
+        self.cch = rkc.CCH(order, tl, hl, False)
+        t1 = time.perf_counter()
+        self.metric = rkc.CCHMetric(self.cch, w_ms.tolist())
+        t2 = time.perf_counter()
+        self.order_s, self.customise_s = t1 - t0, t2 - t1
+        self.n = n
+
+    def recustomise(self, w_ms: np.ndarray) -> float:
+        t0 = time.perf_counter()
+        self.metric.reset(w_ms.tolist())
+        return time.perf_counter() - t0
+
+    def close(self, arcs: np.ndarray) -> float:
+        t0 = time.perf_counter()
+        updater = self.rkc.CCHMetricPartialUpdater(self.cch)
+        updater.apply(self.metric, {int(a): RK_INF for a in arcs})
+        return time.perf_counter() - t0
+
+    def matrix(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        otm = self.rkc.CCHOneToMany(self.metric, targets.tolist())
+        rows = [otm.distances_from(int(s)) for s in sources.tolist()]
+        del otm
+        out = np.array([[np.inf if d is None else d for d in r] for r in rows], dtype=float)
+        return out / 1000.0
+
+
+class PyRoutingKitPeer:
+    """``pyroutingkit`` (pybind11 bindings of RoutingKit's CCH): numpy in, numpy out."""
+
+    name = "pyroutingkit"
+
+    def __init__(self, tails: np.ndarray, heads: np.ndarray, w_ms: np.ndarray, graph: RoadGraph):
+        prk = importlib.import_module("pyroutingkit")
+        self.prk = prk
+        n = graph.n_nodes
+        t0 = time.perf_counter()
+        self.topo = prk.CCHTopology()
+        self.topo.build(
+            tails.astype(np.uint32),
+            heads.astype(np.uint32),
+            graph.lat.astype(np.float32),
+            graph.lon.astype(np.float32),
+            n,
+        )
+        t1 = time.perf_counter()
+        self.metric = prk.CCHMetric(self.topo)
+        self.metric.customize(w_ms.astype(np.uint32))
+        t2 = time.perf_counter()
+        self.order_s, self.customise_s = t1 - t0, t2 - t1
+        self.n = n
+
+    def recustomise(self, w_ms: np.ndarray) -> float:
+        t0 = time.perf_counter()
+        self.metric.customize(w_ms.astype(np.uint32))
+        return time.perf_counter() - t0
+
+    def close(self, arcs: np.ndarray) -> float:
+        t0 = time.perf_counter()
+        self.metric.update_weights(
+            arcs.astype(np.uint32), np.full(arcs.shape[0], self.prk.INF_WEIGHT, dtype=np.uint32)
+        )
+        return time.perf_counter() - t0
+
+    def matrix(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        got = self.metric.distances_many_to_many(
+            sources.astype(np.uint32), targets.astype(np.uint32)
+        )
+        got = np.asarray(got)
+        return np.where(got >= self.prk.INF_WEIGHT, np.inf, got / 1000.0)
+
+
+CCH_PEERS = {"routingkit-cch": RoutingKitCchPeer, "pyroutingkit": PyRoutingKitPeer}
+
+
+def cordon_arcs(graph: RoadGraph, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Return ``k`` arcs around one random place, as a cordon closes them."""
+    centre = int(rng.integers(0, graph.n_nodes))
+    tails = graph.edge_tails()
+    mid_x = (graph.x_m[tails] + graph.x_m[graph.indices]) / 2
+    mid_y = (graph.y_m[tails] + graph.y_m[graph.indices]) / 2
+    d = np.hypot(mid_x - graph.x_m[centre], mid_y - graph.y_m[centre])
+    return np.sort(np.argsort(d, kind="stable")[:k]).astype(np.int64)
+
+
+def bench_cch_peers(
+    cases: Cases, label: str, graph: RoadGraph, *, quick: bool, mem_dir: Path
+) -> None:
+    """Ours against the RoutingKit CCH bindings, all on the same whole-millisecond weights."""
+    available = [p for p in CCH_PEERS if importlib.util.find_spec(p.replace("-", "_"))]
+    if not available:
+        console.log("routingkit-cch / pyroutingkit not installed (pip install -e '.[bench]')")
+        return
+    w_ms = integer_ms(graph.travel_time_s)
+    engine = TravelTimeEngine(graph, weights=w_ms / 1000.0)
+    ip, ix, w = engine.csr()
+    n = engine.n_nodes
+    tails = np.repeat(np.arange(n), np.diff(ip))
+    heads = ix.astype(np.int64)
+    rng = np.random.default_rng(7)
+    engine.matrix([0, 1], [2, 3], method="dijkstra")  # compile before timing
+    TravelTimeEngine(_tiny_graph()).with_closed_arcs([0]).hierarchy()
+
+    t_pre, ch = timed(engine.hierarchy)
+    topo_s, cust_s = ch.topology.build_s, ch.customise_s
+    t_cust, _ = timed(lambda: ch.topology.customise(w), repeat=2)
+    peers: dict[str, Any] = {}
+    for name in available:
+        peer = CCH_PEERS[name](tails, heads, w_ms, graph)
+        peers[name] = peer
+        note = (
+            f"ours: order+contraction {topo_s:.2f} s + customisation {cust_s:.2f} s; "
+            f"{name}: order+contraction {peer.order_s:.2f} s + "
+            f"customisation {peer.customise_s:.2f} s"
+        )
+        cases.add("preprocessing", label, t_pre, name, peer.order_s + peer.customise_s, note=note)
+        t_peer = min(peer.recustomise(w_ms) for _ in range(2))
+        cases.add("customisation", label, t_cust, name, t_peer, note="full re-customisation")
+
+    every = np.arange(n, dtype=np.int64)
+    one = rng.integers(0, n, 1)
+    forty = rng.integers(0, n, 40)
+    sizes = (100,) if quick else (100, 1000)
+    queries: list[tuple[str, np.ndarray, np.ndarray, str]] = [
+        ("one_to_all", one, every, "ours PHAST; peers pin all nodes as targets"),
+        ("forty_to_all", forty, every, "ours PHAST; peers pin all nodes as targets"),
+    ]
+    for size in sizes:
+        queries.append(
+            (f"matrix_{size}x{size}", rng.integers(0, n, size), rng.integers(0, n, size), "")
+        )
+    results: dict[str, np.ndarray] = {}
+    for name, src, tgt, note in queries:
+
+        def fn(src: np.ndarray = src, tgt: np.ndarray = tgt) -> np.ndarray:
+            if tgt is every:
+                return engine.many_to_all(src)
+            return engine.matrix(src, tgt, method="ch")
+
+        ours, want = timed(fn, repeat=3)
+        results[name] = want
+        ref = reference_rows(ip, ix, w, src[: min(5, src.shape[0])])
+        check(f"ours {name} vs scipy", want[: ref.shape[0]], ref[:, tgt])
+        for pname, peer in peers.items():
+            t, got = timed(lambda peer=peer, src=src, tgt=tgt: peer.matrix(src, tgt))
+            check(f"{pname} {name}", got, want)
+            cases.add(name, label, ours, pname, t, note=note)
+
+    # A closure of 50 arcs around one place: re-customise, then the same 100 x 100 matrix.
+    arcs = cordon_arcs(graph, 50, rng)
+    src, tgt = rng.integers(0, n, 100), rng.integers(0, n, 100)
+    t_close, closed = timed(lambda: engine.with_closed_arcs(arcs))
+    want = closed.matrix(src, tgt, method="ch")
+    keep = np.ones(w.shape[0], dtype=bool)
+    keep[arcs] = False
+    w_closed = np.where(keep, w, np.inf)
+    ref = reference_rows(ip, ix, w_closed, src[:5])[:, tgt]
+    check("ours after closure vs Dijkstra", want[:5], ref)
+    for pname, peer in peers.items():
+        t_peer = peer.close(arcs)
+        check(f"{pname} after closure", peer.matrix(src, tgt), want)
+        cases.add(
+            "closure_50_arcs",
+            label,
+            t_close,
+            pname,
+            t_peer,
+            note=(
+                "ours: with_closed_arcs (partial re-customisation "
+                f"{closed.hierarchy().customise_s:.3f} s); peer: its partial update"
+            ),
+        )
+
+    path = mem_dir / f"{label}-ms.npz"
+    np.savez(
+        path,
+        tails=tails,
+        heads=heads,
+        w=w,
+        n=n,
+        indptr=ip,
+        x=graph.x_m,
+        y=graph.y_m,
+        lat=graph.lat,
+        lon=graph.lon,
+    )
+    ours_mib = measure_memory("ours-cch", str(path))
+    for pname in peers:
+        cases.add(
+            "peak_memory",
+            label,
+            ours_mib,
+            pname,
+            measure_memory(pname, str(path)),
+            note="MiB added (RSS) by building the hierarchy and running forty_to_all",
+        )
+
+
+def bench_build(cases: Cases, data_dir: Path | None, *, peers: bool = True) -> RoadGraph | None:
     """Build Rutland with ours (and load it with pyrosm/osmnx when installed); return its graph."""
     if data_dir is None or not (data_dir / RUTLAND_PBF).is_file():
         console.log("WATCHFLOOR_DATA_DIR does not hold the Rutland extract: skipping Rutland")
@@ -395,6 +644,8 @@ def bench_build(cases: Cases, data_dir: Path | None) -> RoadGraph | None:
         build_region(pbf, name="warmup", settings=settings)
         t, region = timed(lambda: build_region(pbf, name="rutland", settings=settings))
     note = f"{region.graph.n_nodes:,} nodes, {len(region.sites):,} sites"
+    if not peers:
+        return region.graph
     if importlib.util.find_spec("pyrosm") is not None:
         pyrosm = importlib.import_module("pyrosm")
 
@@ -450,6 +701,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small synthetic graph, fewer runs")
     parser.add_argument("--nodes", type=int, default=200_000, help="synthetic graph size")
     parser.add_argument("--no-rutland", action="store_true", help="skip the Rutland graph")
+    parser.add_argument(
+        "--peers",
+        choices=("all", "cch"),
+        default="all",
+        help="all peers, or only the CCH peers (routingkit-cch, pyroutingkit)",
+    )
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -459,14 +716,18 @@ def main() -> None:
     data = os.environ.get("WATCHFLOOR_DATA_DIR")
     nodes = 20_000 if args.quick else args.nodes
     with tempfile.TemporaryDirectory() as tmp:
+        graphs: list[tuple[str, RoadGraph]] = []
         if not args.no_rutland:
-            rutland = bench_build(cases, Path(data) if data else None)
+            rutland = bench_build(cases, Path(data) if data else None, peers=args.peers == "all")
             if rutland is not None:
-                bench_graph(cases, "rutland", rutland, quick=args.quick, mem_dir=Path(tmp))
+                graphs.append(("rutland", rutland))
         t, county = timed(lambda: synthetic_county(nodes, seed=0))
         console.log(f"synthetic county of {county.n_nodes:,} nodes generated in {t:.1f} s")
-        label = f"synthetic-{round(county.n_nodes / 1000)}k"
-        bench_graph(cases, label, county, quick=args.quick, mem_dir=Path(tmp))
+        graphs.append((f"synthetic-{round(county.n_nodes / 1000)}k", county))
+        for label, graph in graphs:
+            if args.peers == "all":
+                bench_graph(cases, label, graph, quick=args.quick, mem_dir=Path(tmp))
+            bench_cch_peers(cases, label, graph, quick=args.quick, mem_dir=Path(tmp))
     print_table(cases)
     if args.json:
         print(json.dumps({"cases": cases.rows}))
