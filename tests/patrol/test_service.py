@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import watchfloor.services.patrol as patrol_service
 from watchfloor.cli.main import app
 from watchfloor.errors import InfeasibleError, InvalidInputError
 from watchfloor.services.patrol import (
@@ -269,3 +270,24 @@ def test_cli_plan_on_rutland(
     )
     assert result.exit_code == 2
     assert "before it starts" in result.output
+
+
+def test_patrol_service_public_surface_is_pinned() -> None:
+    assert set(patrol_service.__all__) == {
+        "DEFAULT_DETERRENCE",
+        "GAME_COLUMNS",
+        "PatrolPlan",
+        "PinRequest",
+        "game_from_csv_text",
+        "game_solution_to_dict",
+        "parse_pin",
+        "parse_shift",
+        "plan_for_region",
+        "plan_patrols",
+        "plan_to_dict",
+        "plan_to_geojson",
+        "solve_game_csv",
+        "write_briefings",
+        "write_geojson",
+    }
+    assert all(getattr(patrol_service, name) is not None for name in patrol_service.__all__)
