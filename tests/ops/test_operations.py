@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,11 +21,12 @@ from watchfloor.errors import (
     PermissionDeniedError,
 )
 from watchfloor.services import operations as ops
-from watchfloor.services.regions import pick_region, region_view
+from watchfloor.services.regions import RegionCache, pick_region, region_view
 from watchfloor.services.reports import ReportCreate, submit_report
 from watchfloor.settings import Settings
 from watchfloor.storage.db import open_database, upgrade_database
 from watchfloor.storage.keys import KeyRing
+from watchfloor.storage.regions import Region
 
 # Friday 19 June 2026, 12:00 UTC (13:00 in London): the day shift 06:00-14:00 local.
 NOW = datetime(2026, 6, 19, 12, 0, tzinfo=UTC)
@@ -437,3 +439,29 @@ def test_a_cluster_of_reports_near_a_site_raises_an_alert_and_replans(
     # The same cluster is not alerted twice in its window.
     assert ops.watch_report_clusters(room, database, "rutland", now=NOW) == []
     database.dispose()
+
+
+def test_the_region_is_read_once_for_declare_and_two_replans(
+    rutland_region: Region, region_settings: Settings
+) -> None:
+    # Every read of the region (checking the event against its data time, each
+    # plan's load) goes through the room's region cache: one read for three plans.
+    reads: list[Path] = []
+
+    def loader(folder: Path) -> Region:
+        reads.append(folder)
+        return rutland_region
+
+    room = ops.OperationsRoom(
+        region_settings, clock=lambda: NOW, config=SMALL, regions=RegionCache(loader=loader)
+    )
+    try:
+        for job in (
+            room.declare_event("rutland", attack(), actor=SUPERVISOR),
+            room.replan("rutland", actor=SUPERVISOR),
+            room.set_threat_level("rutland", "critical", actor=SUPERVISOR),
+        ):
+            assert room.wait(job.job_id)["status"] == "done"
+    finally:
+        room.close()
+    assert [p.name for p in reads] == ["rutland"]

@@ -84,7 +84,7 @@ def dashboard_page(room: OperationsRoom, region: str) -> JsonDict:
         "region": region,
         "region_title": region.replace("-", " ").title(),
         "regions": built_regions(room.settings),
-        "bounds": region_view(room.settings, region).bounds,
+        "bounds": region_view(room.settings, region, regions=room.regions).bounds,
         "threat_level": room.situation(region).threat_level,
         "threat_levels": [level.value for level in ThreatLevel],
         "playbooks": playbook_names(room.settings),
@@ -351,7 +351,7 @@ def dispatch_advice(
         msg = f"region {region!r} has no ARV placement yet; declare an event or re-plan first"
         raise NotFoundError(msg)
     # An unknown unit in ``busy`` is refused by the ranking itself (services.arv).
-    view = region_view(room.settings, region)
+    view = region_view(room.settings, region, regions=room.regions)
     west, south, east, north = view.bbox
     margin = 0.05
     if not (west - margin <= lon <= east + margin and south - margin <= lat <= north + margin):

@@ -61,7 +61,7 @@ from watchfloor.services.operations.stages import RoomConfig, default_builder
 from watchfloor.services.operations.state import RoomState
 from watchfloor.services.operations.store import OpsStore, recent_report_points
 from watchfloor.services.operations.worker import ReplanWorker
-from watchfloor.services.regions import region_view
+from watchfloor.services.regions import RegionCache, region_view
 from watchfloor.settings import Settings
 from watchfloor.storage.db import Database
 from watchfloor.types import Role
@@ -94,6 +94,9 @@ class OperationsRoom:
         them in memory only.
     config
         Patrol units, ARVs, standards and solver limits of a re-plan.
+    regions
+        The region cache every read of a region goes through; the process's
+        own unless given (a test injects one with a counting loader).
     """
 
     def __init__(
@@ -104,8 +107,10 @@ class OperationsRoom:
         clock: Callable[[], datetime] | None = None,
         store: OpsStore | None = None,
         config: RoomConfig | None = None,
+        regions: RegionCache | None = None,
     ) -> None:
         self.settings = settings
+        self.regions = regions
         self.config = config or RoomConfig()
         self._clock = clock if clock is not None else (lambda: datetime.now(UTC))
         self._store = store
@@ -241,7 +246,7 @@ class OperationsRoom:
                 "declare events that have happened"
             )
             raise InvalidInputError(msg)
-        data_from = region_data_time(self.settings, region)
+        data_from = region_data_time(self.settings, region, regions=self.regions)
         if data_from is not None and at < data_from:
             msg = (
                 f"the event time {at.isoformat()} is before region {region!r}'s map data "
@@ -265,7 +270,7 @@ class OperationsRoom:
         """Change the national threat level used for ``region`` and submit a re-plan."""
         self._authorise(actor, region)
         value = check_threat_level(level)
-        region_data_time(self.settings, region)
+        region_data_time(self.settings, region, regions=self.regions)
         self._record(
             region,
             "threat",
@@ -287,7 +292,7 @@ class OperationsRoom:
         if not entry.name.strip():
             msg = "a calendar entry needs a name, e.g. 'Oakham v Stamford, Oakham FC'"
             raise InvalidInputError(msg)
-        region_data_time(self.settings, region)
+        region_data_time(self.settings, region, regions=self.regions)
         entry = replace(entry, start=start, end=end)
         payload = {
             "name": entry.name,
@@ -324,7 +329,7 @@ class OperationsRoom:
     def replan(self, region: str, *, actor: Actor, reason: str = "manual re-plan") -> Job:
         """Submit a re-plan of ``region`` with its current situation."""
         self._authorise(actor, region)
-        region_data_time(self.settings, region)
+        region_data_time(self.settings, region, regions=self.regions)
         return self._submit(region, reason)
 
     def publish_message(self, region: str, text: str, *, actor: Actor) -> PublicMessage:
@@ -366,7 +371,7 @@ class OperationsRoom:
     def _default_builder(
         self, settings: Settings, situation: Situation, now: datetime, timer: Timer
     ) -> PlanBody:
-        return default_builder(settings, situation, now, timer, self.config)
+        return default_builder(settings, situation, now, timer, self.config, regions=self.regions)
 
     def close(self) -> None:
         """Stop the background worker after the running job."""
@@ -445,7 +450,7 @@ def watch_report_clusters(
     A site is alerted once per window. Returns the re-plan jobs submitted.
     """
     moment = now or room.now()
-    view = region_view(room.settings, region)
+    view = region_view(room.settings, region, regions=room.regions)
     points = recent_report_points(database, view.bbox, since=moment - CLUSTER_WINDOW, until=moment)
     if len(points) < CLUSTER_MIN_REPORTS:
         return []

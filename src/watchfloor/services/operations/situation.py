@@ -24,7 +24,7 @@ from watchfloor.errors import InvalidInputError
 from watchfloor.posture import resolve_playbook
 from watchfloor.posture.event import Event, event_from_dict
 from watchfloor.services.posture import available_playbooks
-from watchfloor.services.regions import region_view
+from watchfloor.services.regions import RegionCache, region_view
 from watchfloor.settings import Settings
 from watchfloor.types import LONDON, Role, ThreatLevel
 
@@ -283,15 +283,19 @@ def event_from_payload(p: dict[str, Any]) -> EventDeclaration:
     )
 
 
-def region_data_time(settings: Settings, name: str) -> datetime | None:
+def region_data_time(
+    settings: Settings, name: str, *, regions: RegionCache | None = None
+) -> datetime | None:
     """Return when the region's map data was captured (OSM timestamp), or None.
+
+    ``regions`` is the region cache to read through (the process's own unless given).
 
     Raises
     ------
     NotFoundError
         When the region is not built.
     """
-    meta = region_view(settings, name).region.meta
+    meta = region_view(settings, name, regions=regions).region.meta
     stamp = str(meta.get("osm_replication_timestamp") or "")
     if not stamp:
         return None

@@ -53,7 +53,7 @@ from watchfloor.services.operations.views import (
 from watchfloor.services.patrol import PatrolPlan, plan_for_region, plan_to_dict
 from watchfloor.services.posture import available_playbooks
 from watchfloor.services.reach import reach_bands
-from watchfloor.services.regions import RegionView, region_view
+from watchfloor.services.regions import RegionCache, RegionView, region_view
 from watchfloor.settings import Settings
 from watchfloor.sites.register import SiteRegister
 from watchfloor.storage.regions import Region
@@ -124,13 +124,17 @@ def default_builder(
     now: datetime,
     timer: Timer,
     config: RoomConfig | None = None,
+    *,
+    regions: RegionCache | None = None,
 ) -> PlanBody:
     """Return a plan body: posture, patrols for this and the next shift, ARV bases.
 
-    A step that fails raises, and the room keeps the last good plan.
+    The region is read through ``regions`` (the process's region cache unless
+    given), once per region and rebuild. A step that fails raises, and the
+    room keeps the last good plan.
     """
     with timer.step("load_region"):
-        view = region_view(settings, situation.region)
+        view = region_view(settings, situation.region, regions=regions)
     shifts = tuple(iter_shifts(now, 2))
     stage = StageInput(settings, view, situation, shifts, now, timer, config or RoomConfig())
     posture = posture_stage(stage)
