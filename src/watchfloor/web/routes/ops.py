@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -27,6 +26,8 @@ from watchfloor.errors import InvalidInputError, PermissionDeniedError
 from watchfloor.services import operations as ops
 from watchfloor.services import regions
 from watchfloor.services.auth import StaffUser
+from watchfloor.services.cache import BoundedCache
+from watchfloor.storage.files import atomic_write_bytes
 from watchfloor.web import dashboard_layers as layers
 from watchfloor.web.deps import CurrentUser, get_database
 from watchfloor.web.templating import render
@@ -484,11 +485,12 @@ def _encoded_response(
     return Response(body.raw, media_type=media_type, headers=headers)
 
 
-_CACHE_LOCK = threading.Lock()
-_BASEMAPS: dict[tuple[str, int], _Encoded] = {}
+#: Encoded basemaps by (region path, region mtime): one per region and rebuild.
+_BASEMAPS: BoundedCache[tuple[str, int], _Encoded] = BoundedCache(8, name="encoded basemaps")
 #: Encoded plan layers by (region path, region mtime, plan id, shift); the newest few kept.
-_PLAN_LAYERS: OrderedDict[tuple[str, int, str, str], _Encoded] = OrderedDict()
-_PLAN_LAYERS_KEPT = 16
+_PLAN_LAYERS: BoundedCache[tuple[str, int, str, str], _Encoded] = BoundedCache(
+    16, name="encoded plan layers"
+)
 
 
 def _basemap(room: ops.OperationsRoom, region: str) -> _Encoded:
@@ -497,26 +499,20 @@ def _basemap(room: ops.OperationsRoom, region: str) -> _Encoded:
     tag = f"roads-{view.mtime_ns}"
     # Kept on disk too: a restarted server does not simplify a county's roads again.
     path = room.settings.cache_dir / "dashboard" / f"{region}-{tag}.json.gz"
-    with _CACHE_LOCK:
-        cached = _BASEMAPS.get(key)
+    cached = _BASEMAPS.get(key)
     if cached is None and path.is_file():
         gz = path.read_bytes()
         cached = _Encoded(raw=gzip.decompress(gz), gz=gz, etag=f'"{tag}"')
-        with _CACHE_LOCK:
-            _BASEMAPS[key] = cached
+        _BASEMAPS.put(key, cached)
     if cached is None:
         t0 = time.perf_counter()
         roads = layers.basemap_from_graph(view.region.graph)
         drawn = {f["properties"]["group"] for f in roads["features"]}
         roads["minor_deferred"] = "minor" not in drawn
         cached = _Encoded.of(roads, tag=tag)
-        with _CACHE_LOCK:
-            _BASEMAPS[key] = cached
+        _BASEMAPS.put(key, cached)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{threading.get_ident()}.part")
-            partial.write_bytes(cached.gz)
-            partial.replace(path)
+            atomic_write_bytes(path, cached.gz)
         except OSError as exc:  # a read-only data home still serves from memory
             log.warning("dashboard: could not keep the roads of %s on disk (%s)", region, exc)
         log.info(
@@ -534,17 +530,12 @@ def _plan_layers(room: ops.OperationsRoom, region: str, shift: str) -> _Encoded:
     plan = room.plan(region)
     plan_id = plan.plan_id if plan is not None else "none"
     key = (str(view.region.path), view.mtime_ns, plan_id, shift)
-    with _CACHE_LOCK:
-        cached = _PLAN_LAYERS.get(key)
-        if cached is not None:
-            _PLAN_LAYERS.move_to_end(key)
-            return cached
+    cached = _PLAN_LAYERS.get(key)
+    if cached is not None:
+        return cached
     data = layers.plan_layers(view.region.sites, plan.body if plan else None, shift=shift)
     data["plan_id"] = plan.plan_id if plan is not None else None
     data["shift"] = shift
     cached = _Encoded.of(data, tag=f"{plan_id}-{shift}-{view.mtime_ns}")
-    with _CACHE_LOCK:
-        _PLAN_LAYERS[key] = cached
-        while len(_PLAN_LAYERS) > _PLAN_LAYERS_KEPT:
-            _PLAN_LAYERS.popitem(last=False)
+    _PLAN_LAYERS.put(key, cached)
     return cached
