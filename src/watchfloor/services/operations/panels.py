@@ -32,6 +32,7 @@ __all__ = [
     "REPORTING_LINES",
     "REPORT_WATCH_INTERVAL_S",
     "SHIFT_KEYS",
+    "arv_base_positions",
     "community_update",
     "dashboard_page",
     "dashboard_status",
@@ -331,6 +332,13 @@ def community_update(room: OperationsRoom, region: str) -> JsonDict:
         "lines": REPORTING_LINES,
         "threat_level": room.situation(region).threat_level,
     }
+
+
+def arv_base_positions(room: OperationsRoom, region: str) -> dict[str, tuple[float, float]]:
+    """Return ``{unit: (lon, lat)}`` of the ARV bases in the plan in force (empty before one)."""
+    plan = room.plan(region)
+    bases: list[JsonDict] = plan.body.arv.get("bases", []) if plan is not None else []
+    return {str(b["unit"]): (float(b["lon"]), float(b["lat"])) for b in bases}
 
 
 def dispatch_advice(

@@ -127,11 +127,7 @@ def _unit_time_cache(request: Request, region: str, engine: TravelTimeEngine) ->
 def _positions(room: ops.OperationsRoom, region: str, units: list[UnitIn]) -> PlanUnits:
     """The units as a plan; units without a position take their base in the plan in force."""
     missing = [u for u in units if u.lon is None]
-    bases: dict[str, dict[str, Any]] = {}
-    if missing:
-        plan = room.plan(region)
-        arv = plan.body.arv if plan is not None else {}
-        bases = {str(b["unit"]): b for b in arv.get("bases", [])}
+    bases = ops.arv_base_positions(room, region) if missing else {}
     lon, lat = [], []
     for i, u in enumerate(units):
         if u.lon is not None and u.lat is not None:
@@ -146,8 +142,8 @@ def _positions(room: ops.OperationsRoom, region: str, units: list[UnitIn]) -> Pl
                 f"({known})"
             )
             raise FieldError(msg, field=f"units[{i}].unit")
-        lon.append(float(base["lon"]))
-        lat.append(float(base["lat"]))
+        lon.append(base[0])
+        lat.append(base[1])
     return PlanUnits(
         unit=tuple(u.unit for u in units),
         lon=np.array(lon, dtype=np.float64),
