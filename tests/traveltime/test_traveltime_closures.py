@@ -128,6 +128,8 @@ def test_partial_customisation_equals_a_full_one(graph: RoadGraph, data: st.Data
     full = ch.topology.customise(new_w)
     np.testing.assert_array_equal(partial.fw, full.fw)
     np.testing.assert_array_equal(partial.bw, full.bw)
+    np.testing.assert_array_equal(partial.pf, full.pf)
+    np.testing.assert_array_equal(partial.pb, full.pb)
     np.testing.assert_array_equal(partial.up_weights, full.up_weights)
     np.testing.assert_array_equal(partial.down_weights, full.down_weights)
 

@@ -207,6 +207,58 @@ def _perfect(up_ptr: IntArray, up_head: Int32Array, fw: FloatArray, bw: FloatArr
 
 
 @jit
+def _perfect_partial(  # noqa: PLR0917 (numba kernels take positional arrays)
+    up_ptr: IntArray,
+    up_head: Int32Array,
+    fw: FloatArray,
+    bw: FloatArray,
+    pf: FloatArray,
+    pb: FloatArray,
+    basic_changed: BoolArray,
+) -> int:
+    """Redo perfect customisation (``pf`` / ``pb``, previous values in) where it may change.
+
+    Node ``v`` is redone when one of its own edges changed basic weight, or
+    when a node above it in its clique (``U(v)``) had a perfect weight change:
+    those are the only values ``v``'s triangles read. Returns the nodes redone.
+    """
+    n = up_ptr.shape[0] - 1
+    moved = np.zeros(n, dtype=np.bool_)
+    n_redone = 0
+    for v in range(n - 1, -1, -1):
+        start = up_ptr[v]
+        end = up_ptr[v + 1]
+        redo = basic_changed[v]
+        if not redo:
+            for i in range(start, end):
+                if moved[up_head[i]]:
+                    redo = True
+                    break
+        if not redo:
+            continue
+        n_redone += 1
+        old_f = pf[start:end].copy()
+        old_b = pb[start:end].copy()
+        pf[start:end] = fw[start:end]
+        pb[start:end] = bw[start:end]
+        for i in range(start, end):
+            k = up_ptr[up_head[i]]
+            for j in range(i + 1, end):
+                w = up_head[j]
+                while up_head[k] != w:
+                    k += 1
+                pf[i] = min(pf[i], pf[j] + pb[k])
+                pb[i] = min(pb[i], pf[k] + pb[j])
+                pf[j] = min(pf[j], pf[i] + pf[k])
+                pb[j] = min(pb[j], pb[k] + pb[i])
+        for i in range(start, end):
+            if pf[i] != old_f[i - start] or pb[i] != old_b[i - start]:
+                moved[v] = True
+                break
+    return n_redone
+
+
+@jit
 def _partial(  # noqa: PLR0917 (numba kernels take positional arrays)
     up_ptr: IntArray,
     up_head: Int32Array,
@@ -282,6 +334,67 @@ def _partial(  # noqa: PLR0917 (numba kernels take positional arrays)
     return n_done
 
 
+@jit
+def _split_query_arcs(  # noqa: PLR0917 (numba kernels take positional arrays)
+    up_ptr: IntArray,
+    up_head: Int32Array,
+    fw: FloatArray,
+    bw: FloatArray,
+    pf: FloatArray,
+    pb: FloatArray,
+) -> tuple[IntArray, Int32Array, FloatArray, IntArray, Int32Array, FloatArray]:
+    """Return the upward and downward query CSRs: the arcs whose perfect weight is the basic one."""
+    n = up_ptr.shape[0] - 1
+    m = up_head.shape[0]
+    u_ptr = np.zeros(n + 1, dtype=np.int64)
+    d_ptr = np.zeros(n + 1, dtype=np.int64)
+    u_idx = np.empty(m, dtype=np.int32)
+    d_idx = np.empty(m, dtype=np.int32)
+    u_w = np.empty(m, dtype=np.float64)
+    d_w = np.empty(m, dtype=np.float64)
+    nu = 0
+    nd = 0
+    for v in range(n):
+        for e in range(up_ptr[v], up_ptr[v + 1]):
+            if pf[e] == fw[e] and pf[e] < np.inf:
+                u_idx[nu] = up_head[e]
+                u_w[nu] = pf[e]
+                nu += 1
+            if pb[e] == bw[e] and pb[e] < np.inf:
+                d_idx[nd] = up_head[e]
+                d_w[nd] = pb[e]
+                nd += 1
+        u_ptr[v + 1] = nu
+        d_ptr[v + 1] = nd
+    return u_ptr, u_idx[:nu].copy(), u_w[:nu].copy(), d_ptr, d_idx[:nd].copy(), d_w[:nd].copy()
+
+
+@jit
+def _lower_index(
+    up_ptr: IntArray, up_head: Int32Array
+) -> tuple[Int32Array, IntArray, Int32Array, IntArray]:
+    """Return ``(up_tail, dn_ptr, dn_node, dn_edge)``: each node's lower neighbours, sorted."""
+    n = up_ptr.shape[0] - 1
+    m = up_head.shape[0]
+    up_tail = np.empty(m, dtype=np.int32)
+    dn_ptr = np.zeros(n + 1, dtype=np.int64)
+    for v in range(n):
+        for e in range(up_ptr[v], up_ptr[v + 1]):
+            up_tail[e] = v
+            dn_ptr[up_head[e] + 1] += 1
+    for v in range(n):
+        dn_ptr[v + 1] += dn_ptr[v]
+    fill = dn_ptr[:-1].copy()
+    dn_node = np.empty(m, dtype=np.int32)
+    dn_edge = np.empty(m, dtype=np.int64)
+    for e in range(m):  # edges run by lower end, so each list comes out sorted
+        b = up_head[e]
+        dn_node[fill[b]] = up_tail[e]
+        dn_edge[fill[b]] = e
+        fill[b] += 1
+    return up_tail, dn_ptr, dn_node, dn_edge
+
+
 # ----------------------------------------------------------------------------- classes
 
 
@@ -293,6 +406,8 @@ class CustomisedWeights:
     ----------
     fw, bw : float64[n_cch_edges]
         Basic-customised upward / downward weights of every topology edge.
+    pf, pb : float64[n_cch_edges]
+        The same after perfect customisation (true distances between the ends).
     up_indptr, up_indices, up_weights
         Query CSR, in rank numbers: row ``a`` holds arcs ``a -> b`` (``b > a``)
         that perfect customisation kept.
@@ -304,6 +419,8 @@ class CustomisedWeights:
 
     fw: FloatArray
     bw: FloatArray
+    pf: FloatArray
+    pb: FloatArray
     up_indptr: IntArray
     up_indices: Int32Array
     up_weights: FloatArray
@@ -418,13 +535,8 @@ class HierarchyTopology:
             self.__dict__.get("_partial_arrays")
         )
         if cached is None:
-            n, m = self.n_nodes, self.n_edges
-            up_tail = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.up_ptr))
-            order = np.argsort(self.up_head, kind="stable")  # by higher end, then lower end
-            dn_ptr = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(np.bincount(self.up_head, minlength=n), out=dn_ptr[1:])
-            dn_node = up_tail[order]
-            dn_edge = order.astype(np.int64)
+            m = self.n_edges
+            up_tail, dn_ptr, dn_node, dn_edge = _lower_index(self.up_ptr, self.up_head)
             arcs = np.flatnonzero(self.arc_edge >= 0)
             by_edge = arcs[np.argsort(self.arc_edge[arcs], kind="stable")]
             edge_arc_ptr = np.zeros(m + 1, dtype=np.int64)
@@ -440,26 +552,24 @@ class HierarchyTopology:
             raise InvalidInputError(msg)
         return w
 
-    def _finish(self, fw: FloatArray, bw: FloatArray, start: float) -> CustomisedWeights:
-        pf, pb = fw.copy(), bw.copy()
-        _perfect(self.up_ptr, self.up_head, pf, pb)
-        keep_f = (pf == fw) & np.isfinite(pf)
-        keep_b = (pb == bw) & np.isfinite(pb)
-        n = self.n_nodes
-        tail = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.up_ptr))
-        up_ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(tail[keep_f], minlength=n), out=up_ptr[1:])
-        dn_ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(tail[keep_b], minlength=n), out=dn_ptr[1:])
+    def _query_graph(
+        self, fw: FloatArray, bw: FloatArray, pf: FloatArray, pb: FloatArray, start: float
+    ) -> CustomisedWeights:
+        """Return the customisation with its query graph: arcs perfect customisation kept."""
+        up_ptr, up_idx, up_w, dn_ptr, dn_idx, dn_w = _split_query_arcs(
+            self.up_ptr, self.up_head, fw, bw, pf, pb
+        )
         return CustomisedWeights(
             fw=fw,
             bw=bw,
+            pf=pf,
+            pb=pb,
             up_indptr=up_ptr,
-            up_indices=self.up_head[keep_f],
-            up_weights=pf[keep_f],
+            up_indices=up_idx,
+            up_weights=up_w,
             down_indptr=dn_ptr,
-            down_indices=self.up_head[keep_b],
-            down_weights=pb[keep_b],
+            down_indices=dn_idx,
+            down_weights=dn_w,
             customise_s=time.perf_counter() - start,
         )
 
@@ -470,7 +580,9 @@ class HierarchyTopology:
         fw = np.empty(self.n_edges, dtype=np.float64)
         bw = np.empty(self.n_edges, dtype=np.float64)
         _basic(self.up_ptr, self.up_head, self.arc_edge, self.arc_up, w, fw, bw)
-        return self._finish(fw, bw, start)
+        pf, pb = fw.copy(), bw.copy()
+        _perfect(self.up_ptr, self.up_head, pf, pb)
+        return self._query_graph(fw, bw, pf, pb, start)
 
     def recustomise(
         self, base: CustomisedWeights, weights: FloatArray, changed_arcs: IntArray
@@ -490,5 +602,15 @@ class HierarchyTopology:
             self.up_ptr, self.up_head, up_tail, dn_ptr, dn_node, dn_edge, edge_arc_ptr,
             edge_arcs, self.arc_up, w, fw, bw, edges,
         )  # fmt: skip
-        log.debug("partial customisation: %d edges recomputed", n_done)
-        return self._finish(fw, bw, start)
+        moved = (fw != base.fw) | (bw != base.bw)
+        basic_changed = np.zeros(self.n_nodes, dtype=np.bool_)
+        basic_changed[up_tail[moved]] = True
+        pf, pb = base.pf.copy(), base.pb.copy()
+        n_redone = _perfect_partial(self.up_ptr, self.up_head, fw, bw, pf, pb, basic_changed)
+        log.debug(
+            "partial customisation: %d edges recomputed, %d of %d nodes re-perfected",
+            n_done,
+            n_redone,
+            self.n_nodes,
+        )
+        return self._query_graph(fw, bw, pf, pb, start)

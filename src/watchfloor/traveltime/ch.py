@@ -525,6 +525,8 @@ class ContractionHierarchy:
                 topology_build_s=np.float64(t.build_s),
                 fw=m.fw,
                 bw=m.bw,
+                pf=m.pf,
+                pb=m.pb,
                 up_indptr=m.up_indptr,
                 up_indices=m.up_indices,
                 up_weights=m.up_weights,
@@ -563,6 +565,8 @@ class ContractionHierarchy:
                 metric = CustomisedWeights(
                     fw=z["fw"],
                     bw=z["bw"],
+                    pf=z["pf"],
+                    pb=z["pb"],
                     up_indptr=z["up_indptr"],
                     up_indices=z["up_indices"],
                     up_weights=z["up_weights"],
