@@ -80,3 +80,20 @@ def test_a_public_message_has_a_json_form() -> None:
         "created_at": "2026-06-19T12:00:00+00:00",
         "published_at": "2026-06-19T12:00:00+00:00",
     }
+
+
+#: The package's modules in the order its front door lists them.
+ORDER = ("situation", "plans", "views", "store", "stages", "state", "worker", "room", "panels")
+
+
+def test_each_module_imports_only_those_listed_before_it() -> None:
+    # So the package has no import cycle, and a reader knows where a new function goes.
+    assert {p.stem for p in PACKAGE.glob("*.py")} == {*ORDER, "__init__"}
+    prefix = "watchfloor.services.operations."
+    for k, name in enumerate(ORDER):
+        used = {
+            m.removeprefix(prefix)
+            for m in _imported_modules(PACKAGE / f"{name}.py")
+            if m.startswith(prefix)
+        }
+        assert used <= set(ORDER[:k]), (name, used - set(ORDER[:k]))

@@ -8,8 +8,9 @@ Modules, in the order they import each other (no module imports one below it):
 - ``views``: the JSON form of those values, both ways (the only serialiser of a body);
 - ``store``: the operations tables and the dashboard's reads of reports (the only SQL);
 - ``stages``: posture -> patrols -> ARV bases, and ``default_builder`` that runs them;
-- ``state`` and ``room``: the room's memory and the ``OperationsRoom`` that changes it
-  and re-plans in the background;
+- ``state``, ``worker`` and ``room``: the room's memory, the background worker that
+  runs one re-plan at a time, and the ``OperationsRoom`` whose commands change the
+  situation and submit re-plans;
 - ``panels``: what the dashboard, a unit's briefing and the public page show.
 
 May import the foundation, the pure solvers, ``storage``, and the ``regions``,
