@@ -1,6 +1,12 @@
 """Community tension: scan statistics, control charts, baselines, alerts and levels.
 
-Pure numerical code over arrays: no files, database, settings or clock.
+Pure numerical code over arrays: no files, database, settings or clock. It may
+import only the foundation (:mod:`watchfloor.errors`, :mod:`watchfloor.types`).
+``scan`` holds the public space-time scans (their numba kernels in the private
+``_kernels`` and ``_retrospective``), ``baseline`` and ``charts`` the per-area
+models and control charts, ``alerts`` the alerts, reasons and levels, and
+``detect`` the detectors behind one signature and the registry a stored scan
+runs (:data:`~watchfloor.tension.detect.DETECTORS`).
 """
 
 from watchfloor.tension.alerts import (

@@ -51,6 +51,7 @@ from scipy.stats import chi2, nbinom, norm, poisson
 from scipy.stats import t as student_t
 
 from watchfloor.errors import InvalidInputError
+from watchfloor.types import FloatArray, IntArray
 
 __all__ = [
     "DailyBaseline",
@@ -62,8 +63,6 @@ __all__ = [
     "fit_daily_baseline",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 _POWERS = {"2/3": 2 / 3, "1/2": 0.5, "none": 1.0}
 
 

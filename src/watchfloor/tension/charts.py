@@ -35,11 +35,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.stats import norm
 
 from watchfloor.errors import InvalidInputError
+from watchfloor.types import BoolArray, FloatArray
 
 __all__ = ["ChartResult", "cusum", "ears"]
-
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)

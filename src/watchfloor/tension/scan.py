@@ -63,6 +63,10 @@ most likely cluster is always reported and a secondary cluster only when its
 LLR is at least 0.001 and, with replicates, its p-value is below 1 (some
 replicate's maximum stayed below its LLR); without replicates at most 10
 clusters are listed.
+The numba kernels these scans call live in :mod:`watchfloor.tension._kernels`
+(prospective permutation and Poisson) and :mod:`watchfloor.tension._retrospective`
+(retrospective); this module validates the input, lays out the arrays, picks a
+kernel and reports the clusters.
 """
 
 from __future__ import annotations
