@@ -327,3 +327,69 @@ def test_levels_optimise_below_a_floor() -> None:
     assert plan.level_guarantees[:2] == pytest.approx((8.0, 20 / 9))
     np.testing.assert_allclose(plan.coverage[:, 0], [1.0, 5 / 9, 4 / 9], atol=1e-7)
     assert plan.status == "optimal"
+
+
+def test_bound_on_consecutive_visits_and_its_price() -> None:
+    # One unit, one site a minute from the base, three one-hour slots with one tick each,
+    # value 9, covered 0. Unbounded the unit stays: guarantee 0. At most two visits in a
+    # row: two of the three slots, 2/3 each, guarantee 3 (the price of the bound: 3);
+    # at most one: 1/3 each, guarantee 6.
+    travel = np.array([[0.0, 60.0], [60.0, 0.0]])
+    kw = {
+        "slot_start_s": [0.0, HOUR, 2 * HOUR],
+        "slot_length_s": HOUR,
+        "travel_time_s": {"vehicle": travel},
+        "units": [PatrolUnit("U1", "vehicle", 1, 1, -300.0, 3 * HOUR)],
+        "tick_s": HOUR,
+    }
+    value = np.full((1, 3), 9.0)
+    free = solve_patrol_game(value, 0 * value, **kw)
+    assert free.guarantee == pytest.approx(0.0)
+    for max_run, expected in ((2, 3.0), (1, 6.0)):
+        plan = solve_patrol_game(value, 0 * value, max_consecutive_visits=max_run, **kw)
+        assert plan.guarantee == pytest.approx(expected)
+        assert plan.lower_bound == pytest.approx(expected)
+        assert plan.lp_weight == 0.0
+        for rota in plan.rotas:
+            assert len(rota.stops[0]) <= max_run
+    with pytest.raises(InvalidInputError, match="max_consecutive_visits"):
+        solve_patrol_game(value, 0 * value, max_consecutive_visits=0, **kw)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([None, 1, 2]))
+def test_best_route_matches_enumeration(seed: int, max_run: int | None) -> None:
+    rng = np.random.default_rng(seed)
+    n_sites, n_slots, per_slot = int(rng.integers(1, 4)), int(rng.integers(1, 4)), 2
+    xy = rng.uniform(0, 4000, (n_sites + 1, 2))
+    travel = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) / 10.0
+    ticks = np.arange(n_slots * per_slot) * (HOUR / per_slot)
+    tick_slot = np.arange(ticks.size) // per_slot
+    weight = rng.uniform(0, 1, (n_sites, n_slots)) * (rng.random((n_sites, n_slots)) < 0.8)
+    start = -float(rng.uniform(0, 900))
+    anchors = ((n_sites, start, start, -1), (n_sites, n_slots * HOUR, n_slots * HOUR, -1))
+
+    def runs_ok(route: list[tuple[int, int]]) -> bool:
+        run, last = 0, -1
+        for j, _ in route:
+            run = run + 1 if j == last else 1
+            last = j
+            if max_run is not None and run > max_run:
+                return False
+        return True
+
+    routes = _brute_routes(n_sites, anchors, travel, ticks, tick_slot, 600.0)
+    best = max(sum(weight[j, tick_slot[q]] for j, q in r) for r in routes if runs_ok(r))
+    got = best_route(
+        weight,
+        anchors=anchors,
+        travel_time_s=travel,
+        tick_time_s=ticks,
+        tick_slot=tick_slot,
+        dwell_s=600.0,
+        max_run=max_run,
+    )
+    assert got.value == pytest.approx(best)
+    visits = list(zip(got.site.tolist(), got.tick.tolist(), strict=True))
+    assert runs_ok(visits)
+    assert got.value == pytest.approx(sum(weight[j, tick_slot[q]] for j, q in visits))

@@ -53,6 +53,7 @@ from typing import Literal
 import highspy
 import numpy as np
 
+from watchfloor.errors import InvalidInputError
 from watchfloor.patrol.game import minimal_attacker_utility
 from watchfloor.patrol.routes import Anchor, BestRoute, best_route, reachable_site_slots
 from watchfloor.patrol.schedule import (
@@ -80,6 +81,8 @@ log = logging.getLogger(__name__)
 
 #: A plan is called optimal only when its relative gap is below this.
 OPTIMAL_GAP = 1e-4
+#: With a bound on consecutive visits, the route bound prices over every site up to this many.
+EXACT_RUN_SITES = 300
 CertificateStatus = Literal["optimal", "gap_bounded", "time_limit"]
 
 
@@ -122,6 +125,7 @@ class RouteGame:
     group_anchors: tuple[tuple[Anchor, ...], ...]
     reachable: BoolArray
     uncoverable: tuple[Uncoverable, ...]
+    max_run: int | None = None
 
     @property
     def deterrence(self) -> FloatArray:
@@ -147,17 +151,48 @@ class RouteGame:
         fixed = ~self.coverable
         return float(self.fixed_utility[fixed].max()) if fixed.any() else -np.inf
 
-    def price(self, group: int, weight: FloatArray, *, sites: IntArray | None = None) -> BestRoute:
-        """Return the best route of one unit of ``group`` for site-slot ``weight``."""
+    def price(
+        self,
+        group: int,
+        weight: FloatArray,
+        *,
+        sites: IntArray | None = None,
+        for_bound: bool = False,
+    ) -> BestRoute:
+        """Return the best route of one unit of ``group`` for site-slot ``weight``.
+
+        Without a bound on consecutive visits the sites of positive weight are
+        enough (exact: see :mod:`~watchfloor.patrol.routes`). With one, a visit to
+        a site of no weight can break a run, so: for a bound (``for_bound``) the
+        route is priced over every site when there are at most
+        ``EXACT_RUN_SITES``, else without the run limit (an over-estimate: the
+        bound stays valid); for a plan, over the weighted sites and each one's
+        nearest other site (a feasible route, possibly not the best).
+        """
         unit = self.units[self.group_members[group][0]]
+        travel = self.travel_time_s[unit.mode]
+        max_run = self.max_run
+        if max_run is not None:
+            n_sites = weight.shape[0]
+            positive = np.flatnonzero((weight > 0).any(axis=1))
+            if for_bound:
+                if n_sites <= EXACT_RUN_SITES:
+                    sites = np.arange(n_sites, dtype=np.int64)
+                else:
+                    max_run = None
+            elif positive.size:
+                near = travel[np.ix_(positive, np.arange(n_sites))].copy()
+                near[np.arange(positive.size), positive] = np.inf
+                sites = np.union1d(positive, np.argmin(near, axis=1)).astype(np.int64)
         return best_route(
             weight,
             anchors=self.group_anchors[group],
-            travel_time_s=self.travel_time_s[unit.mode],
+            travel_time_s=travel,
             tick_time_s=self.tick_time_s,
             tick_slot=self.tick_slot,
             dwell_s=self.dwell_s,
             sites=sites,
+            max_run=max_run,
         )
 
 
@@ -194,16 +229,29 @@ def route_game_from_arrays(
     tick_s: float = 1800.0,
     dwell_s: float = 600.0,
     site_names: Sequence[str] | None = None,
+    max_consecutive_visits: int | None = None,
 ) -> RouteGame:
     """Return the validated route game of a schedule problem (the same arguments).
+
+    ``max_consecutive_visits`` bounds how many visits in a row (one per slot)
+    one unit may make to one site (``None``: no bound).
 
     Raises
     ------
     InvalidInputError
-        Malformed arrays, zero units, a shift shorter than one visit.
+        Malformed arrays, zero units, a shift shorter than one visit, a bound on
+        consecutive visits under 1.
     InfeasibleError
         Pins that cannot all be honoured (the message says which and why).
     """
+    if max_consecutive_visits is not None and (
+        isinstance(max_consecutive_visits, bool) or int(max_consecutive_visits) < 1
+    ):
+        msg = (
+            f"max_consecutive_visits must be a whole number of at least 1 or None "
+            f"(got {max_consecutive_visits!r})"
+        )
+        raise InvalidInputError(msg)
     a_u = np.asarray(attacker_uncovered, dtype=np.float64)
     a_c = np.asarray(attacker_covered, dtype=np.float64)
     starts = np.asarray(slot_start_s, dtype=np.float64).reshape(-1)
@@ -279,6 +327,7 @@ def route_game_from_arrays(
         group_anchors=tuple(anchors_of[k] for k in groups),
         reachable=reach,
         uncoverable=uncoverable,
+        max_run=None if max_consecutive_visits is None else int(max_consecutive_visits),
     )
 
 
@@ -357,9 +406,17 @@ class _Master:
         self.columns.append((group, route.site, route.tick))
 
     def solve(self, time_limit_s: float) -> tuple[float, FloatArray, FloatArray, FloatArray]:
-        """Return (z, y, mu, pi) after re-optimising."""
-        self.h.setOptionValue("time_limit", max(0.01, float(time_limit_s)))
+        """Return (z, y, mu, pi) after re-optimising (``y`` all zero: not solved).
+
+        HiGHS limits wall-clock time; the budget here is CPU time, which a loaded
+        machine stretches, so HiGHS gets a generous multiple of it (one re-solve
+        of the master takes milliseconds).
+        """
+        self.h.setOptionValue("time_limit", max(30.0, 10.0 * float(time_limit_s)))
         self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            zeros = np.zeros(self.n_w)
+            return np.inf, zeros, zeros, np.zeros(self.n_g)
         sol = self.h.getSolution()
         dual = np.asarray(sol.row_dual, dtype=np.float64)
         z = float(self.h.getInfo().objective_function_value)
@@ -407,7 +464,7 @@ def _lagrange_round(
     for g, members in enumerate(game.group_members):
         w = w2.copy()
         for k in range(_ROUTES_PER_ROUND):
-            route = game.price(g, w, sites=sites)
+            route = game.price(g, w, sites=sites, for_bound=True)
             if k == 0:
                 priced += len(members) * route.value
             if route.site.size == 0:

@@ -148,7 +148,8 @@ def _lagrange_bound(game: RouteGame, y: FloatArray, targets: IntArray) -> float:
     weight[targets] = y_n * d
     w2 = weight.reshape(n_sites, n_slots)
     priced = sum(
-        len(members) * game.price(g, w2).value for g, members in enumerate(game.group_members)
+        len(members) * game.price(g, w2, for_bound=True).value
+        for g, members in enumerate(game.group_members)
     )
     return float(y_n @ game.fixed_utility.ravel()[targets] - priced)
 
@@ -169,6 +170,13 @@ def _finish(
 ) -> PatrolMixture:
     a_u = game.attacker_uncovered
     d = game.deterrence
+    lam = np.asarray(lam, dtype=np.float64).copy()
+    if lam.size > 1 and lam[0] > 0 and not columns[0].any():
+        # an empty component (the LP left out): its weight goes to the most drawn rota,
+        # whose coverage is no smaller, so no site-slot gets worse
+        k = 1 + int(np.argmax(lam[1:]))
+        lam[k] += lam[0]
+        lam[0] = 0.0
     cov = np.clip((np.column_stack(columns) @ lam).reshape(a_u.shape), 0.0, 1.0)
     ua = a_u - d * cov
     best = int(np.argmax(ua))
@@ -395,6 +403,7 @@ def solve_patrol_game(
     warm_start: PatrolMixture | PatrolSchedule | None = None,
     max_weight: float = 0.25,
     n_levels: int = 4,
+    max_consecutive_visits: int | None = None,
     site_names: Sequence[str] | None = None,
 ) -> PatrolMixture:
     """Return a certified patrol plan: a mixture within ``target_gap`` of the best possible.
@@ -423,6 +432,11 @@ def solve_patrol_game(
         Lexicographic levels to optimise (:mod:`~watchfloor.patrol.levels`):
         the best response among coverable site-slots, then among those not
         held at it, ...
+    max_consecutive_visits
+        At most this many visits in a row by one unit to one site (one per
+        slot); ``None``: as the game's value wants. With a bound the schedule
+        LP's component and any warm-start rota that breaks it are not drawn; the
+        price in guarantee is the difference with a solve without the bound.
 
     Returns
     -------
@@ -462,6 +476,7 @@ def solve_patrol_game(
         tick_s=tick_s,
         dwell_s=dwell_s,
         site_names=site_names,
+        max_consecutive_visits=max_consecutive_visits,
     )
     schedule: PatrolSchedule
     if isinstance(warm_start, PatrolMixture):
@@ -499,6 +514,8 @@ def solve_patrol_game(
     left = time_limit_s - (time.process_time() - t0)
     if pins:
         return certify_mixture(base, game, time_limit_s=max(0.05, left))
+    if game.max_run is not None:
+        base = _within_runs(base, game.max_run)
     plan = _improve(
         game,
         base,
@@ -524,6 +541,35 @@ def solve_patrol_game(
         plan.solve_time_s,
     )
     return plan
+
+
+def _runs_ok(rota: JointRota, max_run: int) -> bool:
+    """Return whether no unit of ``rota`` visits one site more than ``max_run`` times in a row."""
+    for stops in rota.stops:
+        run = 0
+        last = -1
+        for site, _, _ in stops:
+            run = run + 1 if site == last else 1
+            last = site
+            if run > max_run:
+                return False
+    return True
+
+
+def _within_runs(base: PatrolMixture, max_run: int) -> PatrolMixture:
+    """Return ``base`` without the components that break the bound on consecutive visits.
+
+    The schedule LP's own routes may stay at a site: its component keeps a zero
+    column and is never drawn (see :func:`_finish`).
+    """
+    keep = [k for k, r in enumerate(base.rotas) if _runs_ok(r, max_run)]
+    return replace(
+        base,
+        lp_schedule=replace(base.lp_schedule, coverage=np.zeros_like(base.lp_schedule.coverage)),
+        lp_weight=0.0,
+        rotas=tuple(base.rotas[k] for k in keep),
+        rota_weight=base.rota_weight[keep],
+    )
 
 
 def _lp_only(schedule: PatrolSchedule, a_u: FloatArray, a_c: FloatArray) -> PatrolMixture:

@@ -113,7 +113,7 @@ def lexicographic_weights(
     columns : float[n_targets, n_columns]
         Exact coverage of each pure (or mixed) component.
     n_levels
-        How many levels to optimise.
+        How many distinct levels to optimise.
     price
         Optional oracle: given per-target weights ``dual * d``, a new column
         (float[n_targets]) or ``None``; every column it returns is kept, in order.
@@ -126,9 +126,9 @@ def lexicographic_weights(
     caps = np.full(a_u.size, np.inf)
     levels: list[float] = []
     lam = np.zeros(cols.shape[1])
-    for _ in range(n_levels):
+    for _ in range(3 * n_levels):  # levels that repeat a value do not count
         free = ~np.isfinite(caps)
-        if not free.any():
+        if not free.any() or len(levels) >= n_levels:
             break
         for _round in range(rounds_per_level + 1):
             lam, z, duals = level_master(a_u, d, cols, caps)
@@ -141,11 +141,15 @@ def lexicographic_weights(
             cols = np.column_stack([cols, new])  # kept even when known: the caller has it too
             if known:
                 break
-        levels.append(z)
-        binding = free & (duals > _TOL)
+        tol = _TOL * max(1.0, abs(z))
+        if not levels or z < levels[-1] - tol:
+            levels.append(z)
+        # held at z in every optimal plan: a positive dual (complementary slackness), or a
+        # covered payoff at z (only a certain visit keeps it there)
+        binding = free & ((duals > _TOL) | (a_u - d >= z - tol))
         if not binding.any():
-            binding = free & (a_u - d * (cols @ lam) >= z - _TOL * max(1.0, abs(z)))
-        caps[binding] = z + _TOL * max(1.0, abs(z))
+            binding = free & (a_u - d * (cols @ lam) >= z - tol)
+        caps[binding] = z + tol
     return LevelPlan(weights=lam, levels=tuple(levels), caps=caps, columns=cols)
 
 

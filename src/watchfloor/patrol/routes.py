@@ -19,11 +19,13 @@ with a running maximum of ``V(i, .)`` over the ticks, so a move needs only the
 latest tick ``p`` that still reaches ``j`` by ``t_q``. It is exact over *all*
 moves (not only the ``n_neighbours`` of the schedule LP's graph).
 
-Only sites of positive weight are states. That is exact when travel times obey
+Only sites of positive weight need be states. That is exact when travel times obey
 the triangle inequality (``T_{ij} <= T_{ik} + T_{kj}``: shortest-path times
 from the travel-time engine do), since a detour through a site of no weight
-then never arrives earlier. A route may count a site-slot twice only by
-visiting the site twice in one slot with another site in between, which
+then never arrives earlier (with a bound on visits in a row to one site it
+is not: a visit elsewhere breaks a run, so every site is a state). A route
+may count a site-slot twice only by visiting the site twice in one slot with
+another site in between, which
 needs three ticks in a slot; the pricing value is then an over-estimate, so
 bounds built from it stay valid.
 
@@ -90,8 +92,14 @@ def _segment(
     tick_slot: IntArray,
     dwell_s: float,
     prev_slot_tick: IntArray,
+    max_run: int | None,
 ) -> tuple[float, list[tuple[int, int]]]:
-    """Return the best value and visits ``(site, tick)`` between two anchors."""
+    """Return the best value and visits ``(site, tick)`` between two anchors.
+
+    With ``max_run`` the states are layered by the length of the current run of
+    visits to one site (layer ``r``: the ``r + 1``-th in a row); a move to another
+    site starts layer 0, staying moves up a layer, and there is no layer ``max_run``.
+    """
     loc_a, dep_a = start
     loc_b, arr_b = end
     m, n = sites.size, tick_time_s.size
@@ -103,42 +111,60 @@ def _segment(
     )
     if not ok.any():
         return 0.0, []
+    n_layers = 1 if max_run is None else max_run
     w = weight[sites][:, tick_slot]
     gap = dwell_s + travel[np.ix_(sites, sites)]
     np.fill_diagonal(gap, np.inf)  # the same site again: only in a later slot (below)
-    value = np.full((m, n), -np.inf)
-    best_so_far = np.full((m, n), -np.inf)  # max over ticks <= p of value
-    best_tick = np.full((m, n), -1, dtype=np.int64)
-    pred = np.full((m, n), -1, dtype=np.int64)  # predecessor i * n + p; -1: from the anchor
+    value = np.full((n_layers, m, n), -np.inf)
+    best_so_far = np.full((n_layers, m, n), -np.inf)  # per layer, max over ticks <= p
+    best_at = np.full((n_layers, m, n), -1, dtype=np.int64)  # flat node of that max
+    any_so_far = np.full((m, n), -np.inf)  # over all layers
+    any_at = np.full((m, n), -1, dtype=np.int64)
+    pred = np.full((n_layers, m, n), -1, dtype=np.int64)  # flat (layer, site, tick); -1: anchor
     rows = np.arange(m)
     for q in range(n):
         js = np.flatnonzero(ok[:, q])
         if js.size:
-            # latest tick p from which site i still reaches j by t_q
-            p_idx = np.searchsorted(t, t[q] - gap[:, js], side="right") - 1
-            p_idx = np.minimum(p_idx, q - 1)
-            cand = np.where(p_idx >= 0, best_so_far[rows[:, None], np.maximum(p_idx, 0)], -np.inf)
+            # another site: the latest tick p from which site i still reaches j by t_q
+            p_idx = np.minimum(np.searchsorted(t, t[q] - gap[:, js], side="right") - 1, q - 1)
+            safe = np.maximum(p_idx, 0)
+            cand = np.where(p_idx >= 0, any_so_far[rows[:, None], safe], -np.inf)
             bi = np.argmax(cand, axis=0)
             cols = np.arange(js.size)
-            bv = cand[bi, cols]
-            bp = p_idx[bi, cols]
+            cross_v = cand[bi, cols]
+            cross_at = any_at[bi, safe[bi, cols]]
             ps = int(prev_slot_tick[q])
-            sv = best_so_far[js, ps] if ps >= 0 else np.full(js.size, -np.inf)
-            use_self = sv > bv
-            prev_v = np.where(use_self, sv, bv)
-            prev_i = np.where(use_self, js, bi)
-            prev_p = np.where(use_self, ps, bp)
-            from_prev = prev_v > 0.0
-            value[js, q] = w[js, q] + np.where(from_prev, prev_v, 0.0)
-            safe_p = np.maximum(prev_p, 0)
-            pred[js, q] = np.where(from_prev, prev_i * n + best_tick[prev_i, safe_p], -1)
+            for r in range(n_layers):
+                # staying: from layer r - 1 (or, unbounded, from the one layer)
+                src = r - 1 if max_run is not None else r
+                if ps >= 0 and src >= 0:
+                    stay_v = best_so_far[src, js, ps]
+                    stay_at = best_at[src, js, ps]
+                else:
+                    stay_v = np.full(js.size, -np.inf)
+                    stay_at = np.full(js.size, -1, dtype=np.int64)
+                if r == 0:
+                    use_stay = stay_v > cross_v
+                    prev_v = np.where(use_stay, stay_v, cross_v)
+                    prev_at = np.where(use_stay, stay_at, cross_at)
+                    fresh = ~(prev_v > 0.0)  # starting from the anchor is as good
+                    value[0, js, q] = w[js, q] + np.where(fresh, 0.0, prev_v)
+                    pred[0, js, q] = np.where(fresh, -1, prev_at)
+                else:
+                    good = np.isfinite(stay_v)
+                    value[r, js[good], q] = w[js[good], q] + stay_v[good]
+                    pred[r, js[good], q] = stay_at[good]
+        here = (np.arange(n_layers)[:, None] * m + rows[None, :]) * n + q
         if q > 0:
-            better = value[:, q] > best_so_far[:, q - 1]
-            best_so_far[:, q] = np.where(better, value[:, q], best_so_far[:, q - 1])
-            best_tick[:, q] = np.where(better, q, best_tick[:, q - 1])
+            better = value[:, :, q] > best_so_far[:, :, q - 1]
+            best_so_far[:, :, q] = np.where(better, value[:, :, q], best_so_far[:, :, q - 1])
+            best_at[:, :, q] = np.where(better, here, best_at[:, :, q - 1])
         else:
-            best_so_far[:, 0] = value[:, 0]
-            best_tick[:, 0] = np.where(np.isfinite(value[:, 0]), 0, -1)
+            best_so_far[:, :, 0] = value[:, :, 0]
+            best_at[:, :, 0] = np.where(np.isfinite(value[:, :, 0]), here, -1)
+        top = np.argmax(best_so_far[:, :, q], axis=0)
+        any_so_far[:, q] = best_so_far[top, rows, q]
+        any_at[:, q] = best_at[top, rows, q]
     flat = int(np.argmax(value))
     best = float(value.flat[flat])
     if not best > 0.0:
@@ -146,9 +172,10 @@ def _segment(
     visits: list[tuple[int, int]] = []
     node = flat
     while node >= 0:
-        i, q = divmod(node, n)
+        layer_site, q = divmod(node, n)
+        i = layer_site % m
         visits.append((int(sites[i]), int(q)))
-        node = int(pred[i, q])
+        node = int(pred.flat[node])
     visits.reverse()
     return best, visits
 
@@ -162,6 +189,7 @@ def best_route(
     tick_slot: IntArray,
     dwell_s: float,
     sites: IntArray | None = None,
+    max_run: int | None = None,
 ) -> BestRoute:
     """Return the route of one unit that collects the largest total weight.
 
@@ -180,10 +208,18 @@ def best_route(
     dwell_s
         Visit length.
     sites
-        Sites that may be visited (default: those with a positive weight).
+        Sites that may be visited (default: those with a positive weight, or
+        every site with ``max_run``: a visit of no weight can then break a run).
+    max_run
+        At most this many visits in a row to one site (one per slot); ``None``:
+        no limit.
     """
     if sites is None:
-        sites = np.flatnonzero((weight > 0).any(axis=1)).astype(np.int64)
+        sites = (
+            np.flatnonzero((weight > 0).any(axis=1)).astype(np.int64)
+            if max_run is None
+            else np.arange(weight.shape[0], dtype=np.int64)
+        )
     prev_slot_tick = _previous_slot_tick(tick_time_s, tick_slot, dwell_s)
     total = 0.0
     visits: list[tuple[int, int]] = []
@@ -198,6 +234,7 @@ def best_route(
             tick_slot=tick_slot,
             dwell_s=dwell_s,
             prev_slot_tick=prev_slot_tick,
+            max_run=max_run,
         )
         total += v
         visits.extend(seg)
