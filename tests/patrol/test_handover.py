@@ -74,3 +74,12 @@ def test_handover_covers_the_first_slot() -> None:
             warm, units=handed, travel_time_s={"vehicle": travel}, rng=rng
         )
         assert check_route(route, travel).status == "feasible"
+
+
+def test_handover_clock_offset() -> None:
+    # The new plan counts from the next midnight: its times are 24 h less.
+    units = units_at_handover(
+        [_route()], handover_s=2000.0, end_s=10 * HOUR, clock_offset_s=-86_400.0
+    )
+    assert units[0].start_s == 2700.0 - 86_400.0
+    assert units[0].end_s == 10 * HOUR - 86_400.0

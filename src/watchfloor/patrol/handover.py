@@ -51,6 +51,7 @@ def units_at_handover(
     handover_s: float,
     end_s: float,
     end_location: Sequence[int] | None = None,
+    clock_offset_s: float = 0.0,
 ) -> tuple[PatrolUnit, ...]:
     """Return the incoming shift's units, each starting where its outgoing route is at handover.
 
@@ -59,11 +60,15 @@ def units_at_handover(
     routes
         The outgoing shift's routes (one per unit; the unit ids carry over).
     handover_s
-        Handover time (seconds from the plan's origin): the new shift's start.
+        Handover time (the new shift's start), on the routes' clock.
     end_s
-        End of the new shift.
+        End of the new shift, on the routes' clock.
     end_location
         Base each unit must be back at by ``end_s`` (default: its route's end base).
+    clock_offset_s
+        Added to every time of the result: the routes' time origin minus the new
+        plan's (0 when both count from the same midnight; -86,400 when the new
+        plan counts from the next one).
 
     Raises
     ------
@@ -85,8 +90,8 @@ def units_at_handover(
                 mode=route.mode,
                 start_location=loc,
                 end_location=route.end_location if end_location is None else int(end_location[k]),
-                start_s=min(free_s, end_s),
-                end_s=end_s,
+                start_s=min(free_s, end_s) + clock_offset_s,
+                end_s=end_s + clock_offset_s,
             )
         )
     return tuple(out)
