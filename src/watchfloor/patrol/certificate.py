@@ -496,6 +496,67 @@ def travel_free_bound(game: RouteGame) -> float:
     return float(bound)
 
 
+def _column_generation(
+    game: RouteGame,
+    master: _Master,
+    targets: IntArray,
+    *,
+    bound: float,
+    centre: tuple[FloatArray, FloatArray] | None,
+    seeds: list[tuple[int, BestRoute]],
+    target_gap: float,
+    deadline_s: float,
+) -> tuple[
+    Literal["optimal", "time_limit"], float, float, tuple[FloatArray, FloatArray] | None, int
+]:
+    """Return (status, master value, bound, smoothing centre, rounds) of the master's rounds."""
+    n_slots = game.attacker_uncovered.shape[1]
+    a_w = game.fixed_utility.ravel()[targets]
+    d_w = game.deterrence.ravel()[targets]
+    z = np.inf
+    rounds = 0
+    while True:
+        rounds += 1
+        left = deadline_s - time.process_time()
+        if left <= 0:
+            return "time_limit", z, bound, centre, rounds
+        z, y, mu, pi = master.solve(left)
+        total = float(y.sum())
+        if total <= 0:
+            return "time_limit", z, bound, centre, rounds
+        y_n = y / total
+        mu_n = np.minimum(mu / total, y_n * d_w)
+        # Wentges smoothing: price at a point between the best-bound duals and the
+        # master's; fall back to the master's duals when that finds no column.
+        if centre is None or centre[0].size != y_n.size:
+            centre = (y_n, mu_n)
+        points = [
+            (
+                _SMOOTH * centre[0] + (1 - _SMOOTH) * y_n,
+                _SMOOTH * centre[1] + (1 - _SMOOTH) * mu_n,
+            ),
+            (y_n, mu_n),
+        ]
+        added = 0
+        for y_p, mu_p in points:
+            lagrange, found = _lagrange_round(game, targets, a_w=a_w, d_w=d_w, y_n=y_p, mu_n=mu_p)
+            if lagrange > bound:
+                bound = lagrange
+                centre = (y_p, mu_p)
+            for g, route in found:
+                cells = route.site * n_slots + game.tick_slot[route.tick]
+                inside = np.isin(cells, targets)
+                reduced = float(mu[np.searchsorted(targets, cells[inside])].sum())
+                if reduced + pi[g] > 1e-9 * max(1.0, abs(z)):
+                    master.add(g, route, cells)
+                    seeds.append((g, route))
+                    added += 1
+            if added:
+                break
+        if not added or z - bound <= target_gap * max(abs(z), 1e-9):
+            return "optimal", z, bound, centre, rounds
+
+
 def certify(
     game: RouteGame,
     *,
@@ -523,7 +584,6 @@ def certify(
     if not coverable.any():
         return Certificate("optimal", floor, floor, floor, floor, (), 0, 0, 0.0)
     a_all = game.fixed_utility.ravel()
-    d_all = game.deterrence.ravel()
     bound = travel_free_bound(game)
     # Row generation: a master over the targets worth at least theta is a relaxation;
     # when its value falls below theta, lower theta (at most a few times).
@@ -545,50 +605,17 @@ def certify(
             master.add(g, BestRoute(0.0, np.zeros(0, np.int64), np.zeros(0, np.int64)), targets[:0])
         for g, route in seeds:
             master.add(g, route, route.site * n_slots + game.tick_slot[route.tick])
-        a_w, d_w = a_all[targets], d_all[targets]
-        while True:
-            rounds += 1
-            left = time_limit_s - (time.process_time() - t0)
-            if left <= 0:
-                break
-            z, y, mu, pi = master.solve(left)
-            total = float(y.sum())
-            if total <= 0:
-                break
-            y_n = y / total
-            mu_n = np.minimum(mu / total, y_n * d_w)
-            # Wentges smoothing: price at a point between the best-bound duals and the
-            # master's; fall back to the master's duals when that finds no column.
-            if centre is None or centre[0].size != y_n.size:
-                centre = (y_n, mu_n)
-            points = [
-                (
-                    _SMOOTH * centre[0] + (1 - _SMOOTH) * y_n,
-                    _SMOOTH * centre[1] + (1 - _SMOOTH) * mu_n,
-                ),
-                (y_n, mu_n),
-            ]
-            added = 0
-            for y_p, mu_p in points:
-                lagrange, found = _lagrange_round(
-                    game, targets, a_w=a_w, d_w=d_w, y_n=y_p, mu_n=mu_p
-                )
-                if lagrange > bound:
-                    bound = lagrange
-                    centre = (y_p, mu_p)
-                for g, route in found:
-                    cells = route.site * n_slots + game.tick_slot[route.tick]
-                    inside = np.isin(cells, targets)
-                    reduced = float(mu[np.searchsorted(targets, cells[inside])].sum())
-                    if reduced + pi[g] > 1e-9 * max(1.0, abs(z)):
-                        master.add(g, route, cells)
-                        seeds.append((g, route))
-                        added += 1
-                if added:
-                    break
-            if not added or z - bound <= target_gap * max(abs(z), 1e-9):
-                status = "optimal"
-                break
+        status, z, bound, centre, n = _column_generation(
+            game,
+            master,
+            targets,
+            bound=bound,
+            centre=centre,
+            seeds=seeds,
+            target_gap=target_gap,
+            deadline_s=t0 + time_limit_s,
+        )
+        rounds += n
         if status == "optimal" and z < theta - 1e-9 * max(1.0, abs(theta)) and theta > bound:
             theta = max(bound, z)
             status = "time_limit"
