@@ -20,7 +20,7 @@ from watchfloor.services.tension.ingest import ingest_file
 from watchfloor.services.tension.levels import tension_levels
 from watchfloor.services.tension.notes import NOTE_INDICATORS, add_note
 from watchfloor.services.tension.outputs import alerts_geojson
-from watchfloor.services.tension.stored import event_window_report, run_scan
+from watchfloor.services.tension.stored import TensionReport, event_window_report, run_scan
 from watchfloor.settings import DEFAULT_REGION, load_settings
 
 __all__ = ["app"]
@@ -175,42 +175,11 @@ def scan_cmd(  # noqa: PLR0917 (typer options)
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little")
     if incidents is not None:
-        if model not in {"space-time-permutation", "poisson"}:
-            msg = f"--model {model!r} is not space-time-permutation or poisson"
-            raise InvalidInputError(msg)
-        if analysis not in {"prospective", "retrospective"}:
-            msg = f"--analysis {analysis!r} is not prospective or retrospective"
-            raise InvalidInputError(msg)
-        with err_console.status("scanning"):
-            result = scan_files(
-                incidents,
-                locations_path=locations,
-                model="poisson" if model == "poisson" else "space-time-permutation",
-                start=_day(start, "--start"),
-                end=_day(end, "--end"),
-                max_days=max_days or 7,
-                max_share=max_share,
-                max_radius_km=max_radius_km,
-                min_cases=min_cases,
-                replicates=replicates,
-                seed=seed,
-                analysis="retrospective" if analysis == "retrospective" else "prospective",
-            )
-        if as_json:
-            print_json(result)
-            return
-        period = f"{result['study_start']} to {result['study_end']}"
-        table = Table(title=f"{analysis} {model} scan, {period}")
-        for col in ("#", "locations", "window", "obs", "exp", "LLR", "p", "recurrence (days)"):
-            table.add_column(col)
-        for n, c in enumerate(result["clusters"], start=1):
-            locs = ", ".join(c["locations"][:4]) + (" ..." if len(c["locations"]) > 4 else "")
-            table.add_row(
-                str(n), locs, f"{c['start']} to {c['end']}", str(c["observed"]),
-                _fmt(c["expected"]), _fmt(c["llr"], ".6f"), _fmt(c["p_value"], ".3f"),
-                _fmt(c["recurrence_days"], ".1f"),
-            )  # fmt: skip
-        console.print(table)
+        _scan_file_cmd(
+            incidents, locations=locations, model=model, analysis=analysis, start=start, end=end,
+            max_days=max_days, max_share=max_share, max_radius_km=max_radius_km,
+            min_cases=min_cases, replicates=replicates, seed=seed, as_json=as_json,
+        )  # fmt: skip
         return
     settings = load_settings()
     with err_console.status("scanning stored incidents"):
@@ -235,6 +204,11 @@ def scan_cmd(  # noqa: PLR0917 (typer options)
         from watchfloor.services.tension.plots import plot_report  # noqa: PLC0415 (matplotlib loads in about a second; only --plots needs it)
 
         written.extend(str(p) for p in plot_report(report, plots))
+    _print_report(report, seed=seed, written=written, as_json=as_json)
+
+
+def _print_report(report: TensionReport, *, seed: int, written: list[str], as_json: bool) -> None:
+    """Print a stored scan's report: JSON, or alerts and the areas above level 1."""
     if as_json:
         doc = report.to_json()
         doc["files"] = written
@@ -257,6 +231,61 @@ def scan_cmd(  # noqa: PLR0917 (typer options)
         console.print(table)
     for w in written:
         console.print(f"wrote {w}")
+
+
+def _scan_file_cmd(
+    incidents: Path,
+    *,
+    locations: Path | None,
+    model: str,
+    analysis: str,
+    start: str | None,
+    end: str | None,
+    max_days: int | None,
+    max_share: float,
+    max_radius_km: float | None,
+    min_cases: int,
+    replicates: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Scan a cases CSV alone (``--incidents``) and print its clusters."""
+    if model not in {"space-time-permutation", "poisson"}:
+        msg = f"--model {model!r} is not space-time-permutation or poisson"
+        raise InvalidInputError(msg)
+    if analysis not in {"prospective", "retrospective"}:
+        msg = f"--analysis {analysis!r} is not prospective or retrospective"
+        raise InvalidInputError(msg)
+    with err_console.status("scanning"):
+        result = scan_files(
+            incidents,
+            locations_path=locations,
+            model="poisson" if model == "poisson" else "space-time-permutation",
+            start=_day(start, "--start"),
+            end=_day(end, "--end"),
+            max_days=max_days or 7,
+            max_share=max_share,
+            max_radius_km=max_radius_km,
+            min_cases=min_cases,
+            replicates=replicates,
+            seed=seed,
+            analysis="retrospective" if analysis == "retrospective" else "prospective",
+        )
+    if as_json:
+        print_json(result)
+        return
+    period = f"{result['study_start']} to {result['study_end']}"
+    table = Table(title=f"{analysis} {model} scan, {period}")
+    for col in ("#", "locations", "window", "obs", "exp", "LLR", "p", "recurrence (days)"):
+        table.add_column(col)
+    for n, c in enumerate(result["clusters"], start=1):
+        locs = ", ".join(c["locations"][:4]) + (" ..." if len(c["locations"]) > 4 else "")
+        table.add_row(
+            str(n), locs, f"{c['start']} to {c['end']}", str(c["observed"]),
+            _fmt(c["expected"]), _fmt(c["llr"], ".6f"), _fmt(c["p_value"], ".3f"),
+            _fmt(c["recurrence_days"], ".1f"),
+        )  # fmt: skip
+    console.print(table)
 
 
 @app.command("levels")
