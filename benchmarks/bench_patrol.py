@@ -459,6 +459,7 @@ def gap_row(
         after_gap=after.gap,
         status=after.status,
         uncoverable=len(after.uncoverable),
+        after_levels=",".join(f"{z:.4g}" for z in after.level_guarantees),
         after_wall_s=wall,
     )
 
