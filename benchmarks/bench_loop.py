@@ -172,10 +172,7 @@ def time_loop(room: ops.OperationsRoom, region: str, *, repeats: int) -> dict[st
         steps.append(done["timings_s"])
     plan = room.plan(region)
     assert plan is not None
-    visits = {
-        shift["key"]: sum(len(u.get("visits", [])) for u in shift.get("units", []))
-        for shift in plan.body.shifts
-    }
+    visits = {shift.key: sum(len(u.visits) for u in shift.units) for shift in plan.body.shifts}
     return {
         "cold_s": cold["timings_s"]["total"],
         "warm_s": statistics.median(warm),

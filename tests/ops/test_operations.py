@@ -68,36 +68,37 @@ def test_declare_event_puts_a_new_plan_in_force_with_timings(room: ops.Operation
     assert plan.timings_s["total"] >= plan.timings_s["posture"]
     # Patrols for this shift and the next, each unit's route feasible, visits inside the shift.
     shifts = plan.body.shifts
-    assert [s["key"] for s in shifts] == ["current", "next"]
-    assert shifts[0]["start"] == "2026-06-19T05:00:00+00:00"  # 06:00 BST
-    assert shifts[1]["start"] == "2026-06-19T13:00:00+00:00"
+    assert [s.key for s in shifts] == ["current", "next"]
+    assert shifts[0].start.isoformat() == "2026-06-19T05:00:00+00:00"  # 06:00 BST
+    assert shifts[1].start.isoformat() == "2026-06-19T13:00:00+00:00"
     for shift in shifts:
-        assert [u["unit"] for u in shift["units"]] == ["P01", "P02", "P03"]
-        assert all(u["status"] == "feasible" for u in shift["units"])
-        assert isinstance(shift["seed"], int)
-        start, end = datetime.fromisoformat(shift["start"]), datetime.fromisoformat(shift["end"])
-        for unit in shift["units"]:
-            for visit in unit["visits"]:
-                assert start <= datetime.fromisoformat(visit["arrive"]) < end
+        assert [u.unit for u in shift.units] == ["P01", "P02", "P03"]
+        assert all(u.status == "feasible" for u in shift.units)
+        assert isinstance(shift.seed, int)
+        start, end = shift.start, shift.end
+        for unit in shift.units:
+            for visit in unit.visits:
+                assert start <= visit.arrive < end
     assert plan.timings_s["patrol_current"] > 0
     # Two ARVs placed, with their reach drawn.
     arv = plan.body.arv
-    assert [b["unit"] for b in arv["bases"]] == ["ARV1", "ARV2"]
+    assert arv is not None
+    assert [b.unit for b in arv.bases] == ["ARV1", "ARV2"]
     # Each base's reach in bands of 5, 10 and 15 minutes (the standard), nested outwards.
     bands = [
         (f["properties"]["unit"], f["properties"]["budget_s"], f["properties"]["n_nodes"])
-        for f in arv["isochrones"]["features"]
+        for f in arv.isochrones["features"]
     ]
     assert [(u, b) for u, b, _ in bands] == [
         (unit, budget) for unit in ("ARV1", "ARV2") for budget in (300.0, 600.0, 900.0)
     ]
     for k in (0, 3):
         assert 0 < bands[k][2] <= bands[k + 1][2] <= bands[k + 2][2]
-    assert all(f["geometry"] for f in arv["isochrones"]["features"])
-    assert 0.0 < arv["covered_share"] <= 1.0
+    assert all(f["geometry"] for f in arv.isochrones["features"])
+    assert 0.0 < arv.covered_share <= 1.0
     sites = plan.body.sites
-    assert [s["rank"] for s in sites] == list(range(1, len(sites) + 1))
-    risks = [s["risk"] for s in sites]
+    assert [s.rank for s in sites] == list(range(1, len(sites) + 1))
+    risks = [s.risk for s in sites]
     assert risks == sorted(risks, reverse=True)
     # The first plan has no predecessor: every ranked site in the top 25 is "risen".
     diff = room.diff("rutland")
@@ -112,10 +113,10 @@ def test_declare_event_puts_a_new_plan_in_force_with_timings(room: ops.Operation
 def test_targeted_community_raises_its_places_of_worship(room: ops.OperationsRoom) -> None:
     base = room.replan("rutland", actor=SUPERVISOR)
     assert room.wait(base.job_id)["status"] == "done"
-    before = {s["site_id"]: s for s in room.plan("rutland").body.sites}  # type: ignore[union-attr]
+    before = {s.site_id: s for s in room.plan("rutland").body.sites}  # type: ignore[union-attr]
     job = room.declare_event("rutland", attack(), actor=SUPERVISOR)
     assert room.wait(job.job_id)["status"] == "done"
-    after = {s["site_id"]: s for s in room.plan("rutland").body.sites}  # type: ignore[union-attr]
+    after = {s.site_id: s for s in room.plan("rutland").body.sites}  # type: ignore[union-attr]
     region = region_view(room.settings, "rutland").region
     mosques = [
         region.sites.site_id[i]
@@ -129,9 +130,9 @@ def test_targeted_community_raises_its_places_of_worship(room: ops.OperationsRoo
     ]
     assert others
     # A severe threat level raises every site; the targeted community's places rise more.
-    ratio_other = max(after[s]["risk"] / before[s]["risk"] for s in others)
+    ratio_other = max(after[s].risk / before[s].risk for s in others)
     for s in mosques:
-        assert after[s]["risk"] / before[s]["risk"] > ratio_other
+        assert after[s].risk / before[s].risk > ratio_other
     diff = room.diff("rutland")
     assert diff is not None
     assert diff.previous_plan_id is not None
@@ -238,7 +239,7 @@ def test_calendar_entry_is_validated(room: ops.OperationsRoom) -> None:
 
 def test_tension_alert_near_a_site_raises_it_and_shows_an_area(room: ops.OperationsRoom) -> None:
     room.wait(room.replan("rutland", actor=SUPERVISOR).job_id)
-    before = {s["site_id"]: s["risk"] for s in room.plan("rutland").body.sites}  # type: ignore[union-attr]
+    before = {s.site_id: s.risk for s in room.plan("rutland").body.sites}  # type: ignore[union-attr]
     region = region_view(room.settings, "rutland").region
     i = region.sites.kind.index("town_centre")
     alert = {
@@ -252,10 +253,10 @@ def test_tension_alert_near_a_site_raises_it_and_shows_an_area(room: ops.Operati
     assert room.wait(job.job_id)["status"] == "done"
     plan = room.plan("rutland")
     assert plan is not None
-    after = {s["site_id"]: s for s in plan.body.sites}
+    after = {s.site_id: s for s in plan.body.sites}
     sid = region.sites.site_id[i]
-    assert after[sid]["risk"] > before[sid]
-    assert any("Oakham: 9 hate incidents" in r for r in after[sid]["reasons"])
+    assert after[sid].risk > before[sid]
+    assert any("Oakham: 9 hate incidents" in r for r in after[sid].reasons)
     assert plan.body.tension["features"][0]["properties"]["level"] == 4
     assert plan.trigger.startswith("tension alert: Oakham")
 
@@ -354,23 +355,23 @@ def test_shifts_across_the_clock_changes() -> None:
 
 
 def test_compare_plans_known_answer() -> None:
+    def site(site_id: str, rank: int) -> ops.RankedSite:
+        return ops.RankedSite(
+            site_id, site_id.upper(), "", "", 0.0, 0.0, 0, 0.0, rank, NOW, (f"why {site_id}",)
+        )
+
+    def unit(k: int, name: str, sites: list[str]) -> ops.UnitPatrol:
+        visits = tuple(ops.Visit(v, v, NOW, NOW, 0.0, False, 0.0, 0.0) for v in sites)
+        return ops.UnitPatrol(name, k, "vehicle", "", visits, 0.0, "feasible")
+
     def plan(plan_id: str, ranks: list[str], routes: dict[str, list[str]]) -> ops.Plan:
+        units = tuple(unit(k, u, vs) for k, (u, vs) in enumerate(routes.items()))
+        shift = ops.ShiftPatrols("current", "", NOW, NOW, 0, "", 0.0, 0.0, {}, 0, units)
         body = ops.PlanBody(
             region="r",
             situation={"threat_level": "substantial"},
-            sites=tuple(
-                {"site_id": s, "name": s.upper(), "rank": k + 1, "reasons": [f"why {s}"]}
-                for k, s in enumerate(ranks)
-            ),
-            shifts=(
-                {
-                    "key": "current",
-                    "units": [
-                        {"unit": u, "visits": [{"site_id": v} for v in vs]}
-                        for u, vs in routes.items()
-                    ],
-                },
-            ),
+            sites=tuple(site(s, k + 1) for k, s in enumerate(ranks)),
+            shifts=(shift,),
         )
         return ops.Plan(plan_id, "r", NOW, "t", {"total": 1.0}, body)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,23 +44,37 @@ def test_the_plan_body_is_a_frozen_dataclass() -> None:
 
 
 def test_a_plan_body_survives_its_json_form() -> None:
-    # A body as a re-plan leaves it: sites, two shifts, ARV bases, tension, posture frame.
+    # A body as a re-plan leaves it: a ranked site, two shifts, ARV bases, posture frame.
+    at = datetime(2026, 6, 19, 5, 0, tzinfo=UTC)
+    visit = ops.Visit("a", "Church", at, at, 600.0, False, -0.7, 52.6)
+    unit = ops.UnitPatrol(
+        "P01", 0, "vehicle", "Oakham", (visit,), 300.0, "feasible", [[-0.7, 52.6]]
+    )
+    shifts = tuple(
+        ops.ShiftPatrols(key, "Fri", at, at, 7, "optimal", 0.5, 3.2, {"site_id": "a"}, 0, (unit,))
+        for key in ("current", "next")
+    )
+    base = ops.ArvBase("ARV1", "Oakham police station", "police_station", 12, -0.7, 52.6)
     body = ops.PlanBody(
         region="rutland",
         situation={"threat_level": "severe", "event": None},
-        sites=({"site_id": "a", "rank": 1, "reasons": ["why"]},),
-        shifts=({"key": "current", "units": []}, {"key": "next", "units": []}),
-        arv={"bases": [{"unit": "ARV1", "lon": -0.7, "lat": 52.6}]},
+        sites=(ops.RankedSite("a", "Church", "place_of_worship", "church", -0.7, 52.6, 12,
+                              0.9, 1, at, ("why",)),),
+        shifts=shifts,
+        arv=ops.ArvCover("mexclp", "optimal", 0.0, 1.0, (base,), 900.0, 0.8, ("population",)),
         tension={"type": "FeatureCollection", "features": []},
         posture={"slot_minutes": 30},
         notes=("a note",),
-    )
+    )  # fmt: skip
     data = views.plan_body_json(body)
-    assert data["sites"] == [{"site_id": "a", "rank": 1, "reasons": ["why"]}]
-    assert views.plan_body_from_json(data) == body
-    assert body.shift("next") == {"key": "next", "units": []}
+    assert data["sites"][0]["peak_slot"] == "2026-06-19T05:00:00+00:00"
+    assert data["shifts"][1]["units"][0]["visits"][0]["arrive"] == "2026-06-19T05:00:00+00:00"
+    assert data["arv"]["bases"][0]["unit"] == "ARV1"
+    assert views.plan_body_from_json(json.loads(json.dumps(data))) == body
+    assert body.shift("next") == shifts[1]
     assert body.shift("later") is None
     assert body.threat_level == "severe"
+    assert body.arv_bases == (base,)
 
 
 def test_the_role_sets_are_spelt_with_the_one_vocabulary() -> None:

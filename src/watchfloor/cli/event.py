@@ -67,7 +67,7 @@ def _finish(room: ops.OperationsRoom, job: ops.Job, *, as_json: bool) -> None:
                 "plan": {
                     "plan_id": plan.plan_id,
                     "timings_s": plan.timings_s,
-                    "top": list(plan.body.sites[:10]),
+                    "top": [ops.ranked_site_json(s) for s in plan.body.sites[:10]],
                     "notes": list(plan.body.notes),
                 }
                 if plan
@@ -96,11 +96,11 @@ def _print_result(done: dict[str, Any], plan: ops.Plan | None, diff: ops.PlanDif
         table.add_column(col)
     for site in plan.body.sites[:10]:
         table.add_row(
-            str(site["rank"]),
-            site["name"],
-            site["kind"],
-            f"{site['risk']:.2f}",
-            "; ".join(site["reasons"][:2]),
+            str(site.rank),
+            site.name,
+            site.kind,
+            f"{site.risk:.2f}",
+            "; ".join(site.reasons[:2]),
         )
     console.print(table)
     if diff is not None:
@@ -108,7 +108,7 @@ def _print_result(done: dict[str, Any], plan: ops.Plan | None, diff: ops.PlanDif
             f"{len(diff.risen)} sites rose in rank; {len(diff.changed_units)} unit routes changed"
         )
     for shift in plan.body.shifts:
-        console.print(f"{shift['key']} shift {shift['label']}: {len(shift['units'])} units")
+        console.print(f"{shift.key} shift {shift.label}: {len(shift.units)} units")
 
 
 @app.command("declare")

@@ -173,24 +173,24 @@ def sites_geojson(
     are left out (the map layer: a county has thousands of sites, and a click
     asks for one site's details with :func:`site_detail`).
     """
-    ranked = {s["site_id"]: s for s in (plan_body.sites if plan_body else ())}
-    top = max((float(s["risk"]) for s in ranked.values()), default=0.0) or 1.0
+    ranked = {s.site_id: s for s in (plan_body.sites if plan_body else ())}
+    top = max((s.risk for s in ranked.values()), default=0.0) or 1.0
     features: list[dict[str, Any]] = []
     for i, site_id in enumerate(sites.site_id):
-        info = ranked.get(site_id, {})
-        risk = float(info.get("risk", 0.0))
+        info = ranked.get(site_id)
+        risk = info.risk if info is not None else 0.0
         props: dict[str, Any] = {
             "site_id": site_id,
             "name": sites.name[i] or sites.category[i],
             "kind": sites.kind[i],
-            "rank": info.get("rank"),
+            "rank": info.rank if info is not None else None,
             "risk": round(risk, 4),
             "risk_norm": round(risk / top, 3),
         }
         if n_reasons > 0:
             props["category"] = sites.category[i]
             props["religion"] = sites.religion[i]
-            props["reasons"] = list(info.get("reasons", []))[:n_reasons]
+            props["reasons"] = list(info.reasons if info is not None else ())[:n_reasons]
         features.append(
             {
                 "type": "Feature",
@@ -216,9 +216,7 @@ def site_detail(sites: SiteRegister, plan_body: PlanBody | None, site_id: str) -
         msg = f"no site {site_id!r} in this region; click a site on the map"
         raise NotFoundError(msg)
     i = index[site_id]
-    info: dict[str, Any] = next(
-        (s for s in (plan_body.sites if plan_body else ()) if s["site_id"] == site_id), {}
-    )
+    info = next((s for s in (plan_body.sites if plan_body else ()) if s.site_id == site_id), None)
     return {
         "site_id": site_id,
         "name": sites.name[i] or sites.category[i],
@@ -227,10 +225,10 @@ def site_detail(sites: SiteRegister, plan_body: PlanBody | None, site_id: str) -
         "religion": sites.religion[i],
         "lon": round(float(sites.lon[i]), 6),
         "lat": round(float(sites.lat[i]), 6),
-        "rank": info.get("rank"),
-        "risk": info.get("risk"),
-        "peak_slot": info.get("peak_slot"),
-        "reasons": list(info.get("reasons", [])),
+        "rank": info.rank if info is not None else None,
+        "risk": info.risk if info is not None else None,
+        "peak_slot": info.peak_slot.isoformat() if info is not None else None,
+        "reasons": list(info.reasons) if info is not None else [],
     }
 
 
@@ -245,21 +243,21 @@ def patrols_geojson(
     features: list[dict[str, Any]] = []
     body = plan_body.shift(shift) if plan_body else None
     if body is not None:
-        for unit in body.get("units", []):
-            props = {"unit": unit["unit"], "unit_index": unit["unit_index"]}
-            path = unit.get("path") or []
+        for unit in body.units:
+            props = {"unit": unit.unit, "unit_index": unit.unit_index}
+            path = unit.path
             if len(path) >= 2:
                 features.append(
                     {
                         "type": "Feature",
-                        "properties": {**props, "type": "route", "mode": unit.get("mode", "")},
+                        "properties": {**props, "type": "route", "mode": unit.mode},
                         "geometry": {
                             "type": "LineString",
                             "coordinates": _simplified(path, tolerance_deg),
                         },
                     }
                 )
-            for k, visit in enumerate(unit.get("visits", [])):
+            for k, visit in enumerate(unit.visits):
                 features.append(
                     {
                         "type": "Feature",
@@ -267,12 +265,12 @@ def patrols_geojson(
                             **props,
                             "type": "visit",
                             "order": k + 1,
-                            "site_id": visit["site_id"],
-                            "name": visit.get("name", ""),
-                            "arrive": visit["arrive"],
-                            "depart": visit["depart"],
+                            "site_id": visit.site_id,
+                            "name": visit.name,
+                            "arrive": visit.arrive.isoformat(),
+                            "depart": visit.depart.isoformat(),
                         },
-                        "geometry": _point(visit["lon"], visit["lat"]),
+                        "geometry": _point(visit.lon, visit.lat),
                     }
                 )
     return feature_collection(features)
@@ -289,22 +287,26 @@ def _simplified(path: list[list[float]], tolerance_deg: float) -> list[list[floa
 
 def arv_bases_geojson(plan_body: PlanBody | None) -> dict[str, Any]:
     """Return the ARV standby bases of the plan as GeoJSON points."""
-    arv = plan_body.arv if plan_body else {}
     features = [
         {
             "type": "Feature",
-            "properties": {k: v for k, v in base.items() if k not in {"lon", "lat"}},
-            "geometry": _point(base["lon"], base["lat"]),
+            "properties": {
+                "unit": base.unit,
+                "name": base.name,
+                "kind": base.kind,
+                "node": base.node,
+            },
+            "geometry": _point(base.lon, base.lat),
         }
-        for base in arv.get("bases", [])
+        for base in (plan_body.arv_bases if plan_body else ())
     ]
     return feature_collection(features)
 
 
 def arv_isochrones_geojson(plan_body: PlanBody | None) -> dict[str, Any]:
     """Return the isochrones of the ARV bases (their response-standard reach)."""
-    arv = plan_body.arv if plan_body else {}
-    iso = arv.get("isochrones") or {}
+    arv = plan_body.arv if plan_body else None
+    iso = arv.isochrones if arv is not None else {}
     return feature_collection(list(iso.get("features", [])))
 
 

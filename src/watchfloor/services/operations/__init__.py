@@ -4,7 +4,8 @@ Modules, in the order they import each other (no module imports one below it):
 
 - ``situation``: the declared picture (actors and role sets, events, threat level,
   calendar, shifts) and its checks;
-- ``plans``: what a re-plan produces (``PlanBody``, ``Plan``, ``PlanDiff``, jobs, timer);
+- ``plans``: what a re-plan produces (``PlanBody`` of ``RankedSite``, ``ShiftPatrols`` and
+  ``ArvCover``; ``Plan``, ``PlanDiff``, jobs, timer), all frozen dataclasses;
 - ``views``: the JSON form of those values, both ways (the only serialiser of a body);
 - ``store``: the operations tables and the dashboard's reads of reports (the only SQL);
 - ``stages``: posture -> patrols -> ARV bases, and ``default_builder`` that runs them;
@@ -34,12 +35,18 @@ from watchfloor.services.operations.panels import (
     unit_briefing,
 )
 from watchfloor.services.operations.plans import (
+    ArvBase,
+    ArvCover,
     Job,
     Plan,
     PlanBody,
     PlanBuilder,
     PlanDiff,
+    RankedSite,
+    ShiftPatrols,
     Timer,
+    UnitPatrol,
+    Visit,
     compare_plans,
 )
 from watchfloor.services.operations.room import OperationsRoom, watch_report_clusters
@@ -68,6 +75,7 @@ from watchfloor.services.operations.views import (
     message_json,
     plan_body_json,
     plan_diff_json,
+    ranked_site_json,
 )
 
 __all__ = [
@@ -80,6 +88,8 @@ __all__ = [
     "SHIFT_KEYS",
     "SHIFT_STARTS_H",
     "Actor",
+    "ArvBase",
+    "ArvCover",
     "CalendarEntry",
     "EventDeclaration",
     "Job",
@@ -91,10 +101,14 @@ __all__ = [
     "PlanBuilder",
     "PlanDiff",
     "PublicMessage",
+    "RankedSite",
     "RoomConfig",
     "Shift",
+    "ShiftPatrols",
     "Situation",
     "Timer",
+    "UnitPatrol",
+    "Visit",
     "arv_base_positions",
     "community_update",
     "compare_plans",
@@ -108,6 +122,7 @@ __all__ = [
     "plan_body_json",
     "plan_diff_json",
     "playbook_names",
+    "ranked_site_json",
     "region_data_time",
     "regions_status",
     "report_queues",

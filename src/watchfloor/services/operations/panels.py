@@ -22,7 +22,7 @@ from watchfloor.services.operations.plans import JsonDict
 from watchfloor.services.operations.room import OperationsRoom, watch_report_clusters
 from watchfloor.services.operations.situation import Actor, event_payload, playbook_names
 from watchfloor.services.operations.store import report_queues
-from watchfloor.services.operations.views import log_entry_json, plan_diff_json
+from watchfloor.services.operations.views import log_entry_json, plan_diff_json, visit_json
 from watchfloor.services.regions import built_regions, region_engine, region_view
 from watchfloor.storage.db import Database
 from watchfloor.types import LONDON, ThreatLevel
@@ -147,37 +147,49 @@ def status_json(room: OperationsRoom, region: str, *, actor: Actor, shift: str) 
     plan = room.plan(region)
     diff = room.diff(region)
     situation = room.situation(region)
-    shift_body = plan.body.shift(shift) if plan is not None else None
+    patrols = plan.body.shift(shift) if plan is not None else None
     units = [
         {
-            "unit": unit["unit"],
-            "unit_index": unit["unit_index"],
-            "mode": unit.get("mode", ""),
-            "n_visits": len(unit.get("visits", [])),
-            "travel_s": float(unit.get("travel_s", 0.0)),
-            "briefing": f"/dashboard/briefing/{region}/{shift}/{unit['unit']}",
+            "unit": unit.unit,
+            "unit_index": unit.unit_index,
+            "mode": unit.mode,
+            "n_visits": len(unit.visits),
+            "travel_s": unit.travel_s,
+            "briefing": f"/dashboard/briefing/{region}/{shift}/{unit.unit}",
         }
-        for unit in (shift_body or {}).get("units", [])
+        for unit in (patrols.units if patrols is not None else ())
     ]
     plan_panel = None
     if plan is not None:
+        arv = plan.body.arv
         plan_panel = {
             "plan_id": plan.plan_id,
             "created_at": plan.created_at.isoformat(),
             "trigger": plan.trigger,
             "timings_s": plan.timings_s,
-            "shift": {k: shift_body[k] for k in ("key", "label", "start", "end") if k in shift_body}
-            if shift_body
+            "shift": {
+                "key": patrols.key,
+                "label": patrols.label,
+                "start": patrols.start.isoformat(),
+                "end": patrols.end.isoformat(),
+            }
+            if patrols is not None
             else None,
             "notes": list(plan.body.notes),
             "patrol": {
-                k: shift_body.get(k)
-                for k in ("guarantee", "exact", "n_game_sites", "seed", "status")
+                "guarantee": patrols.guarantee,
+                "exact": patrols.exact,
+                "n_game_sites": patrols.n_game_sites,
+                "seed": patrols.seed,
+                "status": patrols.status,
             }
-            if shift_body
+            if patrols is not None
             else None,
             "arv": {
-                k: plan.body.arv.get(k) for k in ("model", "status", "covered_share", "standard_s")
+                "model": arv.model if arv else None,
+                "status": arv.status if arv else None,
+                "covered_share": arv.covered_share if arv else None,
+                "standard_s": arv.standard_s if arv else None,
             },
         }
     return {
@@ -213,35 +225,35 @@ def unit_briefing(room: OperationsRoom, region: str, *, shift: str, unit: str) -
             f"region {region!r} has no plan for the {shift} shift yet; declare an event or re-plan"
         )
         raise NotFoundError(msg)
-    found = next((u for u in body.get("units", []) if u["unit"] == unit), None)
+    found = next((u for u in body.units if u.unit == unit), None)
     if found is None:
-        names = ", ".join(u["unit"] for u in body.get("units", []))
+        names = ", ".join(u.unit for u in body.units)
         msg = f"no unit {unit!r} in the {shift} shift; units are: {names}"
         raise NotFoundError(msg)
-    reasons = {s["site_id"]: s.get("reasons", []) for s in plan.body.sites}
+    reasons = {s.site_id: s.reasons for s in plan.body.sites}
     visits = [
         {
-            **v,
-            "arrive_local": _local_hm(v["arrive"]),
-            "depart_local": _local_hm(v["depart"]),
-            "why": (reasons.get(v["site_id"]) or [""])[:3],
+            **visit_json(v),
+            "arrive_local": _local_hm(v.arrive),
+            "depart_local": _local_hm(v.depart),
+            "why": list(reasons.get(v.site_id) or [""])[:3],
         }
-        for v in found.get("visits", [])
+        for v in found.visits
     ]
-    geojson, bounds = _route_map(found.get("path") or [], visits)
+    geojson, bounds = _route_map(found.path, visits)
     situation = plan.body.situation
     return {
         "region": region,
         "unit": unit,
-        "mode": found.get("mode", ""),
-        "shift_label": body.get("label", shift),
+        "mode": found.mode,
+        "shift_label": body.label,
         "plan_id": plan.plan_id,
         "plan_created_at": plan.created_at.isoformat(),
         "threat_level": situation.get("threat_level", ""),
         "event": situation.get("event"),
         "visits": visits,
-        "travel_s": float(found.get("travel_s", 0.0)),
-        "seed": body.get("seed"),
+        "travel_s": found.travel_s,
+        "seed": body.seed,
         "geojson": geojson,
         "bounds": bounds,
     }
@@ -288,8 +300,8 @@ def _route_map(
     return {"type": "FeatureCollection", "features": features}, bounds
 
 
-def _local_hm(stamp: str) -> str:
-    return datetime.fromisoformat(stamp).astimezone(LONDON).strftime("%H:%M")
+def _local_hm(moment: datetime) -> str:
+    return moment.astimezone(LONDON).strftime("%H:%M")
 
 
 def community_update(room: OperationsRoom, region: str) -> JsonDict:
@@ -302,12 +314,13 @@ def community_update(room: OperationsRoom, region: str) -> JsonDict:
     plan = room.plan(region)
     doing: list[str] = []
     if plan is not None:
-        current = plan.body.shift("current") or {}
-        visited = {v["site_id"] for u in current.get("units", []) for v in u.get("visits", [])}
+        current = plan.body.shift("current")
+        units = current.units if current is not None else ()
+        visited = {v.site_id for u in units for v in u.visits}
         kinds: dict[str, int] = {}
         for site in plan.body.sites:
-            if site["site_id"] in visited:
-                kinds[site.get("kind", "")] = kinds.get(site.get("kind", ""), 0) + 1
+            if site.site_id in visited:
+                kinds[site.kind] = kinds.get(site.kind, 0) + 1
         parts = [
             f"{n} {_PUBLIC_KINDS[k]}"
             for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])
@@ -319,7 +332,7 @@ def community_update(room: OperationsRoom, region: str) -> JsonDict:
                 + ", ".join(parts)
                 + "."
             )
-        if plan.body.arv.get("bases"):
+        if plan.body.arv_bases:
             doing.append(
                 "Armed officers are on patrol across the county, ready to respond quickly."
             )
@@ -337,8 +350,8 @@ def community_update(room: OperationsRoom, region: str) -> JsonDict:
 def arv_base_positions(room: OperationsRoom, region: str) -> dict[str, tuple[float, float]]:
     """Return ``{unit: (lon, lat)}`` of the ARV bases in the plan in force (empty before one)."""
     plan = room.plan(region)
-    bases: list[JsonDict] = plan.body.arv.get("bases", []) if plan is not None else []
-    return {str(b["unit"]): (float(b["lon"]), float(b["lat"])) for b in bases}
+    bases = plan.body.arv_bases if plan is not None else ()
+    return {b.unit: (b.lon, b.lat) for b in bases}
 
 
 def dispatch_advice(
@@ -354,7 +367,7 @@ def dispatch_advice(
         When the point is outside the region, or ``busy`` names an unknown unit.
     """
     plan = room.plan(region)
-    bases: list[JsonDict] = plan.body.arv.get("bases", []) if plan is not None else []
+    bases = plan.body.arv_bases if plan is not None else ()
     if not bases:
         msg = f"region {region!r} has no ARV placement yet; declare an event or re-plan first"
         raise NotFoundError(msg)
@@ -369,22 +382,22 @@ def dispatch_advice(
         )
         raise InvalidInputError(msg)
     units = PlanUnits(
-        unit=tuple(str(b["unit"]) for b in bases),
-        lon=np.array([float(b["lon"]) for b in bases], dtype=np.float64),
-        lat=np.array([float(b["lat"]) for b in bases], dtype=np.float64),
+        unit=tuple(b.unit for b in bases),
+        lon=np.array([b.lon for b in bases], dtype=np.float64),
+        lat=np.array([b.lat for b in bases], dtype=np.float64),
         region=view.name,
     )
     ranking = rank_units(region_engine(view), units, lon=lon, lat=lat, busy=busy)
-    name = {str(b["unit"]): b.get("name", "") for b in bases}
+    name = {b.unit: b.name for b in bases}
     ranked: list[JsonDict] = [
         {"unit": r["unit"], "base": name[r["unit"]], "status": "available",
          "eta_s": round(float(r["eta_s"]), 1)}
         for r in ranking
     ]  # fmt: skip
     ranked += [
-        {"unit": b["unit"], "base": b.get("name", ""), "status": "busy", "eta_s": None}
+        {"unit": b.unit, "base": b.name, "status": "busy", "eta_s": None}
         for b in bases
-        if b["unit"] in busy
+        if b.unit in busy
     ]
     return {
         "incident": {"lon": lon, "lat": lat},

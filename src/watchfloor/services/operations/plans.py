@@ -30,7 +30,11 @@ __all__ = [
     "PlanBody",
     "PlanBuilder",
     "PlanDiff",
+    "RankedSite",
+    "ShiftPatrols",
     "Timer",
+    "UnitPatrol",
+    "Visit",
     "compare_plans",
 ]
 
@@ -43,6 +47,104 @@ def _no_features() -> JsonDict:
 
 
 @dataclass(frozen=True)
+class RankedSite:
+    """A site ranked by its highest risk in the current shift, with that slot's reasons."""
+
+    site_id: str
+    name: str
+    kind: str
+    category: str
+    lon: float
+    lat: float
+    node: int
+    risk: float
+    rank: int
+    peak_slot: datetime
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One visit of a patrol unit: the site, when it arrives and leaves, where it is."""
+
+    site_id: str
+    name: str
+    arrive: datetime
+    depart: datetime
+    dwell_s: float
+    pinned: bool
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True)
+class UnitPatrol:
+    """One unit's patrol in a shift: its visits in order and its road path (lon, lat pairs)."""
+
+    unit: str
+    unit_index: int
+    mode: str
+    base: str
+    visits: tuple[Visit, ...]
+    travel_s: float
+    status: str
+    path: list[list[float]] = field(default_factory=list, repr=False)
+
+
+@dataclass(frozen=True)
+class ShiftPatrols:
+    """The patrols of one shift: the game's outcome and each unit's route.
+
+    ``max_risk_left_out`` is the highest risk of a site left out of the game;
+    ``exact`` says it is below the guarantee, so leaving it out changed nothing.
+    """
+
+    key: str
+    label: str
+    start: datetime
+    end: datetime
+    seed: int
+    status: str
+    guarantee: float
+    entropy_bits: float
+    attacker_best_response: JsonDict
+    excluded_sites: int
+    units: tuple[UnitPatrol, ...]
+    n_game_sites: int = 0
+    max_risk_left_out: float = 0.0
+    exact: bool = True
+    solve_s: float = 0.0
+    paths_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ArvBase:
+    """An ARV's standby base: the unit, the candidate place and its road node."""
+
+    unit: str
+    name: str
+    kind: str
+    node: int
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True)
+class ArvCover:
+    """The ARV placement of a plan: bases, the solver's outcome, reach bands, demand covered."""
+
+    model: str
+    status: str
+    gap: float
+    objective: float
+    bases: tuple[ArvBase, ...]
+    standard_s: float
+    covered_share: float
+    demand_sources: tuple[str, ...]
+    isochrones: JsonDict = field(default_factory=_no_features, repr=False)
+
+
+@dataclass(frozen=True)
 class PlanBody:
     """The plan computed from one situation.
 
@@ -51,16 +153,14 @@ class PlanBody:
     region
         The region's name.
     situation
-        What the plan was computed from (threat level, event, calendar, alerts).
+        What the plan was computed from (threat level, event, calendar, alerts), as JSON.
     sites
-        Sites ranked by their highest risk in the current shift, with reasons
-        (``site_id, name, kind, lon, lat, risk, rank, reasons, ...``).
+        Sites ranked by their highest risk in the current shift, with reasons.
     shifts
-        The patrol plan of the current and the next shift (``key, label,
-        start, end, seed, guarantee, units`` with each unit's visits and road path).
+        The patrols of the current and the next shift.
     arv
-        ARV standby bases, their reach bands and the demand covered (empty
-        when ARV placement is not installed).
+        ARV standby bases, their reach bands and the demand covered (None when
+        no placement was made).
     tension
         The alert areas that raised sites, as a GeoJSON feature collection.
     posture
@@ -71,16 +171,21 @@ class PlanBody:
 
     region: str
     situation: JsonDict = field(default_factory=dict)
-    sites: tuple[JsonDict, ...] = ()
-    shifts: tuple[JsonDict, ...] = ()
-    arv: JsonDict = field(default_factory=dict)
+    sites: tuple[RankedSite, ...] = ()
+    shifts: tuple[ShiftPatrols, ...] = ()
+    arv: ArvCover | None = None
     tension: JsonDict = field(default_factory=_no_features)
     posture: JsonDict | None = None
     notes: tuple[str, ...] = ()
 
-    def shift(self, key: str) -> JsonDict | None:
+    def shift(self, key: str) -> ShiftPatrols | None:
         """Return the patrols of shift ``key`` (``current`` or ``next``), or None."""
-        return next((s for s in self.shifts if s.get("key") == key), None)
+        return next((s for s in self.shifts if s.key == key), None)
+
+    @property
+    def arv_bases(self) -> tuple[ArvBase, ...]:
+        """Return the ARV bases of the plan (none without a placement)."""
+        return self.arv.bases if self.arv is not None else ()
 
     @property
     def threat_level(self) -> str | None:
@@ -199,20 +304,19 @@ def compare_plans(old: Plan | None, new: Plan, *, top_n: int = 25) -> PlanDiff:
     old_rank: dict[str, int] = {}
     old_threat = None
     if old is not None:
-        old_rank = {s["site_id"]: int(s["rank"]) for s in old.body.sites}
+        old_rank = {s.site_id: s.rank for s in old.body.sites}
         old_threat = old.body.threat_level
     risen: list[JsonDict] = []
     for site in new.body.sites[:top_n]:
-        before = old_rank.get(site["site_id"])
-        if before is None or int(site["rank"]) < before:
-            reasons = site.get("reasons") or []
+        before = old_rank.get(site.site_id)
+        if before is None or site.rank < before:
             risen.append(
                 {
-                    "site_id": site["site_id"],
-                    "name": site.get("name", ""),
+                    "site_id": site.site_id,
+                    "name": site.name,
                     "old_rank": before,
-                    "new_rank": int(site["rank"]),
-                    "reason": reasons[0] if reasons else "",
+                    "new_rank": site.rank,
+                    "reason": site.reasons[0] if site.reasons else "",
                 }
             )
     changed: list[JsonDict] = []
@@ -241,6 +345,6 @@ def compare_plans(old: Plan | None, new: Plan, *, top_n: int = 25) -> PlanDiff:
 def _route_sites(body: PlanBody) -> dict[tuple[str, str], list[str]]:
     out: dict[tuple[str, str], list[str]] = {}
     for shift in body.shifts:
-        for unit in shift.get("units", []):
-            out[(shift["key"], unit["unit"])] = [v["site_id"] for v in unit.get("visits", [])]
+        for unit in shift.units:
+            out[(shift.key, unit.unit)] = [v.site_id for v in unit.visits]
     return out

@@ -36,20 +36,24 @@ from watchfloor.placement import Placement
 from watchfloor.posture import Posture, TensionLevel, compute_posture, resolve_playbook
 from watchfloor.services.arv import ArvProblem, build_problem, plan_bases
 from watchfloor.services.cache import BoundedCache
-from watchfloor.services.operations.plans import JsonDict, PlanBody, Timer
+from watchfloor.services.operations.plans import (
+    ArvBase,
+    ArvCover,
+    JsonDict,
+    PlanBody,
+    RankedSite,
+    ShiftPatrols,
+    Timer,
+    UnitPatrol,
+    Visit,
+)
 from watchfloor.services.operations.situation import (
     Shift,
     Situation,
     iter_shifts,
     validate_event,
 )
-from watchfloor.services.operations.views import (
-    arv_json,
-    posture_frame_json,
-    ranked_sites_json,
-    shift_json,
-    situation_json,
-)
+from watchfloor.services.operations.views import jsonable, posture_frame_json, situation_json
 from watchfloor.services.patrol import PatrolPlan, plan_for_region, plan_to_dict
 from watchfloor.services.posture import available_playbooks
 from watchfloor.services.reach import reach_bands
@@ -69,8 +73,13 @@ __all__ = [
     "StageInput",
     "arv_stage",
     "default_builder",
+    "game_sites",
     "patrol_stage",
     "posture_stage",
+    "ranked_sites",
+    "reach_areas",
+    "tension_levels",
+    "unit_paths",
 ]
 
 #: Slot length of the posture the room computes (minutes).
@@ -113,7 +122,7 @@ class PostureOutcome:
     """The posture stage's result: the posture, its ranked sites and the alert areas."""
 
     posture: Posture
-    sites: tuple[JsonDict, ...]
+    sites: tuple[RankedSite, ...]
     tension: JsonDict
     frame: JsonDict
 
@@ -181,10 +190,43 @@ def posture_stage(stage: StageInput) -> PostureOutcome:
         )
     return PostureOutcome(
         posture=posture,
-        sites=tuple(ranked_sites_json(posture, sites, stage.shifts[0])),
+        sites=tuple(ranked_sites(posture, sites, stage.shifts[0])),
         tension={"type": "FeatureCollection", "features": areas},
         frame=posture_frame_json(posture, start=start, n_slots=n_slots),
     )
+
+
+def ranked_sites(posture: Posture, sites: SiteRegister, shift: Shift) -> list[RankedSite]:
+    """Return sites ranked by their highest value in ``shift``, with that slot's reasons."""
+    value = np.asarray(posture.value)
+    if value.size == 0:
+        return []
+    n_shift = int((shift.end - shift.start).total_seconds() // (60 * posture.slot_minutes))
+    first = max(0, posture.slot_index(shift.start))
+    window = value[:, first : first + n_shift]
+    best_slot = first + np.argmax(window, axis=1)
+    best = value[np.arange(value.shape[0]), best_slot]
+    order = np.lexsort((np.asarray(posture.site_id, dtype=object).astype(str), -best))
+    out = []
+    for rank, i in enumerate(order.tolist(), start=1):
+        j = int(best_slot[i])
+        reasons = [str(r) for r in posture.reasons(i, j)[1:]][:6] or [str(posture.reasons(i, j)[0])]
+        out.append(
+            RankedSite(
+                site_id=posture.site_id[i],
+                name=sites.name[i] or sites.category[i],
+                kind=sites.kind[i],
+                category=sites.category[i],
+                lon=round(float(sites.lon[i]), 6),
+                lat=round(float(sites.lat[i]), 6),
+                node=int(sites.node[i]),
+                risk=round(float(best[i]), 5),
+                rank=rank,
+                peak_slot=posture.slot_start[j],
+                reasons=tuple(reasons),
+            )
+        )
+    return out
 
 
 def tension_levels(
@@ -237,7 +279,7 @@ def _circle(lon: float, lat: float, radius_m: float, n: int = 48) -> JsonDict:
 # -- 2. patrols ---------------------------------------------------------------------------
 
 
-def patrol_stage(stage: StageInput, posture: PostureOutcome) -> tuple[JsonDict, ...]:
+def patrol_stage(stage: StageInput, posture: PostureOutcome) -> tuple[ShiftPatrols, ...]:
     """Return the patrols of each shift (``current``, ``next``), solved side by side."""
     keys = ("current", "next")
     # The two shifts are independent games: solve them side by side (HiGHS and
@@ -248,14 +290,16 @@ def patrol_stage(stage: StageInput, posture: PostureOutcome) -> tuple[JsonDict, 
             for key, shift in zip(keys, stage.shifts, strict=False)
         ]
         shifts = tuple(f.result() for f in futures)
-    for shift_body in shifts:
+    for patrols in shifts:
         # patrol_<shift> includes routes_<shift>: the road geometry of the units' legs.
-        stage.timer.timings_s[f"patrol_{shift_body['key']}"] = shift_body["solve_s"]
-        stage.timer.timings_s[f"routes_{shift_body['key']}"] = shift_body["paths_s"]
+        stage.timer.timings_s[f"patrol_{patrols.key}"] = patrols.solve_s
+        stage.timer.timings_s[f"routes_{patrols.key}"] = patrols.paths_s
     return shifts
 
 
-def _shift_patrols(stage: StageInput, posture: PostureOutcome, key: str, shift: Shift) -> JsonDict:
+def _shift_patrols(
+    stage: StageInput, posture: PostureOutcome, key: str, shift: Shift
+) -> ShiftPatrols:
     """Return one shift's patrols: the game over its riskiest sites, routes and road paths."""
     value = np.asarray(posture.posture.value)
     slot_start = posture.posture.slot_start
@@ -277,9 +321,20 @@ def _shift_patrols(stage: StageInput, posture: PostureOutcome, key: str, shift: 
     t_paths = time.perf_counter()
     paths = unit_paths(plan)
     paths_s = time.perf_counter() - t_paths
-    where = {s["site_id"]: (s["lon"], s["lat"]) for s in posture.sites}
-    shift_body = shift_json(key, shift, data, paths, where)
-    shift_body.update(
+    where = {s.site_id: (s.lon, s.lat) for s in posture.sites}
+    units = tuple(_unit_patrol(k, unit, paths, where) for k, unit in enumerate(data["units"]))
+    return ShiftPatrols(
+        key=key,
+        label=shift.label,
+        start=shift.start,
+        end=shift.end,
+        seed=int(data["seed"]),
+        status=str(data["status"]),
+        guarantee=float(data["guarantee"]),
+        entropy_bits=float(data["entropy_bits"]),
+        attacker_best_response=dict(data["attacker_best_response"]),
+        excluded_sites=len(data["excluded_sites"]),
+        units=units,
         n_game_sites=int(keep.size),
         # Sites left out of the game never exceed this risk; when it is below
         # the guarantee no attacker would choose them and the reduction is exact.
@@ -288,7 +343,38 @@ def _shift_patrols(stage: StageInput, posture: PostureOutcome, key: str, shift: 
         solve_s=time.perf_counter() - t0,
         paths_s=paths_s,
     )
-    return shift_body
+
+
+def _unit_patrol(
+    k: int,
+    unit: JsonDict,
+    paths: dict[str, list[list[float]]],
+    where: dict[str, tuple[float, float]],
+) -> UnitPatrol:
+    """Return unit ``k`` of the patrol service's plan (its JSON form) with its road path."""
+    visits = tuple(
+        Visit(
+            site_id=v["site_id"],
+            name=v["name"],
+            arrive=datetime.fromisoformat(v["arrive"]),
+            depart=datetime.fromisoformat(v["depart"]),
+            dwell_s=float(v["dwell_s"]),
+            pinned=bool(v["pinned"]),
+            lon=where[v["site_id"]][0],
+            lat=where[v["site_id"]][1],
+        )
+        for v in unit["route"]["visits"]
+    )
+    return UnitPatrol(
+        unit=unit["unit_id"],
+        unit_index=k,
+        mode=unit["mode"],
+        base=unit["base"],
+        visits=visits,
+        travel_s=float(unit["route"]["total_travel_s"]),
+        status=unit["route"]["status"],
+        path=paths.get(unit["unit_id"], []),
+    )
 
 
 def game_sites(region: Region, value: FloatArray, n_sites: int) -> tuple[Region, IntArray, float]:
@@ -369,7 +455,7 @@ _REACH: BoundedCache[tuple[int, int, float], tuple[TravelTimeEngine, list[JsonDi
 )
 
 
-def arv_stage(stage: StageInput) -> JsonDict:
+def arv_stage(stage: StageInput) -> ArvCover:
     """Return the ARV bases (MEXCLP) with their reach bands and the demand they cover.
 
     The demand, candidates and blue-light travel times of a region are built
@@ -398,9 +484,28 @@ def arv_stage(stage: StageInput) -> JsonDict:
     atoms = np.asarray(problem.atom_node)
     covered = np.isfinite(reach[atoms]) & (reach[atoms] <= np.asarray(problem.standard_s))
     demand = np.asarray(problem.demand, dtype=np.float64)
-    share = float(demand[covered].sum() / demand.sum()) if demand.sum() else 0.0
-    return arv_json(
-        problem, placement, nodes, covered_share=share, standard_s=cfg.arv_standard_s, iso=iso
+    graph = problem.engine.graph
+    bases = tuple(
+        ArvBase(
+            unit=f"ARV{u + 1}",
+            name=problem.candidate_name[int(c)],
+            kind=problem.candidate_kind[int(c)],
+            node=int(n),
+            lon=round(float(graph.lon[n]), 6),
+            lat=round(float(graph.lat[n]), 6),
+        )
+        for u, (c, n) in enumerate(zip(placement.sites.tolist(), nodes.tolist(), strict=True))
+    )
+    return ArvCover(
+        model=placement.model,
+        status=placement.status,
+        gap=float(placement.gap),
+        objective=float(placement.objective),
+        bases=bases,
+        standard_s=cfg.arv_standard_s,
+        covered_share=float(demand[covered].sum() / demand.sum()) if demand.sum() else 0.0,
+        demand_sources=tuple(problem.demand_sources),
+        isochrones=jsonable(iso),
     )
 
 

@@ -2,10 +2,10 @@
 
 The one place where a :class:`~watchfloor.services.operations.plans.PlanBody`
 becomes JSON-ready data (for the database, the dashboard, the API and the
-command line) and back, and where the stages' typed results (the posture,
-the patrol service's plan, the ARV placement) become the parts of a body.
-Imports the situation and plans modules and those results' types; the pages
-built from the room's state are in
+command line) and back: ranked sites, each shift's patrols, the ARV cover,
+the diff, log entries, messages. Imports the situation and plans modules
+(and the posture's type for its frame); the pages built from the room's
+state are in
 :mod:`watchfloor.services.operations.panels`.
 """
 
@@ -15,24 +15,29 @@ import math
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
-from watchfloor.placement import Placement
 from watchfloor.posture import Posture
-from watchfloor.services.arv import ArvProblem
-from watchfloor.services.operations.plans import JsonDict, PlanBody, PlanDiff
+from watchfloor.services.operations.plans import (
+    ArvBase,
+    ArvCover,
+    JsonDict,
+    PlanBody,
+    PlanDiff,
+    RankedSite,
+    ShiftPatrols,
+    UnitPatrol,
+    Visit,
+)
 from watchfloor.services.operations.situation import (
     LogEntry,
     PublicMessage,
-    Shift,
     Situation,
     event_payload,
 )
-from watchfloor.sites.register import SiteRegister
-from watchfloor.types import IntArray
 
 __all__ = [
-    "arv_json",
+    "arv_base_json",
+    "arv_cover_from_json",
+    "arv_cover_json",
     "jsonable",
     "log_entry_json",
     "message_json",
@@ -41,9 +46,13 @@ __all__ = [
     "plan_diff_from_json",
     "plan_diff_json",
     "posture_frame_json",
-    "ranked_sites_json",
-    "shift_json",
+    "ranked_site_from_json",
+    "ranked_site_json",
+    "shift_patrols_from_json",
+    "shift_patrols_json",
     "situation_json",
+    "visit_from_json",
+    "visit_json",
 ]
 
 
@@ -67,9 +76,9 @@ def plan_body_json(body: PlanBody) -> JsonDict:
     out: JsonDict = {
         "region": body.region,
         "situation": body.situation,
-        "sites": list(body.sites),
-        "shifts": list(body.shifts),
-        "arv": body.arv,
+        "sites": [ranked_site_json(s) for s in body.sites],
+        "shifts": [shift_patrols_json(s) for s in body.shifts],
+        "arv": arv_cover_json(body.arv) if body.arv is not None else {},
         "tension": body.tension,
         "notes": list(body.notes),
     }
@@ -80,15 +89,200 @@ def plan_body_json(body: PlanBody) -> JsonDict:
 
 def plan_body_from_json(data: JsonDict) -> PlanBody:
     """Return the plan body stored as ``data`` (see :func:`plan_body_json`)."""
+    arv = data.get("arv") or {}
     return PlanBody(
         region=str(data.get("region", "")),
         situation=dict(data.get("situation") or {}),
-        sites=tuple(data.get("sites") or ()),
-        shifts=tuple(data.get("shifts") or ()),
-        arv=dict(data.get("arv") or {}),
+        sites=tuple(ranked_site_from_json(s) for s in data.get("sites") or ()),
+        shifts=tuple(shift_patrols_from_json(s) for s in data.get("shifts") or ()),
+        arv=arv_cover_from_json(arv) if arv else None,
         tension=dict(data.get("tension") or {"type": "FeatureCollection", "features": []}),
         posture=data.get("posture"),
         notes=tuple(str(n) for n in data.get("notes") or ()),
+    )
+
+
+def ranked_site_json(site: RankedSite) -> JsonDict:
+    """Return a ranked site as JSON-ready data."""
+    return {
+        "site_id": site.site_id,
+        "name": site.name,
+        "kind": site.kind,
+        "category": site.category,
+        "lon": site.lon,
+        "lat": site.lat,
+        "node": site.node,
+        "risk": site.risk,
+        "rank": site.rank,
+        "peak_slot": site.peak_slot.isoformat(),
+        "reasons": list(site.reasons),
+    }
+
+
+def ranked_site_from_json(data: JsonDict) -> RankedSite:
+    """Return the ranked site stored as ``data`` (see :func:`ranked_site_json`)."""
+    return RankedSite(
+        site_id=str(data["site_id"]),
+        name=str(data.get("name", "")),
+        kind=str(data.get("kind", "")),
+        category=str(data.get("category", "")),
+        lon=float(data["lon"]),
+        lat=float(data["lat"]),
+        node=int(data.get("node", -1)),
+        risk=float(data["risk"]),
+        rank=int(data["rank"]),
+        peak_slot=datetime.fromisoformat(data["peak_slot"]),
+        reasons=tuple(str(r) for r in data.get("reasons", ())),
+    )
+
+
+def visit_json(visit: Visit) -> JsonDict:
+    """Return a patrol visit as JSON-ready data."""
+    return {
+        "site_id": visit.site_id,
+        "name": visit.name,
+        "arrive": visit.arrive.isoformat(),
+        "depart": visit.depart.isoformat(),
+        "dwell_s": visit.dwell_s,
+        "pinned": visit.pinned,
+        "lon": visit.lon,
+        "lat": visit.lat,
+    }
+
+
+def visit_from_json(data: JsonDict) -> Visit:
+    """Return the visit stored as ``data`` (see :func:`visit_json`)."""
+    return Visit(
+        site_id=str(data["site_id"]),
+        name=str(data.get("name", "")),
+        arrive=datetime.fromisoformat(data["arrive"]),
+        depart=datetime.fromisoformat(data["depart"]),
+        dwell_s=float(data.get("dwell_s", 0.0)),
+        pinned=bool(data.get("pinned", False)),
+        lon=float(data["lon"]),
+        lat=float(data["lat"]),
+    )
+
+
+def shift_patrols_json(shift: ShiftPatrols) -> JsonDict:
+    """Return one shift's patrols as JSON-ready data (units with visits and road paths)."""
+    units = [
+        {
+            "unit": u.unit,
+            "unit_index": u.unit_index,
+            "mode": u.mode,
+            "base": u.base,
+            "visits": [visit_json(v) for v in u.visits],
+            "travel_s": u.travel_s,
+            "status": u.status,
+            "path": u.path,
+        }
+        for u in shift.units
+    ]
+    return {
+        "key": shift.key,
+        "label": shift.label,
+        "start": shift.start.isoformat(),
+        "end": shift.end.isoformat(),
+        "seed": shift.seed,
+        "status": shift.status,
+        "guarantee": shift.guarantee,
+        "entropy_bits": shift.entropy_bits,
+        "attacker_best_response": shift.attacker_best_response,
+        "excluded_sites": shift.excluded_sites,
+        "units": units,
+        "n_game_sites": shift.n_game_sites,
+        "max_risk_left_out": shift.max_risk_left_out,
+        "exact": shift.exact,
+        "solve_s": shift.solve_s,
+        "paths_s": shift.paths_s,
+    }
+
+
+def shift_patrols_from_json(data: JsonDict) -> ShiftPatrols:
+    """Return the shift's patrols stored as ``data`` (see :func:`shift_patrols_json`)."""
+    units = tuple(
+        UnitPatrol(
+            unit=str(u["unit"]),
+            unit_index=int(u.get("unit_index", k)),
+            mode=str(u.get("mode", "")),
+            base=str(u.get("base", "")),
+            visits=tuple(visit_from_json(v) for v in u.get("visits", ())),
+            travel_s=float(u.get("travel_s", 0.0)),
+            status=str(u.get("status", "")),
+            path=list(u.get("path") or []),
+        )
+        for k, u in enumerate(data.get("units", ()))
+    )
+    return ShiftPatrols(
+        key=str(data["key"]),
+        label=str(data.get("label", "")),
+        start=datetime.fromisoformat(data["start"]),
+        end=datetime.fromisoformat(data["end"]),
+        seed=int(data.get("seed", 0)),
+        status=str(data.get("status", "")),
+        guarantee=float(data.get("guarantee", 0.0)),
+        entropy_bits=float(data.get("entropy_bits", 0.0)),
+        attacker_best_response=dict(data.get("attacker_best_response") or {}),
+        excluded_sites=int(data.get("excluded_sites", 0)),
+        units=units,
+        n_game_sites=int(data.get("n_game_sites", 0)),
+        max_risk_left_out=float(data.get("max_risk_left_out") or 0.0),
+        exact=bool(data.get("exact", True)),
+        solve_s=float(data.get("solve_s", 0.0)),
+        paths_s=float(data.get("paths_s", 0.0)),
+    )
+
+
+def arv_base_json(base: ArvBase) -> JsonDict:
+    """Return an ARV base as JSON-ready data (unit, place, road node, position)."""
+    return {
+        "unit": base.unit,
+        "name": base.name,
+        "kind": base.kind,
+        "node": base.node,
+        "lon": base.lon,
+        "lat": base.lat,
+    }
+
+
+def arv_cover_json(cover: ArvCover) -> JsonDict:
+    """Return the ARV part of a plan as JSON-ready data: bases, outcome, reach bands."""
+    return {
+        "model": cover.model,
+        "status": cover.status,
+        "gap": cover.gap,
+        "objective": cover.objective,
+        "bases": [arv_base_json(b) for b in cover.bases],
+        "standard_s": cover.standard_s,
+        "covered_share": cover.covered_share,
+        "demand_sources": list(cover.demand_sources),
+        "isochrones": cover.isochrones,
+    }
+
+
+def arv_cover_from_json(data: JsonDict) -> ArvCover:
+    """Return the ARV part stored as ``data`` (see :func:`arv_cover_json`)."""
+    return ArvCover(
+        model=str(data.get("model", "")),
+        status=str(data.get("status", "")),
+        gap=float(data.get("gap") or 0.0),
+        objective=float(data.get("objective") or 0.0),
+        bases=tuple(
+            ArvBase(
+                unit=str(b["unit"]),
+                name=str(b.get("name", "")),
+                kind=str(b.get("kind", "")),
+                node=int(b.get("node", -1)),
+                lon=float(b["lon"]),
+                lat=float(b["lat"]),
+            )
+            for b in data.get("bases", ())
+        ),
+        standard_s=float(data.get("standard_s", 0.0)),
+        covered_share=float(data.get("covered_share", 0.0)),
+        demand_sources=tuple(str(d) for d in data.get("demand_sources", ())),
+        isochrones=dict(data.get("isochrones") or {"type": "FeatureCollection", "features": []}),
     )
 
 
@@ -153,42 +347,6 @@ def message_json(message: PublicMessage) -> JsonDict:
     return jsonable(message.as_dict())  # type: ignore[no-any-return]
 
 
-# -- the parts of a plan body, from the stages' typed results --------------------------------
-
-
-def ranked_sites_json(posture: Posture, sites: SiteRegister, shift: Shift) -> list[JsonDict]:
-    """Return sites ranked by their highest value in ``shift``, with that slot's reasons."""
-    value = np.asarray(posture.value)
-    if value.size == 0:
-        return []
-    n_shift = int((shift.end - shift.start).total_seconds() // (60 * posture.slot_minutes))
-    first = max(0, posture.slot_index(shift.start))
-    window = value[:, first : first + n_shift]
-    best_slot = first + np.argmax(window, axis=1)
-    best = value[np.arange(value.shape[0]), best_slot]
-    order = np.lexsort((np.asarray(posture.site_id, dtype=object).astype(str), -best))
-    out = []
-    for rank, i in enumerate(order.tolist(), start=1):
-        j = int(best_slot[i])
-        out.append(
-            {
-                "site_id": posture.site_id[i],
-                "name": sites.name[i] or sites.category[i],
-                "kind": sites.kind[i],
-                "category": sites.category[i],
-                "lon": round(float(sites.lon[i]), 6),
-                "lat": round(float(sites.lat[i]), 6),
-                "node": int(sites.node[i]),
-                "risk": round(float(best[i]), 5),
-                "rank": rank,
-                "peak_slot": posture.slot_start[j].isoformat(),
-                "reasons": [str(r) for r in posture.reasons(i, j)[1:]][:6]
-                or [str(posture.reasons(i, j)[0])],
-            }
-        )
-    return out
-
-
 def posture_frame_json(posture: Posture, *, start: datetime, n_slots: int) -> JsonDict:
     """Return the posture's frame kept with a plan: slots, threat level, playbook, roles."""
     return {
@@ -198,80 +356,4 @@ def posture_frame_json(posture: Posture, *, start: datetime, n_slots: int) -> Js
         "threat_level": posture.threat_level,
         "playbook": posture.playbook,
         "brief_roles": list(posture.brief_roles),
-    }
-
-
-def shift_json(
-    key: str,
-    shift: Shift,
-    data: JsonDict,
-    paths: dict[str, list[list[float]]],
-    where: dict[str, tuple[float, float]],
-) -> JsonDict:
-    """Return one shift of the plan body from the patrol service's plan and the unit paths."""
-    units = []
-    for k, unit in enumerate(data["units"]):
-        visits = [
-            {**v, "lon": where[v["site_id"]][0], "lat": where[v["site_id"]][1]}
-            for v in unit["route"]["visits"]
-        ]
-        units.append(
-            {
-                "unit": unit["unit_id"],
-                "unit_index": k,
-                "mode": unit["mode"],
-                "base": unit["base"],
-                "visits": visits,
-                "travel_s": unit["route"]["total_travel_s"],
-                "status": unit["route"]["status"],
-                "path": paths.get(unit["unit_id"], []),
-            }
-        )
-    return {
-        "key": key,
-        "label": shift.label,
-        "start": shift.start.isoformat(),
-        "end": shift.end.isoformat(),
-        "seed": data["seed"],
-        "status": data["status"],
-        "guarantee": data["guarantee"],
-        "entropy_bits": data["entropy_bits"],
-        "attacker_best_response": data["attacker_best_response"],
-        "excluded_sites": len(data["excluded_sites"]),
-        "units": units,
-    }
-
-
-def arv_json(
-    problem: ArvProblem,
-    placement: Placement,
-    nodes: IntArray,
-    *,
-    covered_share: float,
-    standard_s: float,
-    iso: JsonDict,
-) -> JsonDict:
-    """Return the ARV part of a plan body: bases, solver outcome, reach bands, demand covered."""
-    graph = problem.engine.graph
-    bases = [
-        {
-            "unit": f"ARV{u + 1}",
-            "name": problem.candidate_name[int(c)],
-            "kind": problem.candidate_kind[int(c)],
-            "node": int(n),
-            "lon": round(float(graph.lon[n]), 6),
-            "lat": round(float(graph.lat[n]), 6),
-        }
-        for u, (c, n) in enumerate(zip(placement.sites.tolist(), nodes.tolist(), strict=True))
-    ]
-    return {
-        "model": placement.model,
-        "status": placement.status,
-        "gap": float(placement.gap),
-        "objective": float(placement.objective),
-        "bases": bases,
-        "standard_s": standard_s,
-        "covered_share": covered_share,
-        "demand_sources": list(problem.demand_sources),
-        "isochrones": jsonable(iso),
     }
