@@ -38,6 +38,14 @@ def test_public_surface_is_pinned() -> None:
         (errors.PermissionDeniedError, 403),
         (errors.InfeasibleError, 422),
         (errors.ConfigurationError, 500),
+        (errors.FieldError, 422),
+        (errors.AuthenticationRequiredError, 401),
+        (errors.CsrfError, 403),
+        (errors.ConflictError, 409),
+        (errors.IdempotencyConflictError, 409),
+        (errors.TooManyRequestsError, 429),
+        (errors.StoreUnavailableError, 503),
+        (errors.RequestTooLargeError, 413),
     ],
 )
 def test_every_error_is_a_watchfloor_error_with_a_status(
@@ -89,3 +97,43 @@ def test_bad_setting_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("WATCHFLOOR_DEMO", "maybe-not")
     with pytest.raises(errors.ConfigurationError, match="WATCHFLOOR_DEMO"):
         load_settings()
+
+
+def test_every_exception_class_of_watchfloor_lives_in_errors() -> None:
+    import ast  # noqa: PLC0415 (only this test reads the sources)
+
+    src = Path(errors.__file__).resolve().parent
+    elsewhere = []
+    for path in src.rglob("*.py"):
+        if path.name == "errors.py" and path.parent == src:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and (
+                node.name.endswith("Error") or node.name.endswith("Exception")
+            ):
+                elsewhere.append(f"{path.relative_to(src)}:{node.name}")
+    assert elsewhere == []
+
+
+def test_the_vocabulary_is_one_enum_each_comparing_equal_to_its_strings() -> None:
+    from watchfloor.types import ReportQueue, ReportStatus, Role, ThreatLevel  # noqa: PLC0415 (tested here only)
+
+    assert Role("supervisor") == "supervisor"
+    assert [t.value for t in ThreatLevel] == [
+        "low",
+        "moderate",
+        "substantial",
+        "severe",
+        "critical",
+    ]
+    assert ReportQueue.CT.label == "Counter-terrorism"
+    assert next(iter(ReportStatus)) == "new"
+    assert Role.ADMIN.label == "administrator"
+
+
+def test_nested_options_keep_their_flat_variable_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WATCHFLOOR_RETENTION_DAYS", "30")
+    monkeypatch.setenv("WATCHFLOOR_RATE_LIMIT_PER_MINUTE", "7")
+    settings = load_settings()
+    assert settings.reporting.retention_days == 30
+    assert settings.web.rate_limit_per_minute == 7

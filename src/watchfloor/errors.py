@@ -16,6 +16,7 @@ here, so a reader sees all the ways watchfloor can refuse in one place::
     │   └── CsrfError                   a state-changing request without its CSRF token  (403)
     ├── ConflictError                   the request contradicts what is stored           (409)
     │   └── IdempotencyConflictError    an idempotency key reused for another submission (409)
+    ├── RequestTooLargeError            a request body over the server's limit           (413)
     ├── TooManyRequestsError            over the rate limit                              (429)
     ├── InfeasibleError                 valid input, but no solution exists              (422)
     ├── StoreUnavailableError           the database cannot store it just now; retry     (503)
@@ -41,6 +42,7 @@ __all__ = [
     "InvalidInputError",
     "NotFoundError",
     "PermissionDeniedError",
+    "RequestTooLargeError",
     "StoreUnavailableError",
     "TooManyRequestsError",
     "WatchfloorError",
@@ -104,6 +106,12 @@ class ConflictError(WatchfloorError):
 
 class IdempotencyConflictError(ConflictError):
     """An idempotency key was reused for a different submission."""
+
+
+class RequestTooLargeError(WatchfloorError):
+    """The request body is larger than the server accepts."""
+
+    http_status = 413
 
 
 class TooManyRequestsError(WatchfloorError):

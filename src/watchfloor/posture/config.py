@@ -30,6 +30,7 @@ __all__ = [
     "Festival",
     "Selector",
     "UserEvent",
+    "check_time",
     "default_factors",
     "defaults_dict",
     "explain_validation_error",
@@ -71,7 +72,14 @@ class Selector(_Model):
         return " ".join(parts) or "all sites"
 
 
-def _check_time(value: str) -> str:
+def check_time(value: str) -> str:
+    """Return ``value`` when it is a rule time: ``HH:MM``, ``sunset`` or ``sunset+NNm``/``-NNm``.
+
+    Raises
+    ------
+    ValueError
+        Naming the accepted forms (pydantic turns it into a field error).
+    """
     if not _TIME_RE.match(value):
         msg = f"time {value!r} is not HH:MM, 'sunset', or 'sunset+NNm' / 'sunset-NNm'"
         raise ValueError(msg)
@@ -96,7 +104,7 @@ class CalendarRule(_Model):
     end_day_offset: int = Field(default=0, ge=0, le=7)
     multiplier: float = Field(ge=0.0)
 
-    _v_start = field_validator("start", "end")(_check_time)
+    _v_start = field_validator("start", "end")(check_time)
 
 
 class Festival(_Model):
@@ -111,7 +119,7 @@ class Festival(_Model):
     end: str
     multiplier: float = Field(ge=0.0)
 
-    _v_start = field_validator("start", "end")(_check_time)
+    _v_start = field_validator("start", "end")(check_time)
 
 
 class UserEvent(_Model):

@@ -42,7 +42,7 @@ from watchfloor.errors import InvalidInputError
 from watchfloor.posture.config import (
     WEEKDAYS,
     Selector,
-    _check_time,
+    check_time,
     explain_validation_error,
 )
 from watchfloor.types import Role
@@ -83,7 +83,7 @@ class PlaybookWindow(_Model):
     end_day_offset: int = Field(default=0, ge=0, le=7)
     multiplier: float = Field(ge=0.0)
 
-    _v_time = field_validator("start", "end")(_check_time)
+    _v_time = field_validator("start", "end")(check_time)
 
 
 class Playbook(_Model):

@@ -21,6 +21,8 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from watchfloor.errors import RequestTooLargeError
+
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_FIELD",
@@ -221,7 +223,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLargeError
+                    raise RequestTooLargeError
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -232,10 +234,6 @@ class BodySizeLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLargeError:
+        except RequestTooLargeError:
             if not started:
                 await self._reject(send)
-
-
-class _BodyTooLargeError(Exception):
-    pass
