@@ -6,6 +6,7 @@ import csv
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from watchfloor.tension.detect import (
     area_alert,
     ears_c2_cusum,
     farrington_monthly,
+    fit_baseline,
 )
 
 
@@ -144,3 +146,18 @@ def test_the_file_mode_scan_loads_no_database_web_or_plotting() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_farrington_alarms_on_a_month_far_above_earlier_years() -> None:
+    # Two areas, 40 months of 8-12 incidents; area 0 has 45 in the last month.
+    counts = np.tile([8.0, 10.0, 12.0, 10.0], (2, 10))
+    counts[0, -1] = 45
+    monthly = _input(counts, np.full_like(counts, np.nan), resolution="month")
+    alerts = farrington_monthly(monthly)
+    assert [(a.method, a.area_codes, a.observed) for a in alerts] == [("farrington", ("A0",), 45)]
+    # periods count from January 2024: the 40th month is April 2027
+    assert (alerts[0].start, alerts[0].end) == ("2027-04-01", "2027-04-30")
+    # the baseline's own fits give the same alerts without refitting
+    base = fit_baseline(counts, resolution="month", start=monthly.start, max_periods=1)
+    assert np.isfinite(base.expected[:, -1]).all()
+    assert farrington_monthly(replace(monthly, farrington=base.farrington)) == alerts

@@ -62,7 +62,7 @@ import numpy as np
 from scipy.stats import poisson
 
 from watchfloor.tension.alerts import Alert, reason_sentence
-from watchfloor.tension.baseline import farrington, fit_daily_baseline
+from watchfloor.tension.baseline import FarringtonResult, farrington, fit_daily_baseline
 from watchfloor.tension.charts import cusum, ears
 from watchfloor.tension.scan import ScanCluster, poisson_scan, space_time_permutation_scan
 from watchfloor.types import FloatArray, IntArray
@@ -71,15 +71,20 @@ __all__ = [
     "BASELINE_SCAN_ALPHA_SHARE",
     "BASELINE_SCAN_MIN_DAILY",
     "DETECTORS",
+    "Baseline",
     "DetectInput",
     "Detector",
     "add_months",
     "area_alert",
-    "baseline_expected",
     "baseline_scan_status",
     "cluster_alert",
+    "ears_c2_cusum",
+    "farrington_monthly",
+    "fit_baseline",
     "month_end",
+    "poisson_baseline",
     "poisson_p",
+    "space_time_permutation",
     "with_reason",
 ]
 
@@ -131,6 +136,8 @@ class DetectInput:
     replicates: int
     alpha: float
     rng: np.random.Generator = field(repr=False)
+    farrington: tuple[FarringtonResult, ...] = field(default=(), repr=False)
+    """Monthly data: each area's Farrington fit, when the baseline made them."""
 
     @property
     def n_periods(self) -> int:
@@ -168,14 +175,25 @@ Detector = Callable[[DetectInput], list[Alert]]
 """A detector: the alerts (with reasons) it raises on one :class:`DetectInput`."""
 
 
-def baseline_expected(
+@dataclass(frozen=True)
+class Baseline:
+    """The baseline of a :class:`DetectInput`: expected counts and the fits behind them."""
+
+    expected: FloatArray
+    """(areas, periods) expected counts, NaN where there is none."""
+    farrington: tuple[FarringtonResult, ...] = ()
+    """Monthly data: each area's Farrington fit (its alarms too); empty for daily data."""
+
+
+def fit_baseline(
     counts: FloatArray, *, resolution: Literal["day", "month"], start: date, max_periods: int
-) -> FloatArray:
-    """Return the baseline expected counts (NaN where none) for :class:`DetectInput`.
+) -> Baseline:
+    """Return the baseline (expected counts, NaN where none) for :class:`DetectInput`.
 
     Daily: the GLM baseline (day of week, trend and, with a year of training,
     season) fitted on the days before the longest window. Monthly: the
-    Farrington expectation of every area (NaN with under a year of history).
+    Farrington fit of every area (none with under a year of history), fitted
+    once here for both the expected counts and the Farrington detector.
     """
     n_periods = counts.shape[1]
     if resolution == "day":
@@ -186,14 +204,23 @@ def baseline_expected(
             train_days=train,
             harmonics=1 if train >= 365 else 0,
         )
-        return base.expected
+        return Baseline(base.expected)
     expected = np.full_like(counts, np.nan)
-    years_back = min(3, (n_periods - 2) // 12)
-    if years_back >= 1:
-        for i in range(counts.shape[0]):
-            fr = farrington(counts[i], period=12, years_back=years_back, window=1, alpha=0.01)
-            expected[i] = fr.expected
-    return expected
+    fits = _farrington_fits(counts)
+    for i, fr in enumerate(fits):
+        expected[i] = fr.expected
+    return Baseline(expected, fits)
+
+
+def _farrington_fits(counts: FloatArray) -> tuple[FarringtonResult, ...]:
+    """Each area's Farrington fit on monthly counts (none with under a year of history)."""
+    years_back = min(3, (counts.shape[1] - 2) // 12)
+    if years_back < 1:
+        return ()
+    return tuple(
+        farrington(counts[i], period=12, years_back=years_back, window=1, alpha=0.01)
+        for i in range(counts.shape[0])
+    )
 
 
 def poisson_p(observed: int, expected: float) -> float:
@@ -367,19 +394,19 @@ def ears_c2_cusum(inp: DetectInput) -> list[Alert]:
 
 
 def farrington_monthly(inp: DetectInput) -> list[Alert]:
-    """Return an alert per area where the Farrington detector alarms on the last month."""
+    """Return an alert per area where the Farrington detector alarms on the last month.
+
+    Uses the fits of the input's baseline (:func:`fit_baseline`) when it has them.
+    """
     if inp.resolution != "month":
         return []
-    years_back = min(3, (inp.n_periods - 2) // 12)
-    if years_back < 1:
-        return []
+    fits = inp.farrington or _farrington_fits(inp.counts)
     t = inp.n_periods - 1
-    out = []
-    for i in range(len(inp.area_codes)):
-        fr = farrington(inp.counts[i], period=12, years_back=years_back, window=1, alpha=0.01)
-        if fr.alarm[t]:
-            out.append(area_alert(inp, "farrington", i, t, mean=float(fr.expected[t])))
-    return out
+    return [
+        area_alert(inp, "farrington", i, t, mean=float(fr.expected[t]))
+        for i, fr in enumerate(fits)
+        if fr.alarm[t]
+    ]
 
 
 DETECTORS: dict[str, Detector] = {

@@ -41,8 +41,8 @@ from watchfloor.tension.detect import (
     DETECTORS,
     DetectInput,
     add_months,
-    baseline_expected,
     baseline_scan_status,
+    fit_baseline,
     month_end,
 )
 from watchfloor.tension.scan import chord_distance_km
@@ -251,11 +251,12 @@ def _detect_input(
             f"{n_periods} {series.resolution}s of data; shorten --max-days or ingest more history"
         )
         raise InvalidInputError(msg)
+    baseline = fit_baseline(
+        series.counts, resolution=series.resolution, start=series.start, max_periods=win
+    )
     return DetectInput(
         counts=series.counts,
-        expected=baseline_expected(
-            series.counts, resolution=series.resolution, start=series.start, max_periods=win
-        ),
+        expected=baseline.expected,
         resolution=series.resolution,
         start=series.start,
         area_codes=areas.codes,
@@ -269,6 +270,7 @@ def _detect_input(
         replicates=replicates,
         alpha=alpha,
         rng=np.random.default_rng(seed),
+        farrington=baseline.farrington,
     )
 
 
