@@ -527,6 +527,10 @@ class HierarchyTopology:
         )
         return topo
 
+    def prepare_partial(self) -> None:
+        """Build the index partial re-customisation needs (once; else the first closure does)."""
+        self._partial_index()
+
     def _partial_index(
         self,
     ) -> tuple[Int32Array, IntArray, Int32Array, IntArray, IntArray, IntArray]:

@@ -45,6 +45,9 @@ Int32Array = npt.NDArray[np.int32]
 
 _FORMAT = 2
 
+#: Matrices of at most this many pairs run on one thread.
+SERIAL_PAIRS = 20_000
+
 
 def graph_fingerprint(
     indptr: IntArray, indices: npt.NDArray[np.integer], weights: FloatArray
@@ -190,8 +193,8 @@ def _target_buckets(  # noqa: PLR0917 (numba kernels take positional arrays)
     return bptr, bucket_t, bucket_d
 
 
-@pjit
-def _many_to_many(  # noqa: PLR0917 (numba kernels take positional arrays)
+@jit
+def _forward(  # noqa: PLR0917 (numba kernels take positional arrays)
     up_ptr: IntArray,
     up_idx: Int32Array,
     up_w: FloatArray,
@@ -199,48 +202,65 @@ def _many_to_many(  # noqa: PLR0917 (numba kernels take positional arrays)
     dn_idx: Int32Array,
     dn_w: FloatArray,
     sources: IntArray,
-    targets: IntArray,
+    bptr: IntArray,
+    bucket_t: Int32Array,
+    bucket_d: FloatArray,
     cutoff_s: float,
-    n_chunks: int,
-) -> FloatArray:
-    """Return the source x target matrix by bucket-based many-to-many CH queries.
-
-    Sources are split into ``n_chunks`` groups searched in parallel.
-    """
+    out: FloatArray,
+    first: int,
+    step: int,
+) -> None:
+    """Fill rows ``first, first + step, ...`` of ``out``: forward searches scan the buckets."""
     n = up_ptr.shape[0] - 1
     m_up = up_idx.shape[0] + dn_idx.shape[0] + 1
-    k = sources.shape[0]
-    nt = targets.shape[0]
-    bptr, bucket_t, bucket_d = _target_buckets(
-        up_ptr, up_idx, up_w, dn_ptr, dn_idx, dn_w, targets, cutoff_s
-    )
-    # Forward searches, in parallel chunks of sources.
-    out = np.full((k, nt), np.inf)
+    nt = out.shape[1]
+    cdist = np.full(n, np.inf)
+    ctouched = np.empty(n, dtype=np.int32)
+    ckeys = np.empty(m_up, dtype=np.float64)
+    cvals = np.empty(m_up, dtype=np.int32)
+    cnodes = np.empty(n, dtype=np.int32)
+    cd = np.empty(n, dtype=np.float64)
+    for i in range(first, sources.shape[0], step):
+        n_found, n_touched = _upward_search(
+            sources[i], up_ptr, up_idx, up_w, dn_ptr, dn_idx, dn_w, cutoff_s, cdist,
+            ctouched, ckeys, cvals, cnodes, cd,
+        )  # fmt: skip
+        for q in range(n_touched):
+            cdist[ctouched[q]] = np.inf
+        for f in range(n_found):
+            x = cnodes[f]
+            dx = cd[f]
+            for b in range(bptr[x], bptr[x + 1]):
+                val = dx + bucket_d[b]
+                j = bucket_t[b]
+                out[i, j] = min(out[i, j], val)
+        for j in range(nt):
+            if out[i, j] > cutoff_s:
+                out[i, j] = np.inf
+
+
+@pjit
+def _forward_parallel(  # noqa: PLR0917 (numba kernels take positional arrays)
+    up_ptr: IntArray,
+    up_idx: Int32Array,
+    up_w: FloatArray,
+    dn_ptr: IntArray,
+    dn_idx: Int32Array,
+    dn_w: FloatArray,
+    sources: IntArray,
+    bptr: IntArray,
+    bucket_t: Int32Array,
+    bucket_d: FloatArray,
+    cutoff_s: float,
+    out: FloatArray,
+    n_chunks: int,
+) -> None:
+    """Run :func:`_forward` on ``n_chunks`` interleaved groups of sources in parallel."""
     for c in numba.prange(n_chunks):
-        cdist = np.full(n, np.inf)
-        ctouched = np.empty(n, dtype=np.int32)
-        ckeys = np.empty(m_up, dtype=np.float64)
-        cvals = np.empty(m_up, dtype=np.int32)
-        cnodes = np.empty(n, dtype=np.int32)
-        cd = np.empty(n, dtype=np.float64)
-        for i in range(c, k, n_chunks):
-            n_found, n_touched = _upward_search(
-                sources[i], up_ptr, up_idx, up_w, dn_ptr, dn_idx, dn_w, cutoff_s, cdist,
-                ctouched, ckeys, cvals, cnodes, cd,
-            )  # fmt: skip
-            for q in range(n_touched):
-                cdist[ctouched[q]] = np.inf
-            for f in range(n_found):
-                x = cnodes[f]
-                dx = cd[f]
-                for b in range(bptr[x], bptr[x + 1]):
-                    val = dx + bucket_d[b]
-                    j = bucket_t[b]
-                    out[i, j] = min(out[i, j], val)
-            for j in range(nt):
-                if out[i, j] > cutoff_s:
-                    out[i, j] = np.inf
-    return out
+        _forward(
+            up_ptr, up_idx, up_w, dn_ptr, dn_idx, dn_w, sources, bptr, bucket_t, bucket_d,
+            cutoff_s, out, c, n_chunks,
+        )  # fmt: skip
 
 
 @jit
@@ -403,6 +423,7 @@ class ContractionHierarchy:
             msg = "the hierarchy topology was built for another graph; build it again"
             raise InvalidInputError(msg)
         metric = topology.customise(w)
+        topology.prepare_partial()  # closures then pay only for what they change
         log.info(
             "customised hierarchy: %d query arcs in %.3f s",
             metric.up_indices.shape[0] + metric.down_indices.shape[0],
@@ -449,18 +470,21 @@ class ContractionHierarchy:
         """
         m = self.metric
         rank = self.topology.rank
-        out: FloatArray = _many_to_many(
-            m.up_indptr,
-            m.up_indices,
-            m.up_weights,
-            m.down_indptr,
-            m.down_indices,
+        src = rank[np.asarray(sources, dtype=np.int64)].astype(np.int64)
+        tgt = rank[np.asarray(targets, dtype=np.int64)].astype(np.int64)
+        arrays = (
+            m.up_indptr, m.up_indices, m.up_weights, m.down_indptr, m.down_indices,
             m.down_weights,
-            rank[np.asarray(sources, dtype=np.int64)].astype(np.int64),
-            rank[np.asarray(targets, dtype=np.int64)].astype(np.int64),
-            float(cutoff_s),
-            max(1, min(int(sources.shape[0]), 4 * numba.get_num_threads())),
-        )
+        )  # fmt: skip
+        bptr, bucket_t, bucket_d = _target_buckets(*arrays, tgt, float(cutoff_s))
+        out = np.full((src.shape[0], tgt.shape[0]), np.inf)
+        if src.shape[0] * tgt.shape[0] <= SERIAL_PAIRS:  # waking the thread pool costs more
+            _forward(*arrays, src, bptr, bucket_t, bucket_d, float(cutoff_s), out, 0, 1)
+        else:
+            n_chunks = max(1, min(int(src.shape[0]), 4 * numba.get_num_threads()))
+            _forward_parallel(
+                *arrays, src, bptr, bucket_t, bucket_d, float(cutoff_s), out, n_chunks
+            )
         return out
 
     def _sweep(self) -> tuple[Int32Array, Int32Array, IntArray, Int32Array, FloatArray]:

@@ -23,13 +23,13 @@ least connected first).
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, shortest_path
 
 from watchfloor.errors import InvalidInputError
-from watchfloor.types import FloatArray, IntArray
+from watchfloor.traveltime._dijkstra import jit
+from watchfloor.types import BoolArray, FloatArray, IntArray
 
 __all__ = ["nested_dissection_order"]
 
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Parts this small are not split further.
 LEAF_SIZE = 24
+#: Directions tried for each split (evenly spaced over half a turn).
+N_DIRECTIONS = 8
 #: A split leaves at least this share of the nodes on each side.
 BALANCE = 0.3
 
@@ -55,98 +57,312 @@ def _undirected_csr(n: int, tails: IntArray, heads: IntArray) -> tuple[IntArray,
     return ptr, cols[order]
 
 
-class _Dissector:
-    """The recursion's shared arrays; :meth:`run` returns the rank of every node."""
+@jit
+def _kuhn_cover(
+    n_left: int, n_right: int, ptr: IntArray, idx: IntArray
+) -> tuple[BoolArray, BoolArray]:
+    """Return a minimum vertex cover of a bipartite graph as (left mask, right mask).
 
-    def __init__(self, n: int, ptr: IntArray, adj: IntArray, projections: list[FloatArray]) -> None:
-        self.n = n
-        self.ptr = ptr
-        self.adj = adj
-        self.projections = projections
-        self.local = np.full(n, -1, dtype=np.int64)
-        self.rank = np.full(n, -1, dtype=np.int64)
-        self.top = n
-
-    def _induced(self, nodes: IntArray) -> tuple[IntArray, IntArray]:
-        """Return the induced undirected edges ``(a, b)`` (local ids, ``a < b``)."""
-        k = nodes.shape[0]
-        self.local[nodes] = np.arange(k)
-        starts = self.ptr[nodes]
-        counts = self.ptr[nodes + 1] - starts
-        total = int(counts.sum())
-        first = np.cumsum(counts) - counts
-        take = np.repeat(starts - first, counts) + np.arange(total, dtype=np.int64)
-        src = np.repeat(np.arange(k, dtype=np.int64), counts)
-        dst = self.local[self.adj[take]]
-        self.local[nodes] = -1
-        keep = dst > src
-        return src[keep], dst[keep]
-
-    def _assign(self, nodes: IntArray) -> None:
-        """Give ``nodes`` the highest free ranks, the first node the highest."""
-        k = nodes.shape[0]
-        self.rank[nodes] = self.top - 1 - np.arange(k)
-        self.top -= k
-
-    def _leaf(self, nodes: IntArray, a: IntArray, b: IntArray) -> None:
-        deg = np.bincount(np.concatenate([a, b]), minlength=nodes.shape[0])
-        self._assign(nodes[np.argsort(-deg, kind="stable")])
-
-    def _projections(self, nodes: IntArray, a: IntArray, b: IntArray) -> list[FloatArray]:
-        if self.projections:
-            return [p[nodes] for p in self.projections]
-        k = nodes.shape[0]
-        mat = coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(k, k)).tocsr()
-        hops = shortest_path(mat, directed=False, unweighted=True, indices=0)
-        far = int(np.argmax(np.where(np.isfinite(hops), hops, -1.0)))
-        return [shortest_path(mat, directed=False, unweighted=True, indices=far)]
-
-    def _split(self, nodes: IntArray, a: IntArray, b: IntArray) -> None:
-        k = nodes.shape[0]
-        lo, hi = max(1, int(BALANCE * k)), min(k - 1, int((1 - BALANCE) * k))
-        candidates: list[tuple[int, float, IntArray, int]] = []
-        for proj in self._projections(nodes, a, b):
-            order = np.argsort(proj, kind="stable")
-            pos = np.empty(k, dtype=np.int64)
-            pos[order] = np.arange(k)
-            pa, pb = pos[a], pos[b]
-            diff = np.zeros(k + 1, dtype=np.int64)
-            np.add.at(diff, np.minimum(pa, pb) + 1, 1)
-            np.add.at(diff, np.maximum(pa, pb) + 1, -1)
-            cut = np.cumsum(diff)[lo : hi + 1]
-            s = lo + int(np.argmin(cut + np.abs(np.arange(lo, hi + 1) - k / 2) / k))
-            candidates.append((int(cut[s - lo]), abs(s - k / 2), pos, s))
-        _, _, pos, s = min(candidates, key=lambda c: (c[0], c[1]))
-        left = pos < s
-        crossing = left[a] != left[b]
-        ends_left = np.unique(np.where(left[a], a, b)[crossing])
-        ends_right = np.unique(np.where(left[a], b, a)[crossing])
-        sep = ends_left if ends_left.shape[0] <= ends_right.shape[0] else ends_right
-        in_sep = np.zeros(k, dtype=bool)
-        in_sep[sep] = True
-        self._assign(nodes[sep])
-        self.stack.append(nodes[left & ~in_sep])
-        self.stack.append(nodes[~left & ~in_sep])
-
-    def run(self, leaf_size: int) -> IntArray:
-        self.stack: list[IntArray] = [np.arange(self.n, dtype=np.int64)]
-        while self.stack:
-            nodes = self.stack.pop()
-            if nodes.shape[0] == 0:
+    Kuhn's augmenting paths give a maximum matching; by König's theorem the
+    cover is the left nodes not reached by alternating paths from unmatched
+    left nodes, plus the right nodes that are.
+    """
+    match_l = np.full(n_left, -1, dtype=np.int64)
+    match_r = np.full(n_right, -1, dtype=np.int64)
+    stamp = np.zeros(n_right, dtype=np.int64)
+    stack_u = np.empty(n_left + 1, dtype=np.int64)
+    stack_e = np.empty(n_left + 1, dtype=np.int64)
+    via_r = np.empty(n_left + 1, dtype=np.int64)
+    for root in range(n_left):
+        top = 0
+        stack_u[0] = root
+        stack_e[0] = ptr[root]
+        while top >= 0:
+            u = stack_u[top]
+            if stack_e[top] >= ptr[u + 1]:
+                top -= 1
                 continue
-            a, b = self._induced(nodes)
-            if nodes.shape[0] <= leaf_size:
-                self._leaf(nodes, a, b)
+            r = idx[stack_e[top]]
+            stack_e[top] += 1
+            if stamp[r] == root + 1:
                 continue
-            k = nodes.shape[0]
-            mat = coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(k, k))
-            n_comp, label = connected_components(mat, directed=False)
-            if n_comp > 1:
-                for c in np.argsort(np.bincount(label))[::-1]:
-                    self.stack.append(nodes[label == c])
+            stamp[r] = root + 1
+            via_r[top] = r
+            if match_r[r] == -1:
+                for t in range(top, -1, -1):
+                    match_r[via_r[t]] = stack_u[t]
+                    match_l[stack_u[t]] = via_r[t]
+                break
+            top += 1
+            stack_u[top] = match_r[r]
+            stack_e[top] = ptr[match_r[r]]
+    seen_l = match_l == -1
+    seen_r = np.zeros(n_right, dtype=np.bool_)
+    queue = np.flatnonzero(seen_l)
+    buf = np.empty(n_left, dtype=np.int64)
+    head = 0
+    tail = queue.shape[0]
+    buf[:tail] = queue
+    while head < tail:
+        u = buf[head]
+        head += 1
+        for e in range(ptr[u], ptr[u + 1]):
+            r = idx[e]
+            if not seen_r[r]:
+                seen_r[r] = True
+                w = match_r[r]
+                if w >= 0 and not seen_l[w]:
+                    seen_l[w] = True
+                    buf[tail] = w
+                    tail += 1
+    return ~seen_l, seen_r
+
+
+@jit
+def _bfs_hops(k: int, lptr: IntArray, ladj: IntArray, start: int, hops: FloatArray) -> int:
+    """Fill ``hops`` with breadth-first hops from ``start`` (-1: not reached); return the last."""
+    hops[:k] = -1.0
+    queue = np.empty(k, dtype=np.int64)
+    queue[0] = start
+    hops[start] = 0.0
+    head, tail, last = 0, 1, start
+    while head < tail:
+        u = queue[head]
+        head += 1
+        last = u
+        for e in range(lptr[u], lptr[u + 1]):
+            v = ladj[e]
+            if hops[v] < 0:
+                hops[v] = hops[u] + 1.0
+                queue[tail] = v
+                tail += 1
+    return last
+
+
+@jit
+def _split_cover(  # noqa: PLR0917 (numba kernels take positional arrays)
+    k: int,
+    ea: IntArray,
+    eb: IntArray,
+    values: FloatArray,
+    lo: int,
+    hi: int,
+    in_left: BoolArray,
+    in_cover: BoolArray,
+) -> int:
+    """Split ``k`` nodes along ``values`` where fewest edges cross; return the cover size.
+
+    Writes the side of each node to ``in_left`` and the separator (a minimum
+    vertex cover of the crossing edges) to ``in_cover``.
+    """
+    order = np.argsort(values, kind="mergesort")
+    pos = np.empty(k, dtype=np.int64)
+    for i in range(k):
+        pos[order[i]] = i
+    diff = np.zeros(k + 2, dtype=np.int64)
+    for e in range(ea.shape[0]):
+        p, q = pos[ea[e]], pos[eb[e]]
+        diff[min(p, q) + 1] += 1
+        diff[max(p, q) + 1] -= 1
+    run = 0
+    best_s, best_key = lo, np.inf
+    for s in range(k + 1):
+        run += diff[s]
+        if lo <= s <= hi:
+            key = run + abs(s - k / 2) / k
+            if key < best_key:
+                best_key, best_s = key, s
+    for i in range(k):
+        in_left[i] = pos[i] < best_s
+    # Crossing edges as a bipartite graph: left ends x right ends, compact ids.
+    lid = np.full(k, -1, dtype=np.int64)
+    rid = np.full(k, -1, dtype=np.int64)
+    nl, nr, nc = 0, 0, 0
+    cl = np.empty(ea.shape[0], dtype=np.int64)
+    cr = np.empty(ea.shape[0], dtype=np.int64)
+    for e in range(ea.shape[0]):
+        x, y = ea[e], eb[e]
+        if in_left[x] == in_left[y]:
+            continue
+        if not in_left[x]:
+            x, y = y, x
+        if lid[x] < 0:
+            lid[x] = nl
+            nl += 1
+        if rid[y] < 0:
+            rid[y] = nr
+            nr += 1
+        cl[nc] = lid[x]
+        cr[nc] = rid[y]
+        nc += 1
+    in_cover[:k] = False
+    if nc == 0:
+        return 0
+    ptr = np.zeros(nl + 1, dtype=np.int64)
+    for e in range(nc):
+        ptr[cl[e] + 1] += 1
+    for i in range(nl):
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:-1].copy()
+    idx = np.empty(nc, dtype=np.int64)
+    for e in range(nc):
+        idx[fill[cl[e]]] = cr[e]
+        fill[cl[e]] += 1
+    cover_l, cover_r = _kuhn_cover(nl, nr, ptr, idx)
+    size = 0
+    for i in range(k):
+        if (lid[i] >= 0 and cover_l[lid[i]]) or (rid[i] >= 0 and cover_r[rid[i]]):
+            in_cover[i] = True
+            size += 1
+    return size
+
+
+@jit
+def _dissect(  # noqa: PLR0917 (numba kernels take positional arrays)
+    n: int, ptr: IntArray, adj: IntArray, proj: FloatArray, leaf_size: int, balance: float
+) -> IntArray:
+    """Return the nested-dissection rank of every node (see the module docstring)."""
+    perm = np.arange(n)
+    local = np.full(n, -1, dtype=np.int64)
+    rank = np.full(n, -1, dtype=np.int64)
+    top = n
+    seg_s = np.empty(2 * n + 2, dtype=np.int64)
+    seg_e = np.empty(2 * n + 2, dtype=np.int64)
+    n_seg = 1
+    seg_s[0], seg_e[0] = 0, n
+    in_left = np.empty(n, dtype=np.bool_)
+    in_cover = np.empty(n, dtype=np.bool_)
+    best_left = np.empty(n, dtype=np.bool_)
+    best_cover = np.empty(n, dtype=np.bool_)
+    values = np.empty(n, dtype=np.float64)
+    label = np.empty(n, dtype=np.int64)
+    scratch = np.empty(n, dtype=np.int64)
+    while n_seg > 0:
+        n_seg -= 1
+        s, e = seg_s[n_seg], seg_e[n_seg]
+        k = e - s
+        if k == 0:
+            continue
+        nodes = perm[s:e]
+        for i in range(k):
+            local[nodes[i]] = i
+        # Induced edges, each once (a < b), and the local adjacency.
+        m = 0
+        for i in range(k):
+            v = nodes[i]
+            for q in range(ptr[v], ptr[v + 1]):
+                if local[adj[q]] > i:
+                    m += 1
+        ea = np.empty(m, dtype=np.int64)
+        eb = np.empty(m, dtype=np.int64)
+        lptr = np.zeros(k + 1, dtype=np.int64)
+        m = 0
+        for i in range(k):
+            v = nodes[i]
+            for q in range(ptr[v], ptr[v + 1]):
+                j = local[adj[q]]
+                if j >= 0:
+                    lptr[i + 1] += 1
+                    if j > i:
+                        ea[m], eb[m] = i, j
+                        m += 1
+        for i in range(k):
+            lptr[i + 1] += lptr[i]
+        fill = lptr[:-1].copy()
+        ladj = np.empty(lptr[k], dtype=np.int64)
+        for q in range(m):
+            ladj[fill[ea[q]]] = eb[q]
+            fill[ea[q]] += 1
+            ladj[fill[eb[q]]] = ea[q]
+            fill[eb[q]] += 1
+        for i in range(k):
+            local[nodes[i]] = -1
+        if k <= leaf_size:
+            # The least connected first, i.e. the best connected get the highest ranks.
+            deg = np.diff(lptr)
+            order = np.argsort(-deg, kind="mergesort")
+            for i in range(k):
+                rank[nodes[order[i]]] = top - 1 - i
+            top -= k
+            continue
+        # Connected components: each is ordered on its own.
+        label[:k] = -1
+        n_comp = 0
+        for i in range(k):
+            if label[i] >= 0:
                 continue
-            self._split(nodes, a, b)
-        return self.rank
+            label[i] = n_comp
+            scratch[0] = i
+            head, tail = 0, 1
+            while head < tail:
+                u = scratch[head]
+                head += 1
+                for q in range(lptr[u], lptr[u + 1]):
+                    w = ladj[q]
+                    if label[w] < 0:
+                        label[w] = n_comp
+                        scratch[tail] = w
+                        tail += 1
+            n_comp += 1
+        if n_comp > 1:
+            counts = np.zeros(n_comp + 1, dtype=np.int64)
+            for i in range(k):
+                counts[label[i] + 1] += 1
+            for c in range(n_comp):
+                counts[c + 1] += counts[c]
+            starts = counts.copy()
+            copy = nodes.copy()
+            for i in range(k):
+                c = label[i]
+                perm[s + starts[c]] = copy[i]
+                starts[c] += 1
+            for c in range(n_comp):
+                seg_s[n_seg], seg_e[n_seg] = s + counts[c], s + counts[c + 1]
+                n_seg += 1
+            continue
+        lo = max(1, int(balance * k))
+        hi = min(k - 1, int((1.0 - balance) * k))
+        best = -1
+        n_dir = proj.shape[0]
+        for d in range(max(n_dir, 1)):
+            if n_dir == 0:
+                far = _bfs_hops(k, lptr, ladj, 0, values)
+                _bfs_hops(k, lptr, ladj, far, values)
+            else:
+                for i in range(k):
+                    values[i] = proj[d, nodes[i]]
+            size = _split_cover(k, ea, eb, values[:k], lo, hi, in_left, in_cover)
+            if best < 0 or size < best:
+                best = size
+                best_left[:k] = in_left[:k]
+                best_cover[:k] = in_cover[:k]
+        copy = nodes.copy()
+        n_left = 0
+        n_right = 0
+        for i in range(k):
+            if best_cover[i]:
+                continue
+            if best_left[i]:
+                n_left += 1
+            else:
+                n_right += 1
+        a, b = s, s + n_left
+        for i in range(k):
+            v = copy[i]
+            if best_cover[i]:
+                top -= 1
+                rank[v] = top
+            elif best_left[i]:
+                perm[a] = v
+                a += 1
+            else:
+                perm[b] = v
+                b += 1
+        seg_s[n_seg], seg_e[n_seg] = s, s + n_left
+        n_seg += 1
+        seg_s[n_seg], seg_e[n_seg] = s + n_left, s + n_left + n_right
+        n_seg += 1
+    return rank
 
 
 def nested_dissection_order(
@@ -183,10 +399,11 @@ def nested_dissection_order(
         raise InvalidInputError(msg)
     tails = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
     ptr, adj = _undirected_csr(n, tails, np.asarray(indices, dtype=np.int64))
-    projections: list[FloatArray] = []
+    proj = np.zeros((0, n), dtype=np.float64)
     if x_m is not None and y_m is not None:
         x = np.asarray(x_m, dtype=np.float64)
         y = np.asarray(y_m, dtype=np.float64)
-        projections = [x, y, x + y, x - y]
-    rank = _Dissector(n, ptr, adj, projections).run(leaf_size)
+        angles = np.arange(N_DIRECTIONS) * math.pi / N_DIRECTIONS
+        proj = np.ascontiguousarray(np.cos(angles)[:, None] * x + np.sin(angles)[:, None] * y)
+    rank: IntArray = _dissect(n, ptr, adj, proj, leaf_size, BALANCE)
     return rank
