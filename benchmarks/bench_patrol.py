@@ -563,9 +563,12 @@ def rutland_plan(n_units: int, shift: str, *, event: bool) -> tuple[Any, dict[st
     return plan, kw, plan_s
 
 
-def bench_gap_rutland(quick: bool) -> list[dict[str, Any]]:
+def bench_gap_rutland(quick: bool, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Gap rows for Rutland; ``only`` picks cases as ``UNITS:SHIFT:event|routine``."""
     cases = [(n, sh, ev) for ev in (True, False) for sh in SHIFTS for n in (4, 8, 12, 20)]
-    if quick:
+    if only:
+        cases = [(int(n), sh, kind == "event") for n, sh, kind in (c.split(":") for c in only)]
+    elif quick:
         cases = [(n, "14-22", True) for n in (4, 8, 12, 20)] + [
             (8, "06-14", True),
             (20, "22-06", True),
@@ -746,6 +749,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", default=None, help="sections to run")
+    parser.add_argument(
+        "--rutland-cases", nargs="*", default=None, help="gap cases as UNITS:SHIFT:event|routine"
+    )
     args = parser.parse_args()
     want = set(args.only) if args.only else None
 
@@ -761,7 +767,7 @@ def main() -> None:
         "schedule": lambda: bench_schedule(args.quick),
         "sampling": lambda: bench_sampling_and_value(1000 if args.quick else 10_000, args.quick),
         "gap-county": lambda: bench_gap_county(args.quick),
-        "gap-rutland": lambda: bench_gap_rutland(args.quick),
+        "gap-rutland": lambda: bench_gap_rutland(args.quick, args.rutland_cases),
         "handover": bench_handover,
         "attacker": lambda: bench_attacker(args.quick),
     }
