@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from watchfloor.ingest.areas import areas_from_geojson
-from watchfloor.services.tension import ingest_file, run_scan
+from watchfloor.services.tension.ingest import ingest_file
+from watchfloor.services.tension.stored import run_scan
 from watchfloor.settings import load_settings
 from watchfloor.tension.alerts import Alert
 from watchfloor.tension.detect import (

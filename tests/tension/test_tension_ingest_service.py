@@ -18,12 +18,9 @@ from watchfloor.cli.main import app
 from watchfloor.errors import IngestError, InvalidInputError
 from watchfloor.ingest.areas import areas_from_geojson, assign_points, h3_areas
 from watchfloor.ingest.policeuk import DEFAULT_GROUPS, read_incidents_csv, read_street_crime
-from watchfloor.services.tension import (
-    event_window_report,
-    ingest_file,
-    run_scan,
-    tension_levels,
-)
+from watchfloor.services.tension.ingest import ingest_file
+from watchfloor.services.tension.levels import tension_levels
+from watchfloor.services.tension.stored import event_window_report, run_scan
 from watchfloor.settings import load_settings
 from watchfloor.storage.db import open_database
 from watchfloor.storage.tension_models import TensionIncidentRow

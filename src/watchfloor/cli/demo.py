@@ -32,11 +32,13 @@ import typer
 from watchfloor.cli._app import console, err_console, print_json
 from watchfloor.cli.region import progress_bar, region_table
 from watchfloor.services import operations as ops
-from watchfloor.services import tension
 from watchfloor.services.auth import create_user
 from watchfloor.services.region_map import write_region_map
 from watchfloor.services.regions import ensure_default_region, open_region, region_summary
 from watchfloor.services.reports import ReportCreate, submit_report
+from watchfloor.services.tension.ingest import ingest_file
+from watchfloor.services.tension.outputs import alerts_geojson
+from watchfloor.services.tension.stored import run_scan
 from watchfloor.settings import DEFAULT_REGION, Settings, load_settings
 from watchfloor.storage.db import Database, open_database, upgrade_database
 from watchfloor.storage.keys import load_keyring
@@ -163,12 +165,12 @@ def _tension(
         writer = csv.DictWriter(fh, fieldnames=["occurred_at", "lon", "lat", "kind"])
         writer.writeheader()
         writer.writerows(incidents)
-    tension.ingest_file(settings, path, region=region)
-    report = tension.run_scan(
+    ingest_file(settings, path, region=region)
+    report = run_scan(
         settings, region=region, end=end.date(), replicates=199, seed=2017, history_days=60
     )
     grouped: dict[int, list[dict[str, Any]]] = {}
-    for feature in tension.alerts_geojson(settings, report)["features"]:
+    for feature in alerts_geojson(settings, report)["features"]:
         if feature["geometry"] is not None:
             grouped.setdefault(int(feature["properties"]["alert"]), []).append(feature)
     alerts = []

@@ -253,7 +253,7 @@ def posture_for_region(
     books = available_playbooks(settings)
     built = region_view(settings, region, regions=regions).region
     if tension is None and with_tension:
-        from watchfloor.services.tension import tension_levels  # noqa: PLC0415 (pulls in the database and statistics stacks: only for stored tension levels)
+        from watchfloor.services.tension.levels import tension_levels  # noqa: PLC0415 (pulls in the database and statistics stacks: only for stored tension levels)
 
         tension = tension_levels(settings, region, sites=built.sites)
         log.info("tension levels for %d sites of region %s", len(tension), region)

@@ -4,7 +4,7 @@ A detector is a function ``DetectInput -> list[Alert]``: it reads the counts
 by area and period, the baseline expected counts, the periods' dates, the
 areas' codes and names and the scan parameters from one frozen
 :class:`DetectInput`, and returns its alerts with their reasons. The service
-(:func:`watchfloor.services.tension.run_scan`) builds the input once and calls
+(:func:`watchfloor.services.tension.stored.run_scan`) builds the input once and calls
 every entry of :data:`DETECTORS` in order, so the alerts come out detector by
 detector and the random draws (``DetectInput.rng``) are taken in registry
 order: a seeded scan gives the same alerts and p-values every time.
