@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from watchfloor.errors import ConfigurationError, InvalidInputError
+from watchfloor.types import ThreatLevel
 
 __all__ = [
     "WEEKDAYS",
@@ -225,7 +226,7 @@ class Factors(_Model):
     timezone: Literal["Europe/London"] = "Europe/London"
     base_value: BaseValue
     occupancy: Occupancy
-    threat_level: dict[Literal["low", "moderate", "substantial", "severe", "critical"], float]
+    threat_level: dict[ThreatLevel, float]
     event: EventFactors
     communities: dict[str, Selector]
     calendar: dict[str, CalendarRule]
@@ -275,7 +276,7 @@ def explain_validation_error(exc: ValidationError, *, what: str, model: type[Bas
     """Return one message naming each bad key and, for unknown keys, the allowed ones."""
     lines = []
     for err in exc.errors()[:5]:
-        loc = tuple(err["loc"])
+        loc = tuple(p for p in err["loc"] if p != "[key]")  # a mapping's bad key
         key = ".".join(str(p) for p in loc) or "(top level)"
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, loc)
@@ -283,7 +284,7 @@ def explain_validation_error(exc: ValidationError, *, what: str, model: type[Bas
             lines.append(f"unknown key {key!r}{hint}")
         elif err["type"] == "missing":
             lines.append(f"missing key {key!r}")
-        elif err["type"] == "literal_error":
+        elif err["type"] in ("literal_error", "enum"):
             expected = err.get("ctx", {}).get("expected", "")
             lines.append(f"{key}: {err['input']!r} is not allowed; allowed values: {expected}")
         else:
