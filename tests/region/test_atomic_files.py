@@ -23,10 +23,10 @@ def test_write_text_replaces_whole_file_with_its_mode(tmp_path: Path) -> None:
     target = tmp_path / "deep" / "plan.json"
     assert atomic_write_text(target, "one") == target
     assert target.read_text(encoding="utf-8") == "one"
-    assert _mode(target) == 0o644
-    atomic_write_bytes(target, b"two", mode=0o600)
+    assert _mode(target) == 0o600  # owner only by default: plans and briefings
+    atomic_write_bytes(target, b"two", mode=0o640)
     assert target.read_bytes() == b"two"
-    assert _mode(target) == 0o600
+    assert _mode(target) == 0o640
     assert sorted(p.name for p in target.parent.iterdir()) == ["plan.json"]  # no temp left
 
 
@@ -61,7 +61,7 @@ def test_atomic_folder_replaces_or_keeps_the_whole_folder(tmp_path: Path) -> Non
         (staging / "a.html").write_text("a", encoding="utf-8")
         assert not target.exists()
     assert [p.name for p in target.iterdir()] == ["a.html"]
-    assert _mode(target) == 0o755
+    assert _mode(target) == 0o700
 
     def abandoned_write() -> None:
         with atomic_folder(target) as staging:

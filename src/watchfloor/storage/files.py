@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = [
-    "PUBLIC_FILE_MODE",
-    "PUBLIC_FOLDER_MODE",
+    "FILE_MODE",
+    "FOLDER_MODE",
     "atomic_folder",
     "atomic_path",
     "atomic_write_bytes",
@@ -31,10 +31,11 @@ __all__ = [
     "replace_folder",
 ]
 
-#: Permissions of files written for people and other programs.
-PUBLIC_FILE_MODE = 0o644
-#: Permissions of folders written for people and other programs.
-PUBLIC_FOLDER_MODE = 0o755
+#: Permissions of the files written: owner only. They hold police plans, patrol
+#: routes and briefings (OFFICIAL-SENSITIVE); share them by copying, not by mode.
+FILE_MODE = 0o600
+#: Permissions of the folders written (region folders, briefing folders): owner only.
+FOLDER_MODE = 0o700
 
 
 def _sync_folder(folder: Path) -> None:
@@ -59,7 +60,7 @@ def _prepare(path: Path, *, make_parents: bool) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(
-    path: Path, *, mode: int = PUBLIC_FILE_MODE, make_parents: bool = True
+    path: Path, *, mode: int = FILE_MODE, make_parents: bool = True
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on a clean exit it replaces ``path`` atomically.
 
@@ -73,7 +74,7 @@ def atomic_path(
     path
         The target file.
     mode
-        Permissions of the written file (``0o644``; ``0o600`` for secrets).
+        Permissions of the written file (default owner only, ``0o600``).
     make_parents
         Create missing parent folders.
     """
@@ -94,7 +95,7 @@ def atomic_path(
 
 
 def atomic_write_bytes(
-    path: Path, data: bytes, *, mode: int = PUBLIC_FILE_MODE, make_parents: bool = True
+    path: Path, data: bytes, *, mode: int = FILE_MODE, make_parents: bool = True
 ) -> Path:
     """Return ``path`` after writing ``data`` to it atomically.
 
@@ -105,7 +106,7 @@ def atomic_write_bytes(
     data
         The content.
     mode
-        Permissions of the written file (``0o644``; ``0o600`` for secrets).
+        Permissions of the written file (default owner only, ``0o600``).
     make_parents
         Create missing parent folders.
     """
@@ -131,7 +132,7 @@ def atomic_write_text(
     text: str,
     *,
     encoding: str = "utf-8",
-    mode: int = PUBLIC_FILE_MODE,
+    mode: int = FILE_MODE,
     make_parents: bool = True,
 ) -> Path:
     """Return ``path`` after writing ``text`` to it atomically (see :func:`atomic_write_bytes`)."""
@@ -165,7 +166,7 @@ def replace_folder(staging: Path, target: Path) -> Path:
 def atomic_folder(
     target: Path,
     *,
-    mode: int = PUBLIC_FOLDER_MODE,
+    mode: int = FOLDER_MODE,
     before_commit: Callable[[Path], None] | None = None,
 ) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``target``; on a clean exit it becomes ``target``.
