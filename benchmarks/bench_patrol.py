@@ -24,7 +24,9 @@ attacker; the Rutland sections read ``WATCHFLOOR_DATA_DIR``).
    its gap to the proven route bound) against the certified plan (``solve_patrol_game``
    warm-started from it, 10 s CPU): lower bound, guarantee over all site-slots and over
    the coverable ones, gap, CPU and wall seconds.
-6. handover: first-slot coverage of the next shift with and without handover.
+6. handover: first-slot coverage of the next shift with and without handover (the
+   incoming crews take the units over where they are half an hour before the
+   outgoing shift ends; a cold start leaves from base), on Rutland and the county.
 7. learning attacker: over 60 simulated days an attacker who watched k = 7, 14, 28 days
    strikes the site-slot of highest value x observed chance of no patrol; mean and 90th
    percentile of its realised gain against our plan and the greedy, risk-proportional and
@@ -594,30 +596,30 @@ def bench_gap_rutland(quick: bool, only: list[str] | None = None) -> list[dict[s
     return out
 
 
-def bench_handover() -> list[dict[str, Any]]:
-    """First-slot coverage of the 14-22 shift after the 06-14 one, with and without handover."""
-    first, _, _ = rutland_plan(8, "06-14", event=True)
-    second, kw, _ = rutland_plan(8, "14-22", event=True)
-    value = second.value
+#: Briefing overlap: the incoming shift takes the units over this long before the outgoing ends.
+OVERLAP_S = 1800.0
+
+
+def handover_rows(
+    name: str,
+    graph: str,
+    value: np.ndarray,
+    kw: dict[str, Any],
+    cold_units: list[PatrolUnit],
+    handed: list[PatrolUnit],
+) -> list[dict[str, Any]]:
+    """Solve the next shift from base and from the handover; first-slot numbers of each."""
     a_c = (1 - DETERRENCE) * value
-    start_s = float(second.schedule.slot_start_s[0])
-    end_s = second.units[0].end_s
-    handed = units_at_handover(
-        first.routes,
-        handover_s=start_s,
-        end_s=end_s,
-        end_location=[u.end_location for u in second.units],
-    )
     rows = []
-    for label, units in (("cold start at base", list(second.units)), ("handover", list(handed))):
+    for label, units in (("cold start at base", cold_units), ("handover", handed)):
         t0 = time.process_time()
         plan = solve_patrol_game(value, a_c, time_limit_s=10.0, **{**kw, "units": units})
         cpu = time.process_time() - t0
         top = np.argsort(-value[:, 0])[:20]
         rows.append(
             case(
-                f"handover: Rutland 8 units 14-22 after 06-14, {label}",
-                "rutland-2022",
+                f"handover: {name}, {label}",
+                graph,
                 cpu,
                 None,
                 None,
@@ -632,6 +634,51 @@ def bench_handover() -> list[dict[str, Any]]:
                 gap=plan.gap,
             )
         )
+    return rows
+
+
+def bench_handover(quick: bool) -> list[dict[str, Any]]:
+    """First-slot coverage of the next shift with and without handover (Rutland, county)."""
+    first, _, _ = rutland_plan(8, "06-14", event=True)
+    second, kw, _ = rutland_plan(8, "14-22", event=True)
+    # Routes end back at base at the end of a shift, so the handover is taken half an
+    # hour before it (a briefing overlap): the incoming crews start where the units are.
+    start_s = float(second.schedule.slot_start_s[0]) - OVERLAP_S
+    handed = units_at_handover(
+        first.routes,
+        handover_s=start_s,
+        end_s=second.units[0].end_s,
+        end_location=[u.end_location for u in second.units],
+    )
+    rows = handover_rows(
+        "Rutland 8 units 14-22 after 06-14",
+        "rutland-2022",
+        second.value,
+        kw,
+        list(second.units),
+        list(handed),
+    )
+    # County: the same 8 hours again right after the plan's shift (same risk, slots 8-15).
+    inst, ckw, before, _ = county_plan(quick)
+    routes = sample_mixture_shift(
+        before, units=inst["units"], travel_time_s=inst["travel"], rng=np.random.default_rng(8)
+    )
+    shift_s = inst["n_slots"] * HOUR
+    cold = [
+        PatrolUnit(
+            u.unit_id, u.mode, u.start_location, u.end_location, shift_s - 1800.0, 2 * shift_s
+        )
+        for u in inst["units"]
+    ]
+    handed_c = units_at_handover(routes, handover_s=shift_s - OVERLAP_S, end_s=2 * shift_s)
+    rows += handover_rows(
+        f"county {inst['n_sites']} sites 40 units, the next 8 hours",
+        inst["graph"],
+        inst["value"],
+        {**ckw, "slot_start_s": shift_s + np.arange(inst["n_slots"]) * HOUR},
+        cold,
+        list(handed_c),
+    )
     return rows
 
 
@@ -768,7 +815,7 @@ def main() -> None:
         "sampling": lambda: bench_sampling_and_value(1000 if args.quick else 10_000, args.quick),
         "gap-county": lambda: bench_gap_county(args.quick),
         "gap-rutland": lambda: bench_gap_rutland(args.quick, args.rutland_cases),
-        "handover": bench_handover,
+        "handover": lambda: bench_handover(args.quick),
         "attacker": lambda: bench_attacker(args.quick),
     }
     for section, bench in sections.items():
