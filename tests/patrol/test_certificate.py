@@ -16,9 +16,12 @@ from watchfloor.patrol import (
     Pin,
     best_route,
     certify,
+    check_route,
+    empirical_coverage,
     greedy_rota,
     mix_with_rotas,
     route_game_from_arrays,
+    sample_mixture_shift,
     solve_patrol_game,
     solve_patrol_schedule,
 )
@@ -393,3 +396,23 @@ def test_best_route_matches_enumeration(seed: int, max_run: int | None) -> None:
     visits = list(zip(got.site.tolist(), got.tick.tolist(), strict=True))
     assert runs_ok(visits)
     assert got.value == pytest.approx(sum(weight[j, tick_slot[q]] for j, q in visits))
+
+
+def test_certified_plan_draws_feasible_routes_with_its_coverage() -> None:
+    inst = _county(3, 60, 5)
+    value = inst.pop("value")
+    plan = solve_patrol_game(value, 0.25 * value, **inst)
+    rng = np.random.default_rng(4)
+    shifts = [
+        sample_mixture_shift(
+            plan, units=inst["units"], travel_time_s=inst["travel_time_s"], rng=rng
+        )
+        for _ in range(400)
+    ]
+    for shift in shifts:
+        for route in shift:
+            assert check_route(route, inst["travel_time_s"]["vehicle"]).status == "feasible"
+    emp = empirical_coverage(shifts, n_sites=60, n_slots=8)
+    # the share of shifts visiting each site-slot matches the plan (400 draws: 5 sigma)
+    se = np.sqrt(plan.coverage * (1 - plan.coverage) / 400) + 1e-9
+    assert (np.abs(emp.visited_share - plan.coverage) <= 5 * se + 1e-9).all()
