@@ -26,6 +26,7 @@ from watchfloor.traveltime import (
     check_arc_ids,
     connectivity_after_closure,
 )
+from watchfloor.traveltime.order import nested_dissection_order
 
 TOL_S = 1e-6
 INF = math.inf
@@ -275,3 +276,32 @@ def test_county_closure_of_50_arcs_agrees_with_scipy() -> None:
     _assert_same(engine.many_to_all(sources), want)
     _assert_same(engine.matrix(sources, targets, method="ch"), want[:, targets])
     _assert_same(engine.matrix(sources, targets, method="dijkstra"), want[:, targets])
+
+
+@_SETTINGS
+@given(road_graphs())
+def test_hierarchy_without_coordinates_agrees_with_scipy(graph: RoadGraph) -> None:
+    # Without coordinates the separators follow breadth-first distances.
+    engine = TravelTimeEngine(graph)
+    ip, ix, w = engine.csr()
+    ch = ContractionHierarchy.build(ip, ix, w)
+    nodes = np.arange(graph.n_nodes)
+    want = scipy_reference(ip, ix, w, nodes)
+    _assert_same(ch.many_to_many(nodes, nodes), want)
+    _assert_same(ch.many_to_all(nodes), want)
+
+
+def test_nested_dissection_order_is_a_permutation() -> None:
+    county = synthetic_county(5_000, seed=1)
+    for coords in ({"x_m": county.x_m, "y_m": county.y_m}, {}):
+        rank = nested_dissection_order(county.indptr, county.indices, **coords)
+        np.testing.assert_array_equal(np.sort(rank), np.arange(county.n_nodes))
+    with pytest.raises(InvalidInputError, match="both x_m and y_m"):
+        nested_dissection_order(county.indptr, county.indices, x_m=county.x_m)
+
+
+def test_topology_is_checked_against_the_graph(square: RoadGraph, oneway_pair: RoadGraph) -> None:
+    topology = TravelTimeEngine(square).hierarchy().topology
+    ip, ix, w = TravelTimeEngine(oneway_pair).csr()
+    with pytest.raises(InvalidInputError, match="built for another graph"):
+        ContractionHierarchy.build(ip, ix, w, topology=topology)
