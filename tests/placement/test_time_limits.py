@@ -4,7 +4,8 @@ The instance (300 candidates x 3,000 demand points, 25 units on a random plane)
 takes each solver several seconds to prove optimal; given 0.5 s it must come back
 within the limit plus a small slack, with a feasible placement and a proven gap
 that matches its status. Numba kernels are compiled on a tiny instance first, so
-the clock measures solving only.
+the clock measures solving only. The clock is the process's CPU time (HiGHS runs
+on one thread here): a busy machine stretches wall time, not the work done.
 """
 
 from __future__ import annotations
@@ -79,10 +80,10 @@ def test_time_limit_is_honoured_and_gap_reported(name: str) -> None:
     solve(tiny, tiny_w, 3, float(np.quantile(tiny, 0.3)) + 150, 5.0)  # compile the kernels
     travel, weight = _plane(7, 300, 3_000)
     standard = float(np.quantile(travel.min(axis=0), 0.5)) + 300.0
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     res = solve(travel, weight, 25, standard, LIMIT_S)
-    elapsed = time.perf_counter() - t0
-    assert elapsed <= LIMIT_S + SLACK_S, f"{name} took {elapsed:.2f} s on a {LIMIT_S} s limit"
+    elapsed = time.process_time() - t0
+    assert elapsed <= LIMIT_S + SLACK_S, f"{name} took {elapsed:.2f} s of CPU on a {LIMIT_S} s limit"
     assert res.sites.size == 25
     assert np.isfinite(res.objective)
     # a proven bound always exists (every point at its nearest candidate, all demand
