@@ -21,6 +21,7 @@ __all__ = [
     "BoolArray",
     "FloatArray",
     "IntArray",
+    "ReportKind",
     "ReportQueue",
     "ReportStatus",
     "Role",
@@ -62,6 +63,32 @@ _ROLE_LABELS = {
     Role.SUPERVISOR: "supervisor",
     Role.ADMIN: "administrator",
     Role.REGIONAL_CT: "regional counter-terrorism unit",
+}
+
+
+class ReportKind(StrEnum):
+    """What a member of the public is reporting."""
+
+    SUSPICIOUS_BEHAVIOUR = "suspicious_behaviour"
+    SUSPICIOUS_ITEM = "suspicious_item"
+    ONLINE_CONTENT = "online_content"
+    HATE_INCIDENT = "hate_incident"
+    PAST_INCIDENT = "past_incident"
+    PREVENT_CONCERN = "prevent_concern"
+
+    @property
+    def label(self) -> str:
+        """Return the kind as the public form asks it ("A suspicious item or vehicle")."""
+        return _KIND_LABELS[self]
+
+
+_KIND_LABELS = {
+    ReportKind.SUSPICIOUS_BEHAVIOUR: "Suspicious behaviour",
+    ReportKind.SUSPICIOUS_ITEM: "A suspicious item or vehicle",
+    ReportKind.ONLINE_CONTENT: "Online extremist or terrorist content",
+    ReportKind.HATE_INCIDENT: "A hate incident or hate crime",
+    ReportKind.PAST_INCIDENT: "Information about something that has already happened",
+    ReportKind.PREVENT_CONCERN: "Worried someone is being drawn into extremism",
 }
 
 

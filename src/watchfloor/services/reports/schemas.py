@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from watchfloor.errors import InvalidInputError
 from watchfloor.storage.models import utc_now
-from watchfloor.types import ReportQueue, ReportStatus
+from watchfloor.types import ReportKind, ReportQueue, ReportStatus
 
 __all__ = [
     "KINDS",
@@ -53,14 +53,7 @@ __all__ = [
 ]
 
 #: Report kinds and their plain-English labels.
-KINDS: dict[str, str] = {
-    "suspicious_behaviour": "Suspicious behaviour",
-    "suspicious_item": "A suspicious item or vehicle",
-    "online_content": "Online extremist or terrorist content",
-    "hate_incident": "A hate incident or hate crime",
-    "past_incident": "Information about something that has already happened",
-    "prevent_concern": "Worried someone is being drawn into extremism",
-}
+KINDS: dict[str, str] = {kind.value: kind.label for kind in ReportKind}
 
 #: Protected characteristics for hate incidents.
 PROTECTED_CHARACTERISTICS: dict[str, str] = {
@@ -129,14 +122,7 @@ class ReportCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEXT)
 
-    kind: Literal[
-        "suspicious_behaviour",
-        "suspicious_item",
-        "online_content",
-        "hate_incident",
-        "past_incident",
-        "prevent_concern",
-    ]
+    kind: ReportKind
     happening_now: bool = Field(
         default=False, description="True stops the report: call 999 instead."
     )
