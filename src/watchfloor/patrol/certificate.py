@@ -214,7 +214,10 @@ def _why(
             f"unreachable in time: the first unit could arrive at {hhmm(arrive)}, after the "
             f"slot's last visit start {hhmm(float(last.max()))}"
         )
-    return "no unit can visit in this slot and still keep its pins or be back at base in time"
+    return (
+        "no unit can visit in this slot and still be back at base by the end of its shift "
+        "(or keep its pins)"
+    )
 
 
 def route_game_from_arrays(

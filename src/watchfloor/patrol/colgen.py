@@ -64,8 +64,6 @@ from watchfloor.patrol.certificate import (
 )
 from watchfloor.patrol.levels import lexicographic_weights, spread_weights
 from watchfloor.patrol.mixture import JointRota, PatrolMixture, mix_with_rotas, mixture_master
-from watchfloor.patrol.routes import BestRoute
-from watchfloor.patrol.sampling import class_strategies
 from watchfloor.patrol.schedule import PatrolSchedule, PatrolUnit, Pin, solve_patrol_schedule
 from watchfloor.types import FloatArray, IntArray
 
@@ -73,8 +71,6 @@ __all__ = ["certify_mixture", "solve_patrol_game"]
 
 log = logging.getLogger(__name__)
 
-#: Routes of today's plan given to the bound's master at most.
-_MAX_SEEDS = 2000
 #: Comb draws from the relaxation per round (golden-ratio offsets: deterministic).
 _DRAWS = 24
 _GOLDEN = 0.6180339887498949
@@ -137,45 +133,6 @@ def _comb_rotas(game: RouteGame, cert: Certificate, n_draws: int, first: int) ->
                 if p < len(paths):
                     routes.append((k, paths[int(p)][0], paths[int(p)][1]))
         out.append(_rota_from_routes(game, routes))
-    return out
-
-
-def _seed_routes(game: RouteGame, base: PatrolMixture) -> list[tuple[int, BestRoute]]:
-    """Return the single-unit routes of today's plan (rotas and LP paths) to start the bound.
-
-    Only routes that keep their class's anchors are used (a pinned unit's LP paths
-    hold its pins; rotas never have pins, so they seed unpinned classes only).
-    """
-    group_of = {game.units[k].unit_id: g for g, m in enumerate(game.group_members) for k in m}
-    pinned = {g for g, a in enumerate(game.group_anchors) if len(a) > 2}
-    seen: set[tuple[int, tuple[int, ...], tuple[int, ...]]] = set()
-    out: list[tuple[int, BestRoute]] = []
-
-    def add(g: int, sites: IntArray, times: FloatArray) -> None:
-        ticks = np.searchsorted(game.tick_time_s, times - 1e-6).astype(np.int64)
-        if ticks.size and (ticks >= game.tick_time_s.size).any():
-            return
-        key = (g, tuple(sites.tolist()), tuple(ticks.tolist()))
-        if key not in seen and len(out) < _MAX_SEEDS:
-            seen.add(key)
-            out.append((g, BestRoute(0.0, sites.astype(np.int64), ticks)))
-
-    for rota in base.rotas:
-        for uid, stops in zip(rota.unit_ids, rota.stops, strict=True):
-            g = group_of.get(uid)
-            if g is None or g in pinned or not stops:
-                continue
-            add(g, np.array([s for s, _, _ in stops]), np.array([t for _, t, _ in stops]))
-    if base.lp_weight > 0:
-        for strategy in class_strategies(base.lp_schedule):
-            flow = strategy.flow
-            g = group_of.get(flow.unit_ids[0])
-            if g is None:
-                continue
-            for path in strategy.paths:
-                vis = path[path < flow.n_visit_nodes]
-                if vis.size:
-                    add(g, flow.node_site[vis], flow.node_time_s[vis])
     return out
 
 
@@ -289,7 +246,6 @@ def _improve(
             game,
             target_gap=target_gap / 4.0,
             time_limit_s=max(0.0, certificate_share * time_limit_s),
-            seed_routes=_seed_routes(game, base),
         )
         bound = cert.lower_bound
         a_w, d_w = a_u.ravel()[targets], d.ravel()[targets]
