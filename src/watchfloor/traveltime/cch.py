@@ -215,12 +215,14 @@ def _perfect_partial(  # noqa: PLR0917 (numba kernels take positional arrays)
     pf: FloatArray,
     pb: FloatArray,
     basic_changed: BoolArray,
+    redone: BoolArray,
 ) -> int:
     """Redo perfect customisation (``pf`` / ``pb``, previous values in) where it may change.
 
     Node ``v`` is redone when one of its own edges changed basic weight, or
     when a node above it in its clique (``U(v)``) had a perfect weight change:
-    those are the only values ``v``'s triangles read. Returns the nodes redone.
+    those are the only values ``v``'s triangles read. Marks the nodes redone
+    in ``redone`` and returns how many.
     """
     n = up_ptr.shape[0] - 1
     moved = np.zeros(n, dtype=np.bool_)
@@ -237,6 +239,7 @@ def _perfect_partial(  # noqa: PLR0917 (numba kernels take positional arrays)
         if not redo:
             continue
         n_redone += 1
+        redone[v] = True
         old_f = pf[start:end].copy()
         old_b = pb[start:end].copy()
         pf[start:end] = fw[start:end]
@@ -273,11 +276,13 @@ def _partial(  # noqa: PLR0917 (numba kernels take positional arrays)
     fw: FloatArray,
     bw: FloatArray,
     changed: IntArray,
+    basic_changed: BoolArray,
 ) -> int:
     """Re-customise the edges of ``changed`` and every edge above them that moves; return how many.
 
     Edges are recomputed from their arcs and lower triangles in increasing
     order of lower end, so each lower triangle is final when it is read.
+    ``basic_changed[a]`` is set for the lower end of every edge that moved.
     """
     m = up_head.shape[0]
     queued = np.zeros(m, dtype=np.bool_)
@@ -323,6 +328,7 @@ def _partial(  # noqa: PLR0917 (numba kernels take positional arrays)
             continue
         fw[e] = nf
         bw[e] = nb
+        basic_changed[a] = True
         for i in range(up_ptr[a], up_ptr[a + 1]):
             z = up_head[i]
             if z == b:
@@ -367,6 +373,73 @@ def _split_query_arcs(  # noqa: PLR0917 (numba kernels take positional arrays)
         u_ptr[v + 1] = nu
         d_ptr[v + 1] = nd
     return u_ptr, u_idx[:nu].copy(), u_w[:nu].copy(), d_ptr, d_idx[:nd].copy(), d_w[:nd].copy()
+
+
+@jit
+def _patch_query_arcs(  # noqa: PLR0917 (numba kernels take positional arrays)
+    up_ptr: IntArray,
+    up_head: Int32Array,
+    fw: FloatArray,
+    bw: FloatArray,
+    pf: FloatArray,
+    pb: FloatArray,
+    dirty: BoolArray,
+    o_uptr: IntArray,
+    o_uidx: Int32Array,
+    o_uw: FloatArray,
+    o_dptr: IntArray,
+    o_didx: Int32Array,
+    o_dw: FloatArray,
+) -> tuple[IntArray, Int32Array, FloatArray, IntArray, Int32Array, FloatArray]:
+    """Return the query CSRs of :func:`_split_query_arcs`, re-deriving only ``dirty`` rows.
+
+    The other rows are copied from ``o_*`` (the query graph before the change).
+    """
+    n = up_ptr.shape[0] - 1
+    u_ptr = np.zeros(n + 1, dtype=np.int64)
+    d_ptr = np.zeros(n + 1, dtype=np.int64)
+    for v in range(n):
+        cu = o_uptr[v + 1] - o_uptr[v]
+        cd = o_dptr[v + 1] - o_dptr[v]
+        if dirty[v]:
+            cu = 0
+            cd = 0
+            for e in range(up_ptr[v], up_ptr[v + 1]):
+                if pf[e] == fw[e] and pf[e] < np.inf:
+                    cu += 1
+                if pb[e] == bw[e] and pb[e] < np.inf:
+                    cd += 1
+        u_ptr[v + 1] = u_ptr[v] + cu
+        d_ptr[v + 1] = d_ptr[v] + cd
+    u_idx = np.empty(u_ptr[n], dtype=np.int32)
+    u_w = np.empty(u_ptr[n], dtype=np.float64)
+    d_idx = np.empty(d_ptr[n], dtype=np.int32)
+    d_w = np.empty(d_ptr[n], dtype=np.float64)
+    for v in range(n):
+        if dirty[v]:
+            nu = u_ptr[v]
+            nd = d_ptr[v]
+            for e in range(up_ptr[v], up_ptr[v + 1]):
+                if pf[e] == fw[e] and pf[e] < np.inf:
+                    u_idx[nu] = up_head[e]
+                    u_w[nu] = pf[e]
+                    nu += 1
+                if pb[e] == bw[e] and pb[e] < np.inf:
+                    d_idx[nd] = up_head[e]
+                    d_w[nd] = pb[e]
+                    nd += 1
+        else:
+            a = o_uptr[v]
+            for q in range(u_ptr[v], u_ptr[v + 1]):
+                u_idx[q] = o_uidx[a]
+                u_w[q] = o_uw[a]
+                a += 1
+            a = o_dptr[v]
+            for q in range(d_ptr[v], d_ptr[v + 1]):
+                d_idx[q] = o_didx[a]
+                d_w[q] = o_dw[a]
+                a += 1
+    return u_ptr, u_idx, u_w, d_ptr, d_idx, d_w
 
 
 @jit
@@ -594,7 +667,8 @@ class HierarchyTopology:
         """Return ``base`` re-customised to ``weights`` (different only at ``changed_arcs``).
 
         Only the edges of the changed arcs, and the edges above them that move,
-        are recomputed; then the query graph is derived afresh.
+        are recomputed; then perfect customisation is redone for the nodes
+        whose clique moved, and the query graph re-derived for their rows.
         """
         start = time.perf_counter()
         w = self._check_weights(weights)
@@ -602,19 +676,37 @@ class HierarchyTopology:
         edges = self.arc_edge[np.asarray(changed_arcs, dtype=np.int64)]
         edges = np.unique(edges[edges >= 0])
         fw, bw = base.fw.copy(), base.bw.copy()
+        basic_changed = np.zeros(self.n_nodes, dtype=np.bool_)
         n_done = _partial(
             self.up_ptr, self.up_head, up_tail, dn_ptr, dn_node, dn_edge, edge_arc_ptr,
-            edge_arcs, self.arc_up, w, fw, bw, edges,
+            edge_arcs, self.arc_up, w, fw, bw, edges, basic_changed,
         )  # fmt: skip
-        moved = (fw != base.fw) | (bw != base.bw)
-        basic_changed = np.zeros(self.n_nodes, dtype=np.bool_)
-        basic_changed[up_tail[moved]] = True
         pf, pb = base.pf.copy(), base.pb.copy()
-        n_redone = _perfect_partial(self.up_ptr, self.up_head, fw, bw, pf, pb, basic_changed)
+        redone = np.zeros(self.n_nodes, dtype=np.bool_)
+        n_redone = _perfect_partial(
+            self.up_ptr, self.up_head, fw, bw, pf, pb, basic_changed, redone
+        )
         log.debug(
             "partial customisation: %d edges recomputed, %d of %d nodes re-perfected",
             n_done,
             n_redone,
             self.n_nodes,
         )
-        return self._query_graph(fw, bw, pf, pb, start)
+        u_ptr, u_idx, u_w, d_ptr, d_idx, d_w = _patch_query_arcs(
+            self.up_ptr, self.up_head, fw, bw, pf, pb, basic_changed | redone,
+            base.up_indptr, base.up_indices, base.up_weights,
+            base.down_indptr, base.down_indices, base.down_weights,
+        )  # fmt: skip
+        return CustomisedWeights(
+            fw=fw,
+            bw=bw,
+            pf=pf,
+            pb=pb,
+            up_indptr=u_ptr,
+            up_indices=u_idx,
+            up_weights=u_w,
+            down_indptr=d_ptr,
+            down_indices=d_idx,
+            down_weights=d_w,
+            customise_s=time.perf_counter() - start,
+        )
