@@ -522,7 +522,7 @@ def solve_patrol_game(
         target_gap=target_gap,
         time_limit_s=max(0.05, left),
         max_weight=max_weight,
-        certificate_share=0.5,
+        certificate_share=0.2,
         n_levels=n_levels,
     )
     if not np.isfinite(plan.guarantee):

@@ -120,7 +120,8 @@ def lexicographic_weights(
     rounds_per_level
         Oracle calls per level at most.
     deadline_s
-        ``time.process_time()`` after which no oracle is called.
+        ``time.process_time()`` after which no oracle is called and no level
+        after the first is solved.
     """
     cols = columns
     caps = np.full(a_u.size, np.inf)
@@ -130,6 +131,8 @@ def lexicographic_weights(
         free = ~np.isfinite(caps)
         if not free.any() or len(levels) >= n_levels:
             break
+        if levels and time.process_time() >= deadline_s:
+            break  # out of time: the levels so far stand
         for _round in range(rounds_per_level + 1):
             lam, z, duals = level_master(a_u, d, cols, caps)
             if price is None or _round == rounds_per_level or time.process_time() >= deadline_s:
