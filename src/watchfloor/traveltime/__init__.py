@@ -2,11 +2,12 @@
 
 What lives here: the engine (:mod:`.engine`), its Dijkstra kernels
 (:mod:`._dijkstra`), the customisable contraction hierarchy (order in
-:mod:`.order`, topology and customisation in :mod:`.cch`, queries in
-:mod:`.ch`), isochrone drawing (:mod:`.isochrone`) and closure helpers
-(:mod:`.closures`). Pure numerical code over arrays: it imports numpy, scipy,
-numba, shapely and the foundation (``errors``, ``types``, ``geo``) plus
-``roads``; no files except the hierarchy's own save/load, no settings, no clock.
+:mod:`.order`, topology and customisation in :mod:`.cch` with its kernels in
+:mod:`._cch_kernels`, queries in :mod:`.ch`), isochrone drawing
+(:mod:`.isochrone`) and closure helpers (:mod:`.closures`). Pure numerical
+code over arrays: it imports numpy, scipy, numba, shapely and the foundation
+(``errors``, ``types``, ``geo``) plus ``roads``; no files except the
+hierarchy's own save/load, no settings, no clock.
 """
 
 from watchfloor.traveltime.ch import ContractionHierarchy
