@@ -58,19 +58,41 @@ _FORM_FIELDS = (
 )
 
 
+#: Form anchors of model fields that have no input of their own on the form.
+_ANCHORS = {"lon": "where", "lat": "where", "happening_now": "happening_now"}
+
+
+def _field_of(loc: list[str], message: str) -> tuple[str, str]:
+    """Return the form field an error belongs to, and its message without the field name."""
+    if loc and loc[0] == "contact":
+        return ("contact_" + loc[-1] if len(loc) > 1 else "contact"), message
+    if loc:
+        return loc[-1], message
+    match = re.match(r"^(\w+): (.*)$", message)
+    if match:
+        return match.group(1), match.group(2)
+    first = message.split(" ", 1)[0]
+    if first in ReportCreate.model_fields:
+        return first, message
+    if "lon and lat" in message:
+        return "where", "the map position is not complete; pick the place on the map again"
+    return "form", message
+
+
 def validation_messages(exc: ValidationError) -> dict[str, str]:
-    """Return one plain-English message per form field from a pydantic error."""
+    """Return one plain-English message per form field from a pydantic error.
+
+    Errors of the whole model (no location) are put on the field their message
+    names (``"where: ..."``, ``"occurred_at is in the future"``), else on ``form``.
+    """
     messages: dict[str, str] = {}
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
         message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
-        match = re.match(r"^(\w+): (.*)$", message)
-        if not loc and match:
-            field, message = match.group(1), match.group(2)
-        else:
-            field = loc[-1] if loc and loc[0] != "contact" else "contact_" + loc[-1]
-            if not loc:
-                field = "form"
+        field, message = _field_of(loc, message)
+        if field in ("lon", "lat"):
+            message = "the map position is not valid; pick the place on the map again"
+        field = _ANCHORS.get(field, field)
         messages.setdefault(field, message[:1].upper() + message[1:])
     return messages
 
@@ -113,6 +135,10 @@ def report_form(
     )
 
 
+#: Dates before this year on the form are typing slips (and not storable everywhere).
+_EARLIEST_YEAR = 1900
+
+
 def _form_to_data(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     errors: dict[str, str] = {}
     data: dict[str, Any] = {"kind": str(form.get("kind", ""))}
@@ -124,9 +150,14 @@ def _form_to_data(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     when = str(form.get("occurred_at", "")).strip()
     if when:
         try:
-            data["occurred_at"] = datetime.fromisoformat(when).replace(tzinfo=LONDON)
+            occurred = datetime.fromisoformat(when).replace(tzinfo=LONDON)
         except ValueError:
             errors["occurred_at"] = "Enter the date and time, for example 21/11/2026 14:30"
+        else:
+            if occurred.year < _EARLIEST_YEAR:
+                errors["occurred_at"] = f"Enter a date after {_EARLIEST_YEAR}, or leave it empty"
+            else:
+                data["occurred_at"] = occurred
     for name in ("lon", "lat"):
         value = str(form.get(name, "")).strip()
         if value:
