@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +64,7 @@ from watchfloor.patrol.certificate import (
 )
 from watchfloor.patrol.levels import lexicographic_weights, spread_weights
 from watchfloor.patrol.mixture import JointRota, PatrolMixture, mix_with_rotas, mixture_master
+from watchfloor.patrol.routes import BestRoute
 from watchfloor.patrol.schedule import PatrolSchedule, PatrolUnit, Pin, solve_patrol_schedule
 from watchfloor.types import FloatArray, IntArray
 
@@ -223,6 +224,73 @@ def _finish(
     )
 
 
+@dataclass
+class _Search:
+    """What the column search carries between its phases."""
+
+    draws: int
+    calls: int
+    bound: float = float("-inf")
+
+
+def _search(
+    game: RouteGame,
+    targets: IntArray,
+    *,
+    rotas: list[JointRota],
+    columns: list[FloatArray],
+    cert: Certificate,
+    state: _Search,
+    bound: float,
+    target_gap: float,
+    deadline_s: float,
+) -> CertificateStatus:
+    """Return how the search for joint rotas stopped; ``rotas`` and ``columns`` grow in place.
+
+    ``"gap_bounded"``: within ``target_gap`` of the bound (or no new rota);
+    ``"time_limit"``: ``deadline_s`` (CPU) reached. ``state.bound`` keeps the
+    best Lagrangian bound of the master's duals.
+    """
+    a_u = game.attacker_uncovered
+    a_w = a_u.ravel()[targets]
+    d_w = game.deterrence.ravel()[targets]
+    bound = max(bound, state.bound)
+    while True:
+        lam, z, y = mixture_master(a_w, d_w, [c[targets] for c in columns])
+        if relative_gap(z, bound) <= target_gap:
+            return "gap_bounded"
+        if time.process_time() >= deadline_s:
+            return "time_limit"
+        bound = max(bound, _lagrange_bound(game, y, targets))
+        state.bound = max(state.bound, bound)
+        if relative_gap(z, bound) <= target_gap:
+            return "gap_bounded"
+        cov = np.column_stack(columns) @ lam
+        residual = np.zeros(a_u.size)
+        residual[targets] = np.maximum(a_w - d_w * cov[targets] - bound, 0.0) * d_w
+        scale = float(residual.max()) or 1.0
+        weight = np.zeros(a_u.size)
+        weight[targets] = y * d_w
+        # the residual breaks ties among the best few site-slots only (a small DP)
+        top = np.argsort(-residual)[: 4 * len(game.units) * game.tick_time_s.size]
+        tie = np.zeros(a_u.size)
+        tie[top] = residual[top] / scale * 1e-3 * float(weight.max() or 1.0)
+        new = [_sequential_rota(game, (weight + tie).reshape(a_u.shape))]
+        state.calls += len(game.units)
+        n_draws = _DRAWS if state.draws == 0 else 4
+        new += _comb_rotas(game, cert, n_draws, state.draws)
+        state.draws += n_draws
+        added = 0
+        for rota in new:
+            if any(np.array_equal(rota.hit, r.hit) for r in rotas):
+                continue
+            rotas.append(rota)
+            columns.append(rota.hit.ravel().astype(np.float64))
+            added += 1
+        if not added:
+            return "gap_bounded"
+
+
 def _improve(
     game: RouteGame,
     base: PatrolMixture,
@@ -235,8 +303,6 @@ def _improve(
 ) -> PatrolMixture:
     """Return ``base`` improved by column generation and certified (CPU-time budget)."""
     t0 = time.process_time()
-    a_u = game.attacker_uncovered
-    d = game.deterrence
     cover = game.coverable.ravel()
     targets = np.flatnonzero(cover).astype(np.int64)
     rotas: list[JointRota] = list(base.rotas)
@@ -247,48 +313,53 @@ def _improve(
     calls = 0
     status: CertificateStatus = "gap_bounded"
     if targets.size:
+        # The bound first with a fifth of the budget, then the search; if the search
+        # runs out of its share with the bound unconverged, the bound resumes from its
+        # routes with half of what is left, and the search has the rest.
         cert = certify(
             game,
             target_gap=target_gap / 4.0,
             time_limit_s=max(0.0, certificate_share * time_limit_s),
         )
         bound = cert.lower_bound
-        a_w, d_w = a_u.ravel()[targets], d.ravel()[targets]
-        draws = 0
-        while True:
-            lam, z, y = mixture_master(a_w, d_w, [c[targets] for c in columns])
-            if relative_gap(z, bound) <= target_gap:
-                break
-            if time.process_time() - t0 >= time_limit_s:
-                status = "time_limit"
-                break
-            bound = max(bound, _lagrange_bound(game, y, targets))
-            if relative_gap(z, bound) <= target_gap:
-                break
-            cov = np.column_stack(columns) @ lam
-            residual = np.zeros(a_u.size)
-            residual[targets] = np.maximum(a_w - d_w * cov[targets] - bound, 0.0) * d_w
-            scale = float(residual.max()) or 1.0
-            weight = np.zeros(a_u.size)
-            weight[targets] = y * d_w
-            # the residual breaks ties among the best few site-slots only (a small DP)
-            top = np.argsort(-residual)[: 4 * len(game.units) * game.tick_time_s.size]
-            tie = np.zeros(a_u.size)
-            tie[top] = residual[top] / scale * 1e-3 * float(weight.max() or 1.0)
-            new = [_sequential_rota(game, (weight + tie).reshape(a_u.shape))]
-            calls += len(game.units)
-            if cert is not None:
-                new += _comb_rotas(game, cert, _DRAWS if draws == 0 else 4, draws)
-                draws += _DRAWS if draws == 0 else 4
-            added = 0
-            for rota in new:
-                if any(np.array_equal(rota.hit, r.hit) for r in rotas):
-                    continue
-                rotas.append(rota)
-                columns.append(rota.hit.ravel().astype(np.float64))
-                added += 1
-            if not added:
-                break
+        search = _Search(draws=0, calls=0)
+        status = _search(
+            game,
+            targets,
+            rotas=rotas,
+            columns=columns,
+            cert=cert,
+            state=search,
+            bound=bound,
+            target_gap=target_gap,
+            deadline_s=t0 + 0.6 * time_limit_s,
+        )
+        bound = max(bound, search.bound)
+        if status == "time_limit" and cert.status == "time_limit":
+            seeds = [
+                (g, BestRoute(0.0, sites, ticks))
+                for g, routes in enumerate(cert.route_weights)
+                for _, sites, ticks in routes
+            ]
+            left = t0 + time_limit_s - time.process_time()
+            again = certify(
+                game, target_gap=target_gap / 4.0, time_limit_s=0.5 * left, seed_routes=seeds
+            )
+            if again.lower_bound >= bound:
+                bound, cert = again.lower_bound, again
+            status = _search(
+                game,
+                targets,
+                rotas=rotas,
+                columns=columns,
+                cert=cert,
+                state=search,
+                bound=bound,
+                target_gap=target_gap,
+                deadline_s=t0 + time_limit_s,
+            )
+            bound = max(bound, search.bound)
+        calls = search.calls
     lam = np.zeros(len(columns))
     lam[0] = 1.0
     levels: tuple[float, ...] = ()
