@@ -67,6 +67,7 @@ from watchfloor.patrol.schedule import (
 from watchfloor.types import BoolArray, FloatArray, IntArray
 
 __all__ = [
+    "EXACT_RUN_SITES",
     "OPTIMAL_GAP",
     "Certificate",
     "CertificateStatus",
@@ -75,6 +76,7 @@ __all__ = [
     "certify",
     "relative_gap",
     "route_game_from_arrays",
+    "travel_free_bound",
 ]
 
 log = logging.getLogger(__name__)
