@@ -41,8 +41,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
 from watchfloor.errors import (
     IdempotencyConflictError,
@@ -61,7 +62,12 @@ from watchfloor.services.reports.receipts import (
     request_hash,
     seal_receipt,
 )
-from watchfloor.services.reports.schemas import Photo, ReportCreate, ReportReceipt
+from watchfloor.services.reports.schemas import (
+    Photo,
+    ReportCreate,
+    ReportReceipt,
+    unstorable_field,
+)
 from watchfloor.services.reports.triage import SiteIndex, Triage, triage
 from watchfloor.settings import ReportingOptions
 from watchfloor.storage.db import Database, begin_write
@@ -216,7 +222,17 @@ def _replayed(
         msg = "this Idempotency-Key was already used for a different report; use a new key"
         return IdempotencyConflictError(msg)
     assert sub.idempotency_key is not None
-    code = open_receipt(secret, sub.idempotency_key, blob)
+    try:
+        code = open_receipt(secret, sub.idempotency_key, blob)
+    except InvalidTag:
+        # Sealed under a secret key the service no longer has: the report is stored,
+        # but its receipt code cannot be shown again.
+        msg = (
+            f"this report was already received, reference {reference}; its receipt code "
+            "cannot be shown again because the service's keys have changed since. "
+            "Do not send it again: keep the reference"
+        )
+        return IdempotencyConflictError(msg)
     return ReportReceipt(
         reference=reference, receipt_code=format_receipt(code), received_at=received_at
     )
@@ -294,10 +310,14 @@ def _store_batch(
     outcomes: list[Outcome | None] = [None] * len(subs)
     first_of_key: dict[str, int] = {}
     fresh: list[int] = []
+    refused = {i: error for i, sub in enumerate(subs) if (error := unstorable_field(sub.data))}
     with database.write_guard(), database.engine.connect() as conn:
         begin_write(conn)
         stored = _stored_keys(conn, subs)
         for i, sub in enumerate(subs):
+            if i in refused:
+                outcomes[i] = refused[i]
+                continue
             if sub.key_hash is not None:
                 row = stored.get(sub.key_hash)
                 if row is not None:
@@ -388,31 +408,60 @@ def _store_secrets(
         )
 
 
+def _is_data_error(exc: Exception) -> bool:
+    """Whether ``exc`` is the database refusing one row's data (not the database failing)."""
+    if isinstance(exc, DataError):
+        return True
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        return True  # raised while binding a parameter (a date that overflows, bad text)
+    return isinstance(exc, (ValueError, OverflowError, UnicodeError))
+
+
+def _store_alone(
+    database: Database, sub: Submission, *, keyring: KeyRing, secret: bytes
+) -> Outcome:
+    """Store ``sub`` in its own transaction (up to five attempts when a row clashes)."""
+    for _attempt in range(5):
+        try:
+            (outcome,) = _store_batch(database, [sub], keyring=keyring, secret=secret)
+        except IntegrityError:
+            continue
+        except (SQLAlchemyError, ValueError, OverflowError, UnicodeError) as exc:
+            if not _is_data_error(exc):
+                raise
+            log.warning("the database refused a report's data: %s", type(exc).__name__)
+            msg = (
+                "body: the database could not store this report as written; "
+                "remove unusual characters and check the date, then send it again"
+            )
+            return InvalidInputError(msg)
+        return outcome
+    # pragma: no cover - five clashes in a row
+    return StoreUnavailableError("could not store the report; please send it again")
+
+
 def store_submissions(
     database: Database, subs: Sequence[Submission], *, keyring: KeyRing, secret: bytes
 ) -> list[Outcome]:
     """Return the receipt (or the error) of each submission, after one durable commit.
 
-    When a row clashes (a retry stored by another process meanwhile, or a
-    reference drawn twice), the batch is rolled back and each submission is
-    stored on its own, up to five attempts each.
+    A submission whose data cannot be stored (a date out of range once in UTC,
+    a control character in a stored string) is answered with a
+    :class:`~watchfloor.errors.FieldError` naming the field and the rest of the
+    batch is stored. When a row clashes (a retry stored by another process
+    meanwhile, or a reference drawn twice) or the database refuses a row's data
+    anyway, the batch is rolled back and each submission is stored on its own
+    (a clash up to five attempts each), so one bad submission fails alone.
+    An unavailable database raises :class:`~sqlalchemy.exc.SQLAlchemyError`.
     """
     try:
         return _store_batch(database, subs, keyring=keyring, secret=secret)
     except IntegrityError:
         pass
-    outcomes: list[Outcome] = []
-    for sub in subs:
-        for _attempt in range(5):
-            try:
-                outcomes.extend(_store_batch(database, [sub], keyring=keyring, secret=secret))
-                break
-            except IntegrityError:
-                continue
-        else:  # pragma: no cover - five clashes in a row
-            msg = "could not store the report; please send it again"
-            outcomes.append(StoreUnavailableError(msg))
-    return outcomes
+    except (SQLAlchemyError, ValueError, OverflowError, UnicodeError) as exc:
+        if not _is_data_error(exc):
+            raise
+    return [_store_alone(database, sub, keyring=keyring, secret=secret) for sub in subs]
 
 
 def submit_report(

@@ -23,12 +23,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from watchfloor.errors import InvalidInputError
+from watchfloor.errors import FieldError, InvalidInputError
 from watchfloor.storage.models import utc_now
 from watchfloor.types import ReportKind, ReportQueue, ReportStatus
 
 __all__ = [
+    "EARLIEST_UTC",
     "KINDS",
+    "LATEST_UTC",
     "MAX_SHORT",
     "MAX_TEXT",
     "PROTECTED_CHARACTERISTICS",
@@ -37,6 +39,7 @@ __all__ = [
     "BulkResult",
     "CleanText",
     "Contact",
+    "LineText",
     "OutboxState",
     "Photo",
     "PhotoUpload",
@@ -49,7 +52,11 @@ __all__ = [
     "ReportSummary",
     "check_photo",
     "clean_text",
+    "control_character",
     "decode_photo_uploads",
+    "refuse_controls",
+    "stored_utc",
+    "unstorable_field",
 ]
 
 #: Report kinds and their plain-English labels.
@@ -87,8 +94,81 @@ def clean_text(value: str) -> str:
 
 CleanText = Annotated[str, AfterValidator(clean_text)]
 
+#: The first and last moment (UTC) a stored date-time may name; outside them it is a typing slip.
+EARLIEST_UTC = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_UTC = datetime(2100, 1, 1, tzinfo=UTC)
+
+# C0 controls but tab, newline and carriage return (a form's text area sends CRLF), DEL,
+# C1 controls and lone surrogates; on one line, tab and the line breaks too.
+_CONTROL_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def control_character(value: str, *, multiline: bool = False) -> str | None:
+    """Return the first control character of ``value`` as ``U+XXXX``, or None when it has none.
+
+    Tab, newline and carriage return are allowed when ``multiline``.
+    """
+    match = (_CONTROL_TEXT if multiline else _CONTROL_LINE).search(value)
+    return None if match is None else f"U+{ord(match.group()):04X}"
+
+
+def refuse_controls(value: str, *, field: str, multiline: bool = False) -> str:
+    """Return ``value`` when it holds no control character (see :func:`control_character`).
+
+    Raises
+    ------
+    FieldError
+        Naming ``field`` and the character, when it holds one (PostgreSQL
+        refuses NUL, and none of them belongs in a stored string).
+    """
+    found = control_character(value, multiline=multiline)
+    if found is not None:
+        msg = f"{field}: contains the control character {found}; remove it and send again"
+        raise FieldError(msg, field=field)
+    return value
+
+
+def _line_text(value: str) -> str:
+    found = control_character(value)
+    if found is not None:
+        msg = f"contains the control character {found}; remove it and send again"
+        raise ValueError(msg)
+    return value
+
+
+#: A one-line string without control characters (identifiers, names, addresses).
+LineText = Annotated[str, AfterValidator(_line_text)]
+
+
+def stored_utc(moment: datetime, *, field: str) -> datetime:
+    """Return ``moment`` in UTC when it is aware and lies in 1900-2100 once converted.
+
+    Raises
+    ------
+    FieldError
+        Naming ``field`` when ``moment`` has no offset, or overflows or falls
+        outside :data:`EARLIEST_UTC` .. :data:`LATEST_UTC` once in UTC (year 1
+        with ``+14:00`` is before year 1 in UTC).
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        msg = f"{field}: {moment.isoformat()} has no time zone; add an offset, e.g. +01:00"
+        raise FieldError(msg, field=field)
+    try:
+        utc = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST_UTC <= utc < LATEST_UTC:
+        msg = (
+            f"{field}: {moment.isoformat()} is not between 1900 and 2100 in UTC; "
+            "check the year and the offset"
+        )
+        raise FieldError(msg, field=field)
+    return utc
+
 
 def _check_link(value: str) -> str:
+    _line_text(value)
     if value and not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
         msg = "give the full web address, starting with http:// or https://"
         raise ValueError(msg)
@@ -102,7 +182,7 @@ class Contact(BaseModel):
 
     name: CleanText = Field(default="", max_length=200)
     phone: CleanText = Field(default="", max_length=40, pattern=r"^[0-9 +()\-]*$")
-    email: str = Field(default="", max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: LineText = Field(default="", max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
     def is_empty(self) -> bool:
         """Return whether no detail was given."""
@@ -165,6 +245,7 @@ class ReportCreate(BaseModel):
         if self.occurred_at is not None:
             if self.occurred_at.tzinfo is None:
                 self.occurred_at = self.occurred_at.replace(tzinfo=UTC)
+            stored_utc(self.occurred_at, field="occurred_at")
             if self.occurred_at > utc_now() + timedelta(minutes=10):
                 msg = "occurred_at is in the future; give the date and time it happened"
                 raise ValueError(msg)
@@ -187,6 +268,34 @@ class ReportCreate(BaseModel):
             msg = "contact: give a name, phone or email, or choose to stay anonymous"
             raise ValueError(msg)
         return self
+
+
+#: The stored text fields of a report (the contact is stored encrypted, as JSON).
+_STORED_TEXT = (
+    "description",
+    "people_description",
+    "vehicle_description",
+    "place_text",
+    "site_id",
+    "link",
+)
+
+
+def unstorable_field(data: ReportCreate) -> FieldError | None:
+    """Return why ``data`` cannot be stored as it is (naming the field), or None when it can.
+
+    The writer's own check of what the schema checks too (a report built past
+    the schema, e.g. with ``model_copy``, must still fail alone): the date in
+    range once in UTC, no control character in a stored string.
+    """
+    try:
+        if data.occurred_at is not None:
+            stored_utc(data.occurred_at, field="occurred_at")
+        for name in _STORED_TEXT:
+            refuse_controls(getattr(data, name), field=name, multiline=True)
+    except FieldError as exc:
+        return exc
+    return None
 
 
 class ReportReceipt(BaseModel):
