@@ -2,7 +2,11 @@
 
 SQLite is the embedded default (``home/watchfloor.db``), opened in WAL mode with
 ``synchronous=FULL`` so that a committed transaction survives a crash or power
-loss; PostgreSQL is used when ``WATCHFLOOR_DATABASE_URL`` says so
+loss, and ``secure_delete=ON`` so that deleted or overwritten report text is
+zeroed in the file rather than left in free pages (not left to how SQLite was
+compiled). The database file, its ``-wal``/``-shm`` files and the folder that
+holds them are created owner-only (0600 files, 0700 folder): they hold police
+material. PostgreSQL is used when ``WATCHFLOOR_DATABASE_URL`` says so
 (``postgresql+psycopg://user@host/db``).
 
 Tables are declared on :class:`Base`; the schema is only ever created by the
@@ -40,6 +44,7 @@ __all__ = [
     "alembic_config",
     "begin_write",
     "open_database",
+    "owner_only_home",
     "upgrade_database",
 ]
 
@@ -70,8 +75,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA secure_delete=ON")
     finally:
         cursor.close()
+
+
+def _owner_only_sqlite(database: Path) -> None:
+    """Create the file ``database`` 0600 (its folder 0700 when missing); tighten existing ones.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the mode of the database file,
+    so a database created 0600 keeps its log owner-only too.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (database, database.with_name(database.name + "-wal")):
+        if path.exists() and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
+def owner_only_home(home: Path) -> None:
+    """Create the data home ``home`` with mode 0700, or take group and other access off it.
+
+    It holds the database, the key file, plans and routes: police material.
+    """
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if home.stat().st_mode & 0o077:
+        os.chmod(home, 0o700)
 
 
 def _make_engine(url: str) -> Engine:
@@ -83,8 +112,8 @@ def _make_engine(url: str) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _owner_only_sqlite(Path(database))
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -205,6 +234,7 @@ def open_database(settings: Settings) -> Database:
     ConfigurationError
         When the database URL names an unsupported backend.
     """
+    owner_only_home(settings.home)
     engine = _make_engine(settings.resolved_database_url)
     return Database(
         engine=engine,
@@ -234,6 +264,7 @@ def upgrade_database(settings: Settings) -> None:
         When the database cannot be reached or the URL is not supported.
     """
     url = settings.resolved_database_url
+    owner_only_home(settings.home)
     engine = _make_engine(url)
     try:
         with engine.begin() as connection:

@@ -19,9 +19,9 @@ from starlette.datastructures import State
 from watchfloor.errors import TooManyRequestsError
 from watchfloor.services.reports import ReportWriter, SiteIndex, load_site_index
 from watchfloor.settings import ReportingOptions, Settings
-from watchfloor.storage.db import Database
+from watchfloor.storage.db import Database, open_database
 from watchfloor.storage.keys import KeyRing, load_keyring
-from watchfloor.web.security import RateLimiter
+from watchfloor.web.ratelimit import RateLimiter
 
 __all__ = [
     "Reporting",
@@ -44,10 +44,29 @@ class Reporting:
     secret: bytes
 
 
-def build_reporting(settings: Settings, secret: bytes) -> Reporting:
-    """Return the reporting state for ``settings`` (creates the key file on first start)."""
+def build_reporting(
+    settings: Settings, secret: bytes, *, database: Database | None = None
+) -> Reporting:
+    """Return the reporting state for ``settings``, its key ring checked against the database.
+
+    The key ring follows its key file (a rotation is picked up without a
+    restart). The key file is created on first start only when the database
+    holds no ciphertext; ``database`` defaults to the one of ``settings``.
+
+    Raises
+    ------
+    ConfigurationError
+        When the database holds contact details or photos under key ids the
+        ring lacks (the message names them and says what to restore).
+    """
     options = settings.reporting
-    keyring = load_keyring(settings.home, setting=options.report_keys)
+    own = database is None
+    db = open_database(settings) if database is None else database
+    try:
+        keyring = load_keyring(settings.home, setting=options.report_keys, database=db)
+    finally:
+        if own:
+            db.dispose()
     return Reporting(
         keyring=keyring,
         options=options,
