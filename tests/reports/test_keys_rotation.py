@@ -49,7 +49,8 @@ def _submit(database: Database, keyring: KeyRing, name: str) -> int:
 def _contact_name(database: Database, keyring: KeyRing, report_id: int) -> str:
     with database.sessions() as session:
         row = session.get(Report, report_id)
-        assert row is not None and row.contact_ciphertext is not None
+        assert row is not None
+        assert row.contact_ciphertext is not None
         plain = keyring.decrypt(
             row.contact_key_id, row.contact_ciphertext, aad=f"contact:{report_id}".encode()
         )
@@ -75,17 +76,20 @@ def test_a_running_server_seals_under_the_new_key_after_rotation(
     # ``any_keyring`` is the ring a server loaded at start; it keeps running.
     before = _submit(any_database, any_keyring, "Ada Before")
     first = _rotate_cli(any_settings, monkeypatch)
-    assert first["reencrypted"] == 1 and first["unreadable"] == []
+    assert first["reencrypted"] == 1
+    assert first["unreadable"] == []
     during = _submit(any_database, any_keyring, "Bea After")
     with any_database.sessions() as session:
         row = session.get(Report, during)
-        assert row is not None and row.contact_key_id == first["key_id"]
+        assert row is not None
+        assert row.contact_key_id == first["key_id"]
     # A restart (a fresh ring from the file) opens everything, and rotates again.
     restarted = load_keyring(any_settings.home, database=any_database)
     assert _contact_name(any_database, restarted, before) == "Ada Before"
     assert _contact_name(any_database, restarted, during) == "Bea After"
     second = _rotate_cli(any_settings, monkeypatch)
-    assert second["reencrypted"] == 2 and second["unreadable"] == []
+    assert second["reencrypted"] == 2
+    assert second["unreadable"] == []
     assert second["retired"] == [first["key_id"]]
     body = json.loads(key_file_path(any_settings.home).read_text())
     assert list(body["keys"]) == [second["key_id"]]
@@ -134,7 +138,8 @@ def test_rotation_reports_rows_it_cannot_open_and_keeps_their_key(
         ("reports", damaged, old_id)
     ]
     # The damaged row still refers to the old key: it stays in the file.
-    assert body["kept"] == [old_id] and body["retired"] == []
+    assert body["kept"] == [old_id]
+    assert body["retired"] == []
     assert old_id in any_keyring.keys
     assert _contact_name(any_database, any_keyring, good) == "Dee Good"
 
