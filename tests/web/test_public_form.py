@@ -8,8 +8,17 @@ this site; a double submit or a refresh stores one report.
 from __future__ import annotations
 
 import re
+import time
+import warnings
 
 import pytest
+from sqlalchemy import create_engine, text
+
+from watchfloor.web.security import FORM_TOKEN_MAX_AGE_S, new_form_token
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
 
 FIELDS = {
     "kind": "suspicious_item",
@@ -55,3 +64,130 @@ def test_bad_values_re_render_the_form_with_the_text_kept(client, extra, field) 
     response = client.post("/report", data=data)
     _kept(response)
     assert f'href="#{field}"' in response.text
+
+
+def _count_reports(settings) -> int:
+    engine = create_engine(settings.resolved_database_url)
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM reports")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+class _Cookieless:
+    """A client of the same app that never sends a cookie back, as a browser with cookies off."""
+
+    def __init__(self, client) -> None:
+        self._client = TestClient(client.app, raise_server_exceptions=False, follow_redirects=False)
+
+    def get(self, url: str, **kwargs):
+        self._client.cookies.clear()
+        return self._client.get(url, **kwargs)
+
+    def post(self, url: str, **kwargs):
+        self._client.cookies.clear()
+        return self._client.post(url, **kwargs)
+
+
+def test_a_browser_without_cookies_can_report_and_check(client, settings) -> None:
+    bare = _Cookieless(client)
+    token = _form_token(bare)
+    response = bare.post("/report", data={**FIELDS, "csrf_token": token})
+    assert response.status_code == 303
+    page = bare.get(response.headers["location"])
+    assert page.status_code == 200
+    reference = re.search(r'id="reference">(WF\w+)<', page.text).group(1)
+    code = re.search(r'id="receipt-code">([\w-]+)<', page.text).group(1)
+    receipt_page = bare.get("/receipt")
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', receipt_page.text).group(1)
+    status = bare.post(
+        "/receipt", data={"reference": reference, "receipt_code": code, "csrf_token": token}
+    )
+    assert status.status_code == 200, status.text
+    assert "waiting to be reviewed" in status.text
+    assert _count_reports(settings) == 1
+
+
+def test_a_cross_site_visit_in_another_tab_does_not_spoil_the_form(client) -> None:
+    token = _form_token(client)
+    # Another site links here: the SameSite=Strict cookie is not sent, a new one comes back.
+    client.cookies.clear()
+    client.get("/", headers={"sec-fetch-site": "cross-site"})
+    response = client.post(
+        "/report",
+        data={**FIELDS, "csrf_token": token},
+        headers={"sec-fetch-site": "same-origin", "origin": "null"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text[:300]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site"},
+        {"origin": "https://evil.example"},
+    ],
+)
+def test_a_post_from_another_site_is_refused(client, settings, headers) -> None:
+    token = _form_token(client)
+    response = client.post(
+        "/report",
+        data={**FIELDS, "csrf_token": token},
+        headers={**headers, "accept": "text/html"},
+    )
+    assert response.status_code == 403
+    assert "another website" in response.text
+    assert _count_reports(settings) == 0
+
+
+def test_an_expired_or_altered_token_keeps_the_text(client, settings) -> None:
+    secret = settings.secret_key.get_secret_value().encode()
+    old = new_form_token(secret, now_s=time.time() - FORM_TOKEN_MAX_AGE_S - 60)
+    for token in (old, "0" * 72, "abc"):
+        response = client.post("/report", data={**FIELDS, "csrf_token": token})
+        _kept(response)
+        assert 'href="#form"' in response.text
+        assert token not in response.text
+    assert _count_reports(settings) == 0
+
+
+def test_a_double_submit_or_a_resend_stores_one_report(client, settings) -> None:
+    token = _form_token(client)
+    data = {**FIELDS, "csrf_token": token}
+    first = client.post("/report", data=data, follow_redirects=False)
+    second = client.post("/report", data=data, follow_redirects=False)
+    assert first.status_code == second.status_code == 303
+    pages = [client.get(r.headers["location"]).text for r in (first, second)]
+    references = [re.search(r'id="reference">(WF\w+)<', p).group(1) for p in pages]
+    codes = [re.search(r'id="receipt-code">([\w-]+)<', p).group(1) for p in pages]
+    assert references[0] == references[1]
+    assert codes[0] == codes[1]
+    # A refresh of the receipt page sends nothing and shows the same receipt.
+    again = client.get(first.headers["location"])
+    assert references[0] in again.text
+    assert _count_reports(settings) == 1
+
+
+def test_the_same_form_resent_with_other_text_keeps_it(client, settings) -> None:
+    token = _form_token(client)
+    client.post("/report", data={**FIELDS, "csrf_token": token}, follow_redirects=False)
+    edited = {**FIELDS, "place_text": "Oakham station, platform 2", "csrf_token": token}
+    response = client.post("/report", data=edited, follow_redirects=False)
+    assert response.status_code == 409
+    assert "platform 2" in response.text
+    assert "already sent a report from this form" in response.text
+    new_token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', response.text).group(1)
+    assert new_token[:32] != token[:32]
+    stored = client.post(
+        "/report", data={**edited, "csrf_token": new_token}, follow_redirects=False
+    )
+    assert stored.status_code == 303
+    assert _count_reports(settings) == 2
+
+
+def test_a_tampered_receipt_page_address_is_a_404_page(client) -> None:
+    response = client.get("/report/sent?r=AAAA", headers={"accept": "text/html"})
+    assert response.status_code == 404
+    assert "not complete" in response.text

@@ -19,7 +19,9 @@ A request without a live session gets 401; a user whose role is not listed
 gets 403. State-changing requests (POST, PUT, PATCH, DELETE) authenticated by
 the session cookie must also carry the CSRF token, as the form field
 ``csrf_token`` or the header ``X-CSRF-Token`` (pages expose it in
-``<meta name="csrf-token">``); :func:`csrf_token` returns it.
+``<meta name="csrf-token">``); :func:`csrf_token` returns it. The anonymous
+public forms use :func:`refuse_cross_site` and their own signed form token
+instead (no cookie needed; see :mod:`watchfloor.web.security`).
 
 Sessions reach routes only through :data:`DbSession` (the one place of the web
 edge that names SQLAlchemy's ``Session``); routes pass it to services and run
@@ -51,6 +53,7 @@ from watchfloor.web.security import (
     SESSION_COOKIE,
     csrf_token_for,
     csrf_token_is_valid,
+    is_cross_site,
 )
 
 __all__ = [
@@ -62,6 +65,7 @@ __all__ = [
     "get_database",
     "get_session",
     "get_settings",
+    "refuse_cross_site",
     "require_roles",
     "verify_csrf",
 ]
@@ -122,6 +126,24 @@ async def verify_csrf(request: Request) -> None:
         msg = (
             "this form has expired or did not come from this site; "
             "reload the page and send it again"
+        )
+        raise CsrfError(msg)
+
+
+async def refuse_cross_site(request: Request) -> None:
+    """Refuse a state-changing request that another site's page sent (fetch metadata).
+
+    Raises
+    ------
+    CsrfError
+        With 403, when ``Sec-Fetch-Site`` or ``Origin`` names another site.
+    """
+    if request.method in _SAFE_METHODS:
+        return
+    if is_cross_site(request.headers):
+        msg = (
+            "this form was sent from another website; open this service's own page "
+            "and send it from there"
         )
         raise CsrfError(msg)
 

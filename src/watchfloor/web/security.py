@@ -6,6 +6,14 @@
 - CSRF: a signed double-submit token. The ``wf_csrf`` cookie holds a random value;
   forms carry ``csrf_token`` (and scripts the ``X-CSRF-Token`` header) equal to the
   HMAC of that value under the secret key, which a cross-site page cannot compute.
+- The anonymous public forms (report, receipt) need no cookie: a request whose
+  fetch metadata (``Sec-Fetch-Site``, else ``Origin``) says it came from another
+  site is refused (:func:`is_cross_site`), and each form carries a signed token
+  (:func:`new_form_token`) naming a random form id, which is also the form's
+  idempotency key. A cross-site navigation in another tab cannot spoil it.
+- The receipt page after a form is sent (post-redirect-get) is addressed by the
+  receipt sealed under the secret key (:func:`seal_for_url`), so a refresh
+  shows it again without storing it anywhere.
 - Rate limits are kept per client without storing addresses: the key is an HMAC
   of the address under a random salt that lives only in memory and is replaced
   every hour, so counters cannot be linked back to an address, not even by us.
@@ -13,13 +21,20 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from watchfloor.errors import RequestTooLargeError
 
@@ -27,13 +42,19 @@ __all__ = [
     "CSRF_COOKIE",
     "CSRF_FIELD",
     "CSRF_HEADER",
+    "FORM_TOKEN_MAX_AGE_S",
     "SESSION_COOKIE",
     "BodySizeLimitMiddleware",
     "RateLimiter",
     "SecurityHeadersMiddleware",
     "csrf_token_for",
     "csrf_token_is_valid",
+    "form_token_id",
+    "is_cross_site",
+    "new_form_token",
     "new_token",
+    "open_from_url",
+    "seal_for_url",
     "token_digest",
 ]
 
@@ -69,6 +90,94 @@ def csrf_token_is_valid(secret: bytes, cookie_value: str | None, token: str | No
     if not cookie_value or not token:
         return False
     return hmac.compare_digest(csrf_token_for(secret, cookie_value), token)
+
+
+#: How long a public form's token stays good (a half-written report may wait hours).
+FORM_TOKEN_MAX_AGE_S = 24 * 3600
+
+_FORM_ID_HEX = 32
+_ISSUED_HEX = 8
+_FORM_MAC_HEX = 32
+
+
+def _form_mac(secret: bytes, form_id: str, issued: str) -> str:
+    message = b"public-form:" + form_id.encode() + b":" + issued.encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:_FORM_MAC_HEX]
+
+
+def new_form_token(secret: bytes, *, now_s: float, form_id: str | None = None) -> str:
+    """Return a signed token for one public form: its id, the time, and their HMAC (hex).
+
+    ``form_id`` keeps the id of a form shown again (after an error) so that its
+    idempotency key does not change; by default a new random id is drawn.
+    """
+    form_id = form_id or secrets.token_hex(_FORM_ID_HEX // 2)
+    issued = f"{int(now_s) & 0xFFFFFFFF:0{_ISSUED_HEX}x}"
+    return form_id + issued + _form_mac(secret, form_id, issued)
+
+
+def form_token_id(
+    secret: bytes, token: str, *, now_s: float, max_age_s: float = FORM_TOKEN_MAX_AGE_S
+) -> str | None:
+    """Return the form id of ``token`` when it is ours and younger than ``max_age_s``, else None."""
+    if len(token) != _FORM_ID_HEX + _ISSUED_HEX + _FORM_MAC_HEX:
+        return None
+    form_id = token[:_FORM_ID_HEX]
+    issued = token[_FORM_ID_HEX : _FORM_ID_HEX + _ISSUED_HEX]
+    mac = token[_FORM_ID_HEX + _ISSUED_HEX :]
+    if not hmac.compare_digest(_form_mac(secret, form_id, issued), mac):
+        return None
+    try:
+        age_s = now_s - int(issued, 16)
+    except ValueError:
+        return None
+    return form_id if -60 <= age_s <= max_age_s else None
+
+
+def is_cross_site(headers: Mapping[str, str]) -> bool:
+    """Return whether a request's fetch metadata says another site sent it.
+
+    ``Sec-Fetch-Site`` decides when present (only ``same-origin`` and ``none``, a
+    typed address or bookmark, are ours). Without it a non-null ``Origin`` must
+    name the request's own ``Host``. Our own pages send ``Origin: null`` (their
+    referrer policy is ``no-referrer``), and old clients send neither header:
+    those are left to the form's signed token.
+    """
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = headers.get("origin")
+    if origin is None or origin == "null":
+        return False
+    return urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+
+
+def _url_cipher(secret: bytes, purpose: bytes) -> AESGCM:
+    key = HKDF(algorithm=SHA256(), length=32, salt=secret, info=b"url:" + purpose).derive(
+        b"watchfloor"
+    )
+    return AESGCM(key)
+
+
+def seal_for_url(secret: bytes, purpose: bytes, payload: bytes) -> str:
+    """Return ``payload`` encrypted and authenticated under the secret key, URL-safe base64."""
+    nonce = secrets.token_bytes(12)
+    sealed = nonce + _url_cipher(secret, purpose).encrypt(nonce, payload, purpose)
+    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+
+def open_from_url(secret: bytes, purpose: bytes, token: str) -> bytes | None:
+    """Return the payload sealed by :func:`seal_for_url`, or None for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except ValueError:
+        return None
+    if len(raw) < 12 + 16:
+        return None
+    try:
+        return _url_cipher(secret, purpose).decrypt(raw[:12], raw[12:], purpose)
+    except InvalidTag:
+        return None
 
 
 class RateLimiter:

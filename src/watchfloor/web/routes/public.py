@@ -14,34 +14,53 @@ import hashlib
 import json
 import re
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from watchfloor.errors import InvalidInputError, NotFoundError
+from watchfloor.errors import (
+    CsrfError,
+    IdempotencyConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StoreUnavailableError,
+    WatchfloorError,
+)
 from watchfloor.services.reports import (
     KINDS,
     PROTECTED_CHARACTERISTICS,
     Photo,
     ReportCreate,
+    ReportReceipt,
     ReportWriter,
     add_information,
     check_photo,
     prepare_submission,
     receipt_status,
 )
+from watchfloor.settings import ReportingOptions
 from watchfloor.types import LONDON
-from watchfloor.web.deps import DbSession, get_settings, verify_csrf
+from watchfloor.web.deps import DbSession, get_settings, refuse_cross_site
 from watchfloor.web.reporting import Reporting, ReportingDep, WriterDep, rate_limit
+from watchfloor.web.security import (
+    CSRF_FIELD,
+    form_token_id,
+    new_form_token,
+    open_from_url,
+    seal_for_url,
+)
 from watchfloor.web.templating import render
 
-__all__ = ["router", "validation_messages"]
+__all__ = ["FORM_IDEMPOTENCY_PREFIX", "RECEIPT_PAGE_S", "router", "validation_messages"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -103,6 +122,38 @@ def _sites(reporting: Reporting) -> list[tuple[str, str]]:
     return [(site_id, name) for name, site_id in pairs if name][:500]
 
 
+def _photo_hint(options: ReportingOptions) -> str:
+    """The photo limits in the words the form shows (the body limit is sized to fit them)."""
+    size_mb = options.max_photo_bytes // (1024 * 1024)
+    return f"Up to {options.max_photos} photos, JPEG, PNG, WebP or HEIC, each under {size_mb} MB."
+
+
+def _render_form(
+    request: Request,
+    reporting: Reporting,
+    kind: str,
+    *,
+    form_id: str | None,
+    values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """Return the report form for ``kind`` with a signed token for ``form_id`` (new when None)."""
+    token = new_form_token(reporting.secret, now_s=time.time(), form_id=form_id)
+    context = {
+        "kind": kind,
+        "kind_label": KINDS[kind],
+        "characteristics": PROTECTED_CHARACTERISTICS,
+        "sites": _sites(reporting),
+        "has_map": bool(reporting.options.report_region),
+        "photo_hint": _photo_hint(reporting.options),
+        "values": values or {},
+        "errors": errors or {},
+        "csrf_token": token,
+    }
+    return render(request, "report_form.html", context, status_code=status_code)
+
+
 @router.get("/")
 def start_page(request: Request) -> Response:
     """The start page: is it happening now, and what do you want to report."""
@@ -120,19 +171,7 @@ def report_form(
         errors = {"kind": "Choose what you want to tell us about"} if kind or now else {}
         status = 422 if errors else 200
         return render(request, "start.html", {"kinds": KINDS, "errors": errors}, status_code=status)
-    return render(
-        request,
-        "report_form.html",
-        {
-            "kind": kind,
-            "kind_label": KINDS[kind],
-            "characteristics": PROTECTED_CHARACTERISTICS,
-            "sites": _sites(reporting),
-            "has_map": bool(reporting.options.report_region),
-            "values": {},
-            "errors": {},
-        },
-    )
+    return _render_form(request, reporting, kind, form_id=None)
 
 
 #: Dates before this year on the form are typing slips (and not storable everywhere).
@@ -188,81 +227,216 @@ async def _read_photos(form: FormData, *, max_bytes: int, max_count: int) -> lis
     return photos
 
 
-@router.post("/report", dependencies=[Depends(rate_limit), Depends(verify_csrf)])
+def _form_id(request: Request, form: FormData, secret: bytes) -> str | None:
+    """Return the id of the form's signed token; None when it is expired or not ours.
+
+    Raises
+    ------
+    CsrfError
+        When the request carries no form token at all: it did not come from our form.
+    """
+    token = form.get(CSRF_FIELD)
+    if not isinstance(token, str) or not token:
+        msg = "this form did not come from this site; reload the page and send it again"
+        raise CsrfError(msg)
+    return form_token_id(secret, token, now_s=time.time())
+
+
+@router.post("/report", dependencies=[Depends(rate_limit), Depends(refuse_cross_site)])
 async def submit_form(request: Request, reporting: ReportingDep, writer: WriterDep) -> Response:
-    """Store a report sent from the form; show the reference and receipt code once."""
+    """Store a report sent from the form, then send the browser to its receipt page.
+
+    Any refusal shows the form again with what was typed and an error summary.
+    The form's id is the submission's idempotency key, so a double click or a
+    resent form stores one report; the answer is a redirect (post-redirect-get),
+    so a refresh of the receipt page sends nothing.
+    """
     form = await request.form()
     try:
-        return await _submit_form(request, reporting, writer, form)
+        form_id = _form_id(request, form, reporting.secret)
+        return await _submit_form(request, reporting, writer, form, form_id)
     finally:
         await form.close()
 
 
+def _kept_values(form: FormData) -> dict[str, str]:
+    """Return what was typed into the form (files and the token left out)."""
+    return {
+        key: value
+        for key, value in form.multi_items()
+        if isinstance(value, str) and key != CSRF_FIELD
+    }
+
+
 async def _submit_form(
-    request: Request, reporting: Reporting, writer: ReportWriter, form: FormData
+    request: Request,
+    reporting: Reporting,
+    writer: ReportWriter,
+    form: FormData,
+    form_id: str | None,
 ) -> Response:
     data, errors = _form_to_data(form)
+    kind = data["kind"]
+    if kind not in KINDS:
+        errors = {"kind": "Choose what you want to tell us about"}
+        return render(request, "start.html", {"kinds": KINDS, "errors": errors}, status_code=422)
+    if data["happening_now"]:
+        return render(request, "call999.html", {}, status_code=422)
     photos: list[Photo] = []
+    options = reporting.options
     try:
         photos = await _read_photos(
-            form,
-            max_bytes=reporting.options.max_photo_bytes,
-            max_count=reporting.options.max_photos,
+            form, max_bytes=options.max_photo_bytes, max_count=options.max_photos
         )
     except InvalidInputError as exc:
         errors["photos"] = str(exc).removeprefix("photos: ").capitalize()
     report: ReportCreate | None = None
-    if data["happening_now"]:
-        return render(request, "call999.html", {}, status_code=422)
     try:
         report = ReportCreate.model_validate(data)
     except ValidationError as exc:
         errors = {**validation_messages(exc), **errors}
-    kind = data["kind"]
-    if errors or report is None:
-        if kind not in KINDS:
-            return render(
-                request,
-                "start.html",
-                {"kinds": KINDS, "errors": {"kind": "Choose what you want to tell us about"}},
-                status_code=422,
-            )
-        values = {key: form.get(key, "") for key in form}
-        return render(
-            request,
-            "report_form.html",
-            {
-                "kind": kind,
-                "kind_label": KINDS[kind],
-                "characteristics": PROTECTED_CHARACTERISTICS,
-                "sites": _sites(reporting),
-                "has_map": bool(reporting.options.report_region),
-                "values": values,
-                "errors": errors,
-            },
-            status_code=422,
-        )
+    if form_id is None:
+        errors["form"] = "This form was open for a long time; check your report and send it again"
+    if errors or report is None or form_id is None:
+        return _form_again(request, reporting, form, form_id, errors, photos=bool(photos))
     submission = prepare_submission(
         report,
         secret=reporting.secret,
-        options=reporting.options,
+        options=options,
         sites=reporting.sites,
         photos=photos,
+        idempotency_key=FORM_IDEMPOTENCY_PREFIX + form_id,
     )
-    receipt = await writer.store(submission)
-    return render(request, "report_done.html", {"receipt": receipt})
+    try:
+        receipt = await writer.store(submission)
+    except IdempotencyConflictError:
+        # Sent before with other details (back button, then edited): a new report.
+        errors = {"form": _SENT_BEFORE}
+        return _form_again(
+            request, reporting, form, None, errors, photos=bool(photos), status_code=409
+        )
+    except WatchfloorError as exc:
+        if exc.http_status >= 500 and not isinstance(exc, StoreUnavailableError):
+            raise
+        errors = _store_errors(exc)
+        status = exc.http_status
+        return _form_again(
+            request, reporting, form, form_id, errors, photos=True, status_code=status
+        )
+    return RedirectResponse(_receipt_page_url(reporting.secret, receipt), status_code=303)
+
+
+#: The idempotency key of a form submission is this prefix and the form's id.
+FORM_IDEMPOTENCY_PREFIX = "form-"
+
+_SENT_BEFORE = (
+    "You already sent a report from this form with different details. If this is a new "
+    "report, check it and press Send report again; to add to the first one, use its receipt"
+)
+
+
+def _store_errors(exc: WatchfloorError) -> dict[str, str]:
+    """Return the form errors for a submission the writer refused (4xx) or could not store."""
+    if isinstance(exc, StoreUnavailableError):
+        return {"form": "We could not store your report just now. Press Send report again"}
+    field = getattr(exc, "field", None)
+    message = str(exc)
+    if isinstance(field, str) and field:
+        message = message.removeprefix(field + ": ")
+        name = field.split(".")[-1]
+        name = "contact_" + name if field.startswith("contact.") else name
+        name = _ANCHORS.get(name, name)
+        return {name: message[:1].upper() + message[1:]}
+    return {"form": message[:1].upper() + message[1:]}
+
+
+def _form_again(
+    request: Request,
+    reporting: Reporting,
+    form: FormData,
+    form_id: str | None,
+    errors: dict[str, str],
+    *,
+    photos: bool,
+    status_code: int = 422,
+) -> Response:
+    """Return the form again with what was typed, ``errors`` and a fresh token."""
+    if photos and "photos" not in errors:
+        # Browsers never refill a file input: say so rather than drop them silently.
+        errors["photos"] = "Your photos were not sent; choose them again"
+    kind = str(form.get("kind", ""))
+    values = _kept_values(form)
+    return _render_form(
+        request,
+        reporting,
+        kind,
+        form_id=form_id,
+        values=values,
+        errors=errors,
+        status_code=status_code,
+    )
+
+
+#: How long after sending the receipt page shows the receipt code again (refresh, back).
+RECEIPT_PAGE_S = 3600
+
+_RECEIPT_PURPOSE = b"report-receipt-page"
+
+
+def _receipt_page_url(secret: bytes, receipt: ReportReceipt) -> str:
+    payload = {
+        "reference": receipt.reference,
+        "receipt_code": receipt.receipt_code,
+        "received_at": receipt.received_at.isoformat(),
+        "sealed_at": int(time.time()),
+    }
+    sealed = seal_for_url(secret, _RECEIPT_PURPOSE, json.dumps(payload).encode())
+    return "/report/sent?" + urlencode({"r": sealed})
+
+
+@router.get("/report/sent")
+def report_sent(request: Request, reporting: ReportingDep, r: str = "") -> Response:
+    """The reference and receipt code of a report just sent (for an hour; the reference after)."""
+    raw = open_from_url(reporting.secret, _RECEIPT_PURPOSE, r[:1000]) if r else None
+    if raw is None:
+        msg = (
+            "this receipt page's address is not complete; if you sent a report, find its reference"
+        )
+        raise NotFoundError(msg)
+    payload = json.loads(raw)
+    expired = time.time() - int(payload["sealed_at"]) > RECEIPT_PAGE_S
+    receipt = {
+        "reference": payload["reference"],
+        "receipt_code": "" if expired else payload["receipt_code"],
+    }
+    return render(request, "report_done.html", {"receipt": receipt, "expired": expired})
+
+
+def _render_receipt(
+    request: Request,
+    reporting: Reporting,
+    *,
+    form_id: str | None = None,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    token = new_form_token(reporting.secret, now_s=time.time(), form_id=form_id)
+    context = {"values": values or {}, "errors": errors or {}, "csrf_token": token}
+    return render(request, "receipt.html", context, status_code=status_code)
 
 
 @router.get("/receipt")
-def receipt_form(request: Request) -> Response:
+def receipt_form(request: Request, reporting: ReportingDep) -> Response:
     """Form to check a report or add information, with the reference and receipt code."""
-    return render(request, "receipt.html", {"values": {}, "errors": {}})
+    return _render_receipt(request, reporting)
 
 
-@router.post("/receipt", dependencies=[Depends(rate_limit), Depends(verify_csrf)])
-async def receipt_check(request: Request, session: DbSession) -> Response:
+@router.post("/receipt", dependencies=[Depends(rate_limit), Depends(refuse_cross_site)])
+async def receipt_check(request: Request, session: DbSession, reporting: ReportingDep) -> Response:
     """Show whether the report was received or reviewed; add information when given."""
     form = await request.form()
+    form_id = _form_id(request, form, reporting.secret)
     reference = str(form.get("reference", "")).strip()
     code = str(form.get("receipt_code", "")).strip()
     information = str(form.get("information", "")).strip()
@@ -272,29 +446,20 @@ async def receipt_check(request: Request, session: DbSession) -> Response:
         errors["reference"] = "Enter the reference, for example WF1A2B3C4D"
     if not code:
         errors["receipt_code"] = "Enter the receipt code you were given"
+    if form_id is None:
+        errors["form"] = "This form was open for a long time; check it and send it again"
     if errors:
-        return render(
-            request, "receipt.html", {"values": values, "errors": errors}, status_code=422
-        )
+        return _render_receipt(request, reporting, values=values, errors=errors, status_code=422)
     try:
         if information:
             await run_in_threadpool(add_information, session, reference, code, information)
         status = await run_in_threadpool(receipt_status, session, reference, code)
     except NotFoundError as exc:
-        return render(
-            request,
-            "receipt.html",
-            {"values": values, "errors": {"receipt_code": str(exc).capitalize()}},
-            status_code=404,
-        )
+        errors = {"receipt_code": str(exc).capitalize()}
+        return _render_receipt(request, reporting, values=values, errors=errors, status_code=404)
     except InvalidInputError as exc:
-        message = str(exc).removeprefix("information: ").capitalize()
-        return render(
-            request,
-            "receipt.html",
-            {"values": values, "errors": {"information": message}},
-            status_code=422,
-        )
+        errors = {"information": str(exc).removeprefix("information: ").capitalize()}
+        return _render_receipt(request, reporting, values=values, errors=errors, status_code=422)
     return render(request, "receipt_status.html", {"status": status, "added": bool(information)})
 
 
