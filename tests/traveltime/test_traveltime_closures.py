@@ -305,3 +305,13 @@ def test_topology_is_checked_against_the_graph(square: RoadGraph, oneway_pair: R
     ip, ix, w = TravelTimeEngine(oneway_pair).csr()
     with pytest.raises(InvalidInputError, match="built for another graph"):
         ContractionHierarchy.build(ip, ix, w, topology=topology)
+
+
+def test_connectivity_check_refuses_mismatched_engines(square: RoadGraph) -> None:
+    small = TravelTimeEngine(build_graph(2, [(0, 1, 1.0)]))
+    with pytest.raises(InvalidInputError, match="share one road graph"):
+        connectivity_after_closure(TravelTimeEngine(square), small, [0, 1])
+    with pytest.raises(InvalidInputError, match="one name per node"):
+        connectivity_after_closure(
+            TravelTimeEngine(square), TravelTimeEngine(square), [0, 1], names=["a"]
+        )
