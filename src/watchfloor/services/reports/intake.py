@@ -66,6 +66,7 @@ from watchfloor.services.reports.schemas import (
     Photo,
     ReportCreate,
     ReportReceipt,
+    strip_photo_metadata,
     unstorable_field,
 )
 from watchfloor.services.reports.triage import SiteIndex, Triage, triage
@@ -131,14 +132,20 @@ def prepare_submission(
 ) -> Submission:
     """Return ``data`` triaged, with a new receipt code and its slow hash (no database work).
 
+    Photos not yet stripped of their metadata are stripped here (re-encoded:
+    CPU work; :func:`~watchfloor.services.reports.schemas.decode_photo_uploads`
+    does it in a worker thread for the JSON API).
+
     Raises
     ------
     InvalidInputError
-        For too many photos or a malformed idempotency key.
+        For too many photos, a photo that cannot be decoded, or a malformed
+        idempotency key.
     """
     if len(photos) > options.max_photos:
         msg = f"photos: send at most {options.max_photos} photos"
         raise InvalidInputError(msg)
+    photos = [strip_photo_metadata(photo) for photo in photos]
     now = now or utc_now()
     key_hash = sealed = None
     code = random_code(RECEIPT_BYTES)

@@ -14,6 +14,7 @@ the clock of :mod:`watchfloor.storage.models`.
 from __future__ import annotations
 
 import base64
+import io
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
+from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from watchfloor.errors import FieldError, InvalidInputError
@@ -31,6 +33,7 @@ __all__ = [
     "EARLIEST_UTC",
     "KINDS",
     "LATEST_UTC",
+    "MAX_PHOTO_PIXELS",
     "MAX_SHORT",
     "MAX_TEXT",
     "PROTECTED_CHARACTERISTICS",
@@ -54,8 +57,10 @@ __all__ = [
     "clean_text",
     "control_character",
     "decode_photo_uploads",
+    "has_photo_metadata",
     "refuse_controls",
     "stored_utc",
+    "strip_photo_metadata",
     "unstorable_field",
 ]
 
@@ -245,10 +250,10 @@ class ReportCreate(BaseModel):
         if self.occurred_at is not None:
             if self.occurred_at.tzinfo is None:
                 self.occurred_at = self.occurred_at.replace(tzinfo=UTC)
-            stored_utc(self.occurred_at, field="occurred_at")
             if self.occurred_at > utc_now() + timedelta(minutes=10):
                 msg = "occurred_at is in the future; give the date and time it happened"
                 raise ValueError(msg)
+            stored_utc(self.occurred_at, field="occurred_at")
         has_place = self.lon is not None or bool(self.place_text) or bool(self.site_id)
         if self.kind == "online_content":
             if not self.link:
@@ -317,10 +322,100 @@ class ReceiptStatus(BaseModel):
 
 @dataclass(frozen=True)
 class Photo:
-    """A checked image: its bytes and the content type found from its magic bytes."""
+    """A checked image: its bytes and the content type found from its magic bytes.
+
+    ``stripped`` is True once :func:`strip_photo_metadata` has re-encoded it
+    without its metadata (only such photos are stored).
+    """
 
     data: bytes
     content_type: str
+    stripped: bool = False
+
+
+#: Most pixels a photo may have (a 50-megapixel camera); more is refused before decoding.
+MAX_PHOTO_PIXELS = 50_000_000
+_SAVE_AS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+
+
+def strip_photo_metadata(photo: Photo) -> Photo:
+    """Return ``photo`` re-encoded from its pixels alone: no EXIF (GPS, device serial), no comments.
+
+    The picture is first turned upright by its EXIF orientation, which goes
+    with the rest. JPEG is re-encoded at quality 90, PNG and WebP losslessly
+    where they were. HEIC cannot be decoded here and is refused.
+
+    Raises
+    ------
+    InvalidInputError
+        When the photo is HEIC, cannot be decoded, or has more than
+        :data:`MAX_PHOTO_PIXELS` pixels.
+    """
+    if photo.stripped:
+        return photo
+    fmt = _SAVE_AS.get(photo.content_type)
+    if fmt is None:
+        msg = (
+            "photos: HEIC photos cannot be cleaned of their location data here; "
+            "send the photo as JPEG, PNG or WebP"
+        )
+        raise InvalidInputError(msg)
+    try:
+        with Image.open(io.BytesIO(photo.data), formats=[fmt]) as image:
+            width, height = image.size
+            if width * height > MAX_PHOTO_PIXELS:
+                msg = f"photos: a photo has more than {MAX_PHOTO_PIXELS // 1_000_000} megapixels"
+                raise InvalidInputError(msg)
+            upright = ImageOps.exif_transpose(image)
+            pixels = upright.copy()
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        msg = "photos: a photo cannot be read; send it again or choose another"
+        raise InvalidInputError(msg) from None
+    pixels.info = {}
+    if fmt == "JPEG" and pixels.mode not in ("RGB", "L", "CMYK"):
+        pixels = pixels.convert("RGB")
+    if fmt == "WEBP" and pixels.mode not in ("RGB", "RGBA"):
+        pixels = pixels.convert("RGBA")
+    out = io.BytesIO()
+    options: dict[str, object] = {"quality": 90} if fmt == "JPEG" else {}
+    if fmt == "WEBP":
+        options = {"lossless": True} if _is_lossless_webp(photo.data) else {"quality": 90}
+    pixels.save(out, format=fmt, **options)
+    return Photo(data=out.getvalue(), content_type=photo.content_type, stripped=True)
+
+
+#: Image info keys that carry no identifying metadata (how the pixels are laid out).
+_LAYOUT_INFO = frozenset(
+    {
+        "dpi",
+        "jfif",
+        "jfif_version",
+        "jfif_unit",
+        "jfif_density",
+        "progressive",
+        "progression",
+        "gamma",
+        "transparency",
+        "aspect",
+        "loop",
+        "duration",
+        "background",
+        "interlace",
+    }
+)
+
+
+def has_photo_metadata(photo: Photo) -> bool:
+    """Return whether ``photo`` carries metadata (EXIF, XMP, comments, text) or cannot be read."""
+    try:
+        with Image.open(io.BytesIO(photo.data)) as image:
+            return bool(image.getexif()) or bool(set(image.info) - _LAYOUT_INFO)
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return True
+
+
+def _is_lossless_webp(data: bytes) -> bool:
+    return data[12:16] == b"VP8L"
 
 
 def check_photo(data: bytes, *, max_bytes: int) -> Photo:
@@ -356,7 +451,7 @@ def check_photo(data: bytes, *, max_bytes: int) -> Photo:
 
 
 def decode_photo_uploads(uploads: Sequence[PhotoUpload], *, max_bytes: int) -> list[Photo]:
-    """Return the checked photos of base64 uploads from the JSON API.
+    """Return the checked photos of base64 uploads from the JSON API, without their metadata.
 
     Raises
     ------
@@ -370,7 +465,7 @@ def decode_photo_uploads(uploads: Sequence[PhotoUpload], *, max_bytes: int) -> l
         except ValueError:
             msg = "photos: data_base64 is not valid base64"
             raise InvalidInputError(msg) from None
-        photos.append(check_photo(data, max_bytes=max_bytes))
+        photos.append(strip_photo_metadata(check_photo(data, max_bytes=max_bytes)))
     return photos
 
 

@@ -4,8 +4,9 @@ Who may do what is declared here once (:data:`READ_ROLES`, :data:`WORK_ROLES`,
 :data:`BULK_ROLES`, :data:`CONTACT_ROLES`, :data:`EXPORT_ROLES`, sets of
 :class:`~watchfloor.types.Role`); routes declare the same sets and every
 function here checks them again. Opening contact details or photos needs a
-stated purpose and is written to the audit log before anything is decrypted
-and returned; exports are audited too and never hold contact details.
+stated purpose and is written to the audit log once decrypted, before anything is
+returned (an opening that fails is not an opening); photos are returned without
+metadata; exports are audited too and never hold contact details.
 
 Imports the schemas of this package, the staff account type of
 :mod:`watchfloor.services.auth`, storage and the foundation.
@@ -39,6 +40,8 @@ from watchfloor.services.reports.schemas import (
     ReportEventOut,
     ReportSummary,
     clean_text,
+    has_photo_metadata,
+    strip_photo_metadata,
 )
 from watchfloor.storage.keys import KeyRing
 from watchfloor.storage.models import AuditEntry, Report, ReportAttachment, ReportEvent, utc_now
@@ -482,16 +485,18 @@ def open_contact(
     if report.contact_ciphertext is None:
         msg = "this report has no contact details (anonymous or anonymised)"
         raise NotFoundError(msg)
+    plaintext = keyring.decrypt(
+        report.contact_key_id, report.contact_ciphertext, aad=f"contact:{report.id}".encode()
+    )
+    contact = Contact.model_validate_json(plaintext)
+    # Audited once opened: an opening that failed showed nobody anything.
     session.add(
         AuditEntry(
             actor_id=user.id, action="report.contact.open", report_id=report.id, purpose=purpose
         )
     )
     session.commit()
-    plaintext = keyring.decrypt(
-        report.contact_key_id, report.contact_ciphertext, aad=f"contact:{report.id}".encode()
-    )
-    return Contact.model_validate_json(plaintext)
+    return contact
 
 
 def open_attachment(
@@ -518,6 +523,17 @@ def open_attachment(
     if attachment is None or attachment.report_id != report_id:
         msg = f"report {report_id} has no photo {attachment_id}"
         raise NotFoundError(msg)
+    data = keyring.decrypt(
+        attachment.key_id, attachment.ciphertext, aad=f"attachment:{attachment.id}".encode()
+    )
+    photo = Photo(data=data, content_type=attachment.content_type)
+    if has_photo_metadata(photo):  # stored before intake stripped photos
+        try:
+            photo = strip_photo_metadata(photo)
+        except InvalidInputError:
+            msg = f"photo {attachment_id} holds metadata that cannot be removed, so it is not shown"
+            raise NotFoundError(msg) from None
+    # Audited once opened: an opening that failed showed nobody anything.
     session.add(
         AuditEntry(
             actor_id=user.id,
@@ -528,10 +544,7 @@ def open_attachment(
         )
     )
     session.commit()
-    data = keyring.decrypt(
-        attachment.key_id, attachment.ciphertext, aad=f"attachment:{attachment.id}".encode()
-    )
-    return Photo(data=data, content_type=attachment.content_type)
+    return photo
 
 
 _EXPORT_COLUMNS = (
