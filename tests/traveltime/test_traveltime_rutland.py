@@ -18,8 +18,8 @@ from watchfloor.errors import InvalidInputError, NotFoundError
 from watchfloor.roads.speeds import blue_light_travel_time_s
 from watchfloor.services.regions import open_region
 from watchfloor.services.travel import (
+    engine_with_hierarchy,
     isochrone_between,
-    region_engine,
     travel_time_between,
 )
 from watchfloor.settings import Settings
@@ -136,10 +136,10 @@ def test_hierarchy_is_cached_in_the_region_folder(rutland_region: Region, tmp_pa
     home = tmp_path / "home"
     shutil.copytree(rutland_region.path, home / "regions" / "rutland")
     region = open_region("rutland", Settings(home=home))
-    first = region_engine(region, profile="blue_light", with_hierarchy=True)
+    first = engine_with_hierarchy(region, profile="blue_light")
     cached = region.path / "traveltime" / "ch-blue_light.npz"
     assert cached.is_file()
-    again = region_engine(region, profile="blue_light", with_hierarchy=True)
+    again = engine_with_hierarchy(region, profile="blue_light")
     assert again.has_hierarchy
     assert again.hierarchy().fingerprint == first.hierarchy().fingerprint
     nodes = np.arange(0, region.graph.n_nodes, 97)
@@ -147,9 +147,9 @@ def test_hierarchy_is_cached_in_the_region_folder(rutland_region: Region, tmp_pa
         again.matrix(nodes, nodes), first.matrix(nodes, nodes, method="dijkstra"), atol=1e-6
     )
     # A stale cache (other weights) is rebuilt, not trusted.
-    normal = region_engine(region, profile="normal", with_hierarchy=True)
+    normal = engine_with_hierarchy(region, profile="normal")
     cached.replace(region.path / "traveltime" / "ch-normal.npz")
-    rebuilt = region_engine(region, profile="normal", with_hierarchy=True)
+    rebuilt = engine_with_hierarchy(region, profile="normal")
     assert rebuilt.hierarchy().fingerprint == normal.hierarchy().fingerprint
 
 

@@ -33,7 +33,6 @@ __all__ = [
     "TravelAnswer",
     "engine_with_hierarchy",
     "isochrone_between",
-    "region_engine",
     "travel_time_between",
     "write_geojson",
 ]
@@ -140,23 +139,6 @@ def engine_with_hierarchy(region: Region, *, profile: str = "normal") -> TravelT
     except OSError as exc:  # a read-only region still answers, just without the cache
         log.warning("cannot cache the hierarchy at %s: %s", path, exc)
     return engine
-
-
-def region_engine(
-    region: Region,
-    *,
-    profile: str = "normal",
-    with_hierarchy: bool = False,
-) -> TravelTimeEngine:
-    """Return a travel-time engine over the region's roads for a profile.
-
-    Kept for callers of the earlier name: with ``with_hierarchy`` this is
-    :func:`engine_with_hierarchy`; without it, the region's one cached engine
-    (:func:`watchfloor.services.regions.graph_engine`).
-    """
-    if with_hierarchy:
-        return engine_with_hierarchy(region, profile=profile)
-    return graph_engine(region.graph, profile=_check_profile(profile))
 
 
 def _snap(
