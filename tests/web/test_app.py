@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import stat
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from watchfloor.errors import ConfigurationError
-from watchfloor.settings import Settings, WebOptions
-from watchfloor.web.app import create_app
+from watchfloor.settings import ReportingOptions, Settings, WebOptions
+from watchfloor.web.app import DEMO_SECRET_FILE, create_app
 
 
 def test_refuses_to_start_without_a_secret_outside_demo_mode(tmp_path: Path) -> None:
@@ -77,3 +79,69 @@ def test_rate_limit_per_client_without_keeping_the_address(settings) -> None:
     assert limiter._counts
     assert all(b"testclient" not in key and len(key) == 16 for key in limiter._counts)
     assert limiter.client_key("testclient") in limiter._counts
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "a" * 40,
+        "abababababababababababababababab",
+        "password" * 4,
+        "0123456789abcdef",  # 16 characters
+    ],
+)
+def test_refuses_a_guessable_secret_and_says_how_to_make_one(tmp_path: Path, weak: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"secrets\.token_urlsafe\(32\)"):
+        create_app(Settings(home=tmp_path, secret_key=weak))
+
+
+def test_demo_mode_keeps_its_own_secret_in_the_demo_home(tmp_path: Path, caplog) -> None:
+    caplog.set_level("WARNING")
+    first = create_app(Settings(home=tmp_path / "demo", demo=True))
+    again = create_app(Settings(home=tmp_path / "demo", demo=True))
+    key_file = tmp_path / "demo" / DEMO_SECRET_FILE
+    assert first.state.secret == again.state.secret == key_file.read_text().encode()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "DEMO MODE" in caplog.text
+
+
+def test_head_answers_like_get_without_a_body(client) -> None:
+    for path in ("/", "/healthz", "/report?kind=suspicious_item", "/static/site/site.css"):
+        get = client.get(path)
+        head = client.head(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_chunked_oversize_body_is_413(settings) -> None:
+    small = ReportingOptions(max_photos=0)  # the limit: 1 MiB of text, no photos
+    app = create_app(
+        settings.model_copy(update={"reporting": small}),
+        options=WebOptions(max_request_bytes=1000),
+    )
+
+    def chunks():  # no Content-Length: sent chunked, 2 MiB against a limit of 1 MiB
+        for _ in range(32):
+            yield b"x" * 65536
+
+    with TestClient(app, raise_server_exceptions=False) as limited:
+        response = limited.post(
+            "/api/reports", content=chunks(), headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+
+
+def test_api_docs_are_served_from_this_site(client) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    scripts = re.findall(r'<script src="([^"]+)"', page.text)
+    assert scripts
+    assert all(src.startswith("/static/") for src in scripts)
+    assert "<script>" not in page.text  # nothing inline: the CSP would block it
+    for src in scripts:
+        assert client.get(src).status_code == 200
+    assert client.get("/api/openapi.json").json()["info"]["title"] == "watchfloor"

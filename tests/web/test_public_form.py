@@ -191,3 +191,40 @@ def test_a_tampered_receipt_page_address_is_a_404_page(client) -> None:
     response = client.get("/report/sent?r=AAAA", headers={"accept": "text/html"})
     assert response.status_code == 404
     assert "not complete" in response.text
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63fccf30000003000160f5f1a90000000049454e44ae426082"
+)
+
+
+def test_the_advertised_photos_fit_in_the_body_limit(client) -> None:
+    # The form says: up to 3 photos, each under 8 MB. Three of 7.9 MB must not be a 413.
+    page = client.get("/report?kind=suspicious_item")
+    assert "Up to 3 photos" in page.text
+    assert "each under 8 MB" in page.text
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
+    big = PNG + b"\0" * (7_900_000 - len(PNG))
+    files = [("photos", (f"p{i}.png", big, "image/png")) for i in range(3)]
+    response = client.post(
+        "/report", data={**FIELDS, "csrf_token": token}, files=files, follow_redirects=False
+    )
+    assert response.status_code != 413
+    assert response.status_code in (303, 422)
+
+
+def test_too_large_a_form_gets_an_html_page_saying_the_text_is_kept(client) -> None:
+    token = _form_token(client)
+    files = [("photos", (f"p{i}.png", b"\0" * 9_000_000, "image/png")) for i in range(3)]
+    response = client.post(
+        "/report",
+        data={**FIELDS, "csrf_token": token},
+        files=files,
+        headers={"accept": "text/html"},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("text/html")
+    assert "call\n999" in response.text or "call 999" in response.text
+    assert "back button" in response.text
+    assert "25 MB" in response.text  # 3 x 8 MiB + 1 MiB

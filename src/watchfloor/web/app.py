@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import secrets
 import time
@@ -25,7 +26,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,7 +34,7 @@ from starlette.responses import Response
 
 from watchfloor.errors import ConfigurationError, WatchfloorError
 from watchfloor.services.reports import deliver_outbox
-from watchfloor.settings import Settings, WebOptions
+from watchfloor.settings import ReportingOptions, Settings, WebOptions
 from watchfloor.storage.db import open_database
 from watchfloor.web.reporting import build_reporting, report_writer, stop_report_writer
 from watchfloor.web.routes import api, arv, ops, public, staff, staff_api
@@ -41,23 +42,30 @@ from watchfloor.web.security import (
     CSRF_COOKIE,
     ASGIApp,
     BodySizeLimitMiddleware,
+    HeadAsGetMiddleware,
     Message,
     RateLimiter,
     Receive,
     Scope,
     SecurityHeadersMiddleware,
     Send,
+    is_cross_site,
     new_token,
+    secret_key_problem,
 )
 from watchfloor.web.templating import make_templates, render
 
-__all__ = ["create_app"]
+__all__ = ["DEMO_SECRET_FILE", "FORM_OVERHEAD_BYTES", "body_limit_bytes", "create_app"]
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
-_MIN_SECRET_CHARS = 16
+#: Room in a form's body besides its photos (text fields, multipart headers).
+FORM_OVERHEAD_BYTES = 1024 * 1024
+
+#: The demo home's own secret key (created once, owner-only), see :func:`_secret_bytes`.
+DEMO_SECRET_FILE = "demo-secret-key"  # noqa: S105 (a file name, not a secret)
 
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -177,7 +185,9 @@ class _CsrfCookieMiddleware:
             name == b"cookie" and CSRF_COOKIE.encode() + b"=" in value
             for name, value in scope.get("headers", [])
         )
-        if has_cookie:
+        if has_cookie or _cross_site_scope(scope):
+            # A link from another site: a SameSite=Strict cookie the browser holds was not
+            # sent, and replacing it would spoil the forms open in its other tabs.
             await self.app(scope, receive, send)
             return
         value = new_token(24)
@@ -193,6 +203,15 @@ class _CsrfCookieMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def _cross_site_scope(scope: Scope) -> bool:
+    headers = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+        if name in (b"sec-fetch-site", b"origin", b"host")
+    }
+    return is_cross_site(headers)
 
 
 class _TimingLogMiddleware:
@@ -221,24 +240,78 @@ class _TimingLogMiddleware:
 
 
 def _secret_bytes(settings: Settings) -> bytes:
+    """Return the secret key: the setting (checked), or in demo mode the demo home's own.
+
+    Demo mode without ``WATCHFLOOR_SECRET_KEY`` uses a random key kept in
+    ``home/demo-secret-key`` (0600), made on its first start: every worker
+    process and every restart signs with the same key, and the log says where
+    it is. Outside demo mode the setting is required.
+    """
     if settings.secret_key is not None:
         secret = settings.secret_key.get_secret_value()
-        if len(secret) < _MIN_SECRET_CHARS:
-            msg = (
-                f"WATCHFLOOR_SECRET_KEY is too short; use at least {_MIN_SECRET_CHARS} random "
-                'characters, e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'
-            )
-            raise ConfigurationError(msg)
+        problem = secret_key_problem(secret)
+        if problem is not None:
+            raise ConfigurationError(problem)
         return secret.encode()
     if settings.demo:
-        log.warning("demo mode: using a random secret key; sessions end when the server stops")
-        return secrets.token_bytes(32)
+        return _demo_secret(settings.home)
     msg = (
         "WATCHFLOOR_SECRET_KEY is not set; the web app will not start without it outside "
         "demo mode. Set it to a long random value, e.g. "
         'python -c "import secrets; print(secrets.token_urlsafe(32))"'
     )
     raise ConfigurationError(msg)
+
+
+def _demo_secret(home: Path) -> bytes:
+    """Return the demo home's secret key, made once (owner-only) on the first start."""
+    path = home / DEMO_SECRET_FILE
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+    secret = path.read_text().strip()
+    if secret_key_problem(secret) is not None:
+        msg = f"{path} does not hold a good secret key; delete it to make a new one"
+        raise ConfigurationError(msg)
+    log.warning(
+        "DEMO MODE: WATCHFLOOR_SECRET_KEY is not set; signing with the demo key in %s. "
+        "Never put a demo home in front of the public.",
+        path,
+    )
+    return secret.encode()
+
+
+def body_limit_bytes(options: WebOptions, reporting: ReportingOptions) -> int:
+    """Return the request body limit: the setting, raised to fit the photos the form allows.
+
+    The form says "up to ``max_photos`` photos, each under ``max_photo_bytes``";
+    a body holding that many must be accepted, with room for the text.
+    """
+    form_bytes = reporting.max_photos * reporting.max_photo_bytes + FORM_OVERHEAD_BYTES
+    return max(options.max_request_bytes, form_bytes)
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en-GB">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>watchfloor API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/site/api-docs.js"></script>
+</body>
+</html>
+"""
 
 
 async def _forward_forever(app: FastAPI, *, interval_s: float = 2.0) -> None:
@@ -286,7 +359,8 @@ def create_app(
     Raises
     ------
     ConfigurationError
-        Without ``WATCHFLOOR_SECRET_KEY`` outside demo mode, or for a bad database URL.
+        Without ``WATCHFLOOR_SECRET_KEY`` outside demo mode, with a short or guessable
+        one, or for a bad database URL.
     """
     options = options or settings.web
     secret = _secret_bytes(settings)
@@ -312,7 +386,7 @@ def create_app(
         title="watchfloor",
         summary="Public reports, staff triage and the operations room.",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -332,11 +406,18 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        # Swagger UI from /static (no CDN): the app's own CSP allows it.
+        return HTMLResponse(_DOCS_PAGE)
+
     # Outermost last: size limit first, then headers on every response.
     app.add_middleware(_TimingLogMiddleware)
     app.add_middleware(_CsrfCookieMiddleware, secure=options.secure_cookies)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=options.max_request_bytes)
+    max_bytes = body_limit_bytes(options, settings.reporting)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
 
     log.info("web app ready (%d routes)", len(app.routes))
     return app

@@ -22,8 +22,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
@@ -43,8 +45,11 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "FORM_TOKEN_MAX_AGE_S",
+    "MIN_SECRET_BITS",
+    "MIN_SECRET_CHARS",
     "SESSION_COOKIE",
     "BodySizeLimitMiddleware",
+    "HeadAsGetMiddleware",
     "RateLimiter",
     "SecurityHeadersMiddleware",
     "csrf_token_for",
@@ -55,6 +60,7 @@ __all__ = [
     "new_token",
     "open_from_url",
     "seal_for_url",
+    "secret_key_problem",
     "token_digest",
 ]
 
@@ -90,6 +96,35 @@ def csrf_token_is_valid(secret: bytes, cookie_value: str | None, token: str | No
     if not cookie_value or not token:
         return False
     return hmac.compare_digest(csrf_token_for(secret, cookie_value), token)
+
+
+#: The shortest secret key accepted, and the least entropy estimated for it.
+MIN_SECRET_CHARS = 32
+MIN_SECRET_BITS = 128
+
+_MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Return why ``secret`` is not fit to sign sessions and forms, or None when it is.
+
+    The estimate is the length times log2 of the number of different
+    characters: ``aaaa...`` or ``abab...`` score near nothing, a
+    ``secrets.token_urlsafe(32)`` value about 200 bits.
+    """
+    if len(secret) < MIN_SECRET_CHARS:
+        return (
+            f"WATCHFLOOR_SECRET_KEY is too short ({len(secret)} characters); use at least "
+            f"{MIN_SECRET_CHARS} random characters, made with {_MAKE_A_KEY}"
+        )
+    distinct = len(set(secret))
+    bits = len(secret) * math.log2(distinct) if distinct > 1 else 0.0
+    if bits < MIN_SECRET_BITS or distinct < 8:
+        return (
+            "WATCHFLOOR_SECRET_KEY is too easy to guess (it repeats a few characters); "
+            f"replace it with a random one made with {_MAKE_A_KEY}"
+        )
+    return None
 
 
 #: How long a public form's token stays good (a half-written report may wait hours).
@@ -283,26 +318,97 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class HeadAsGetMiddleware:
+    """Answer ``HEAD`` as the same ``GET`` would, without the body (RFC 9110, 9.3.2)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        scope = {**scope, "method": "GET"}
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app(scope, receive, headers_only)
+
+
+_TOO_LARGE_PAGE = """<!doctype html>
+<html lang="en-GB">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Your report was not sent \u2013 watchfloor</title>
+<link rel="stylesheet" href="/static/site/site.css"></head>
+<body>
+<div class="emergency" role="alert"><strong>In an emergency, or if you are in danger now, call
+999.</strong> If you cannot speak, call 999 and press 55 when asked.</div>
+<main id="main">
+<h1>Your report was not sent: it is too large</h1>
+<p>Everything sent at once must be under {limit_mb} MB, photos included.</p>
+<p><strong>Go back with your browser's back button</strong>: what you typed is still in the form.
+Choose fewer or smaller photos (a screenshot or a photo sent at a smaller size works), then
+send it again.</p>
+<p><a href="/">Go to the start</a></p>
+</main>
+</body>
+</html>
+"""
+
+
+def _wants_page(scope: Scope) -> bool:
+    """Return whether the request is a browser's page request (not the JSON API)."""
+    if str(scope.get("path", "")).startswith("/api/"):
+        return False
+    accept = _header(scope, b"accept")
+    return b"text/html" in accept or b"multipart/form-data" in _header(scope, b"content-type")
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes:
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            return bytes(value)
+    return b""
+
+
 class BodySizeLimitMiddleware:
-    """Refuse request bodies above ``max_bytes`` with 413, by header and while streaming."""
+    """Refuse request bodies above ``max_bytes`` with 413, by header and while streaming.
+
+    A body sent without ``Content-Length`` (chunked) is counted as it arrives;
+    once over the limit, whatever the app would answer (FastAPI turns a body it
+    could not read into 400) is replaced by the 413. Browser pages get an HTML
+    page that says the limit and that the text is still in the form (back
+    button); the API gets a JSON problem.
+    """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _reject(self, send: Send) -> None:
-        body = (
-            b'{"type":"about:blank","title":"Request too large","status":413,'
-            b'"detail":"the request body is larger than '
-            + str(self.max_bytes).encode()
-            + b' bytes; send smaller photos or fewer of them"}'
-        )
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        if _wants_page(scope):
+            limit_mb = f"{self.max_bytes / (1024 * 1024):.0f}"
+            body = _TOO_LARGE_PAGE.format(limit_mb=limit_mb).encode()
+            content_type = b"text/html; charset=utf-8"
+        else:
+            body = (
+                b'{"type":"about:blank","title":"Request too large","status":413,'
+                b'"detail":"the request body is larger than '
+                + str(self.max_bytes).encode()
+                + b' bytes; send smaller photos or fewer of them"}'
+            )
+            content_type = b"application/problem+json"
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/problem+json"),
+                    (b"content-type", content_type),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],
@@ -314,35 +420,37 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = self.max_bytes + 1
-                if declared > self.max_bytes:
-                    await self._reject(send)
-                    return
+        declared_header = _header(scope, b"content-length")
+        if declared_header:
+            try:
+                declared = int(declared_header)
+            except ValueError:
+                declared = self.max_bytes + 1
+            if declared > self.max_bytes:
+                await self._reject(scope, send)
+                return
         received = 0
-        started = False
+        started = exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    exceeded = True
                     raise RequestTooLargeError
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if exceeded and not started:
+                return  # the app's own answer to a body it could not read: the 413 replaces it
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except RequestTooLargeError:
-            if not started:
-                await self._reject(send)
+        with contextlib.suppress(RequestTooLargeError):
+            await self.app(scope, limited_receive, guarded_send)
+        if exceeded and not started:
+            await self._reject(scope, send)
