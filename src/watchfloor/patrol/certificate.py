@@ -357,6 +357,8 @@ class Certificate:
         Value of the expected-visit relaxation's master LP when it stopped.
     route_weights : tuple of (group, tuple of (weight, sites, ticks))
         The relaxation's routes per class with their expected number of units.
+    routes : tuple of (group, BestRoute)
+        Every route the master holds: pass them as ``seed_routes`` to resume.
     n_rounds, n_routes : int
     solve_time_s : float
         CPU seconds.
@@ -371,6 +373,7 @@ class Certificate:
     n_rounds: int
     n_routes: int
     solve_time_s: float
+    routes: tuple[tuple[int, BestRoute], ...] = field(default=(), repr=False)
 
 
 class _Master:
@@ -653,4 +656,5 @@ def certify(
         n_rounds=rounds,
         n_routes=len(master.columns),
         solve_time_s=elapsed,
+        routes=tuple(seeds),
     )

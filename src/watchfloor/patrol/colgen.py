@@ -64,7 +64,6 @@ from watchfloor.patrol.certificate import (
 )
 from watchfloor.patrol.levels import lexicographic_weights, spread_weights
 from watchfloor.patrol.mixture import JointRota, PatrolMixture, mix_with_rotas, mixture_master
-from watchfloor.patrol.routes import BestRoute
 from watchfloor.patrol.schedule import PatrolSchedule, PatrolUnit, Pin, solve_patrol_schedule
 from watchfloor.types import FloatArray, IntArray
 
@@ -313,9 +312,7 @@ def _improve(
     calls = 0
     status: CertificateStatus = "gap_bounded"
     if targets.size:
-        # The bound first with a fifth of the budget, then the search; if the search
-        # runs out of its share with the bound unconverged, the bound resumes from its
-        # routes with half of what is left, and the search has the rest.
+        # The bound first with its share of the budget, then the search with the rest.
         cert = certify(
             game,
             target_gap=target_gap / 4.0,
@@ -332,33 +329,9 @@ def _improve(
             state=search,
             bound=bound,
             target_gap=target_gap,
-            deadline_s=t0 + 0.6 * time_limit_s,
+            deadline_s=t0 + time_limit_s,
         )
         bound = max(bound, search.bound)
-        if status == "time_limit" and cert.status == "time_limit":
-            seeds = [
-                (g, BestRoute(0.0, sites, ticks))
-                for g, routes in enumerate(cert.route_weights)
-                for _, sites, ticks in routes
-            ]
-            left = t0 + time_limit_s - time.process_time()
-            again = certify(
-                game, target_gap=target_gap / 4.0, time_limit_s=0.5 * left, seed_routes=seeds
-            )
-            if again.lower_bound >= bound:
-                bound, cert = again.lower_bound, again
-            status = _search(
-                game,
-                targets,
-                rotas=rotas,
-                columns=columns,
-                cert=cert,
-                state=search,
-                bound=bound,
-                target_gap=target_gap,
-                deadline_s=t0 + time_limit_s,
-            )
-            bound = max(bound, search.bound)
         calls = search.calls
     lam = np.zeros(len(columns))
     lam[0] = 1.0
@@ -599,7 +572,7 @@ def solve_patrol_game(
         target_gap=target_gap,
         time_limit_s=max(0.05, left),
         max_weight=max_weight,
-        certificate_share=0.2,
+        certificate_share=0.5,
         n_levels=n_levels,
     )
     if not np.isfinite(plan.guarantee):
