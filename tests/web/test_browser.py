@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.web._server import Server
 from watchfloor.services.auth import create_user
@@ -120,4 +121,80 @@ def test_reviewer_logs_in_and_triages(server: Server, browser) -> None:
     page.get_by_role("button", name="Save triage").click()
     assert page.locator("#queue-value").inner_text() == "Neighbourhood"
     assert page.locator("#status-value").inner_text() == "triaged"
+    context.close()
+
+
+def _count_reports(server: Server) -> int:
+    engine = create_engine(Settings(home=server.home).resolved_database_url)
+    with engine.connect() as conn:
+        count = int(conn.execute(text("SELECT count(*) FROM reports")).scalar_one())
+    engine.dispose()
+    return count
+
+
+def test_a_link_from_another_site_in_a_second_tab_does_not_spoil_the_form(
+    server: Server, browser
+) -> None:
+    context = _phone(browser, javascript=False)
+    form = context.new_page()
+    form.goto(server.url + "/report?kind=suspicious_behaviour")
+    form.get_by_label("What happened?").fill("Two men filming the station entrances for an hour")
+    # Another site (served by the browser itself) links to the service; opened in a second tab.
+    elsewhere = context.new_page()
+    elsewhere.route(
+        "http://elsewhere.test/**",
+        lambda route: route.fulfill(
+            content_type="text/html",
+            body=f'<a id="go" href="{server.url}/">Report it to the police</a>',
+        ),
+    )
+    elsewhere.goto("http://elsewhere.test/news")
+    elsewhere.click("#go")
+    elsewhere.wait_for_url(server.url + "/")
+    # Back in the first tab, the half-written report is finished and sent.
+    form.get_by_label("Place or address").fill("Oakham railway station")
+    form.get_by_role("button", name="Send report").click()
+    assert form.locator("#reference").inner_text().startswith("WF")
+    context.close()
+
+
+def test_without_cookies_a_report_is_sent(server: Server, browser) -> None:
+    context = _phone(browser, javascript=False)
+    # Refuse every cookie the service sets, as a browser with cookies off does.
+    context.route(
+        "**/*",
+        lambda route: route.continue_(
+            headers={k: v for k, v in route.request.headers.items() if k != "cookie"}
+        ),
+    )
+    page = context.new_page()
+    page.goto(server.url + "/report?kind=suspicious_item")
+    context.clear_cookies()
+    page.get_by_label("What happened?").fill("A rucksack left by the bins for an hour")
+    page.get_by_label("Place or address").fill("Rutland Water car park")
+    page.get_by_role("button", name="Send report").click()
+    assert page.locator("#reference").inner_text().startswith("WF")
+    context.close()
+
+
+def test_double_click_refresh_and_resend_store_one_report(server: Server, browser) -> None:
+    context = _phone(browser, javascript=False)
+    page = context.new_page()
+    page.goto(server.url + "/report?kind=suspicious_item")
+    page.get_by_label("What happened?").fill("A van parked on the pavement by the mosque all day")
+    page.get_by_label("Place or address").fill("Oakham High Street")
+    before = _count_reports(server)
+    page.get_by_role("button", name="Send report").dblclick()
+    reference = page.locator("#reference").inner_text()
+    code = page.locator("#receipt-code").inner_text()
+    # A refresh of the receipt page shows the same receipt and sends nothing.
+    page.reload()
+    assert page.locator("#reference").inner_text() == reference
+    # Back to the form and send it again: the same report, the same receipt.
+    page.go_back()
+    assert page.get_by_label("What happened?").input_value().startswith("A van parked")
+    page.get_by_role("button", name="Send report").click()
+    assert page.locator("#reference").inner_text() == reference
+    assert page.locator("#receipt-code").inner_text() == code
+    assert _count_reports(server) == before + 1
     context.close()

@@ -171,7 +171,11 @@ def report_form(
         errors = {"kind": "Choose what you want to tell us about"} if kind or now else {}
         status = 422 if errors else 200
         return render(request, "start.html", {"kinds": KINDS, "errors": errors}, status_code=status)
-    return _render_form(request, reporting, kind, form_id=None)
+    response = _render_form(request, reporting, kind, form_id=None)
+    # The empty form holds nothing personal: kept in the browser's history, Back shows
+    # the same form (same token, hence the same idempotency key) instead of a new one.
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 #: Dates before this year on the form are typing slips (and not storable everywhere).
