@@ -18,6 +18,7 @@ here, so a reader sees all the ways watchfloor can refuse in one place::
     │   └── IdempotencyConflictError    an idempotency key reused for another submission (409)
     ├── RequestTooLargeError            a request body over the server's limit           (413)
     ├── TooManyRequestsError            over the rate limit                              (429)
+    │   └── ThrottledError              over a limit, with the seconds to wait (Retry-After)
     ├── InfeasibleError                 valid input, but no solution exists              (422)
     ├── StoreUnavailableError           the database cannot store it just now; retry     (503)
     └── ConfigurationError              settings or installation are wrong               (500)
@@ -44,6 +45,7 @@ __all__ = [
     "PermissionDeniedError",
     "RequestTooLargeError",
     "StoreUnavailableError",
+    "ThrottledError",
     "TooManyRequestsError",
     "WatchfloorError",
 ]
@@ -118,6 +120,18 @@ class TooManyRequestsError(WatchfloorError):
     """The client sent more requests than the rate limit allows."""
 
     http_status = 429
+
+
+class ThrottledError(TooManyRequestsError):
+    """Over a limit (requests, failed log-ins, password checks at once); retry later.
+
+    ``retry_after_s`` is the whole number of seconds to wait; the web sends it as
+    the ``Retry-After`` header.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))
 
 
 class InfeasibleError(WatchfloorError):

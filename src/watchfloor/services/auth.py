@@ -2,7 +2,16 @@
 
 Passwords are hashed with argon2id; a login creates a server-side session whose
 random token is given to the browser once and stored only as its SHA-256.
-Imports storage and the foundation.
+
+A password check costs about 64 MiB and a fraction of a second of CPU, so log-ins
+are guarded twice before one runs: a username (known or not, so the answer says
+nothing about which names exist) that failed :data:`FREE_FAILURES` times in a row
+is locked for a time that doubles with every further failure, up to
+:data:`MAX_LOCKOUT` (stored, so the lock holds in every process and host); and at
+most :data:`MAX_CONCURRENT_PASSWORD_CHECKS` checks run at once in a process
+(:class:`PasswordGate`), beyond which a log-in is refused at once with 429. Every
+failed or refused log-in is audited with the username tried and the time, never
+the client's address. Imports storage and the foundation.
 """
 
 from __future__ import annotations
@@ -12,8 +21,11 @@ import hashlib
 import logging
 import re
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,18 +33,28 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from watchfloor.errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from watchfloor.storage.models import AuditEntry, StaffSession, User, utc_now
+from watchfloor.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    ThrottledError,
+)
+from watchfloor.storage.models import AuditEntry, LoginThrottle, StaffSession, User, utc_now
 from watchfloor.types import Role
 
 __all__ = [
+    "FREE_FAILURES",
+    "MAX_CONCURRENT_PASSWORD_CHECKS",
+    "MAX_LOCKOUT",
     "SESSION_LIFETIME",
+    "PasswordGate",
     "StaffUser",
     "authenticate",
     "create_user",
     "end_session",
     "hash_password",
     "list_users",
+    "password_gate",
     "resolve_session",
     "start_session",
     "verify_password",
@@ -41,6 +63,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SESSION_LIFETIME = timedelta(hours=12)
+
+#: Password checks one process runs at once (each holds about 64 MiB for its duration).
+MAX_CONCURRENT_PASSWORD_CHECKS = 4
+#: Failed log-ins in a row a username may have before it is locked.
+FREE_FAILURES = 5
+#: The first lock; each further failure doubles it, up to MAX_LOCKOUT.
+FIRST_LOCKOUT = timedelta(seconds=30)
+MAX_LOCKOUT = timedelta(minutes=15)
+#: Seconds a client refused for a full gate is asked to wait.
+GATE_RETRY_AFTER_S = 2
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _MIN_PASSWORD = 12
@@ -115,19 +147,145 @@ def list_users(session: Session) -> list[StaffUser]:
     return [StaffUser(id=u.id, username=u.username, role=Role(u.role)) for u in rows]
 
 
-def authenticate(session: Session, username: str, password: str) -> StaffUser:
+class PasswordGate:
+    """A bound on the password checks running at once in this process.
+
+    Parameters
+    ----------
+    max_concurrent : int
+        Checks allowed at once; one more is refused at once, never queued (a
+        queued check would still hold a worker thread the public form needs).
+    """
+
+    def __init__(self, max_concurrent: int = MAX_CONCURRENT_PASSWORD_CHECKS) -> None:
+        self.max_concurrent = max_concurrent
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._lock = threading.Lock()
+        self.running = 0
+        self.peak = 0
+        self.refused = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one slot for a password check.
+
+        Raises
+        ------
+        ThrottledError
+            (429) When every slot is taken.
+        """
+        if not self._slots.acquire(blocking=False):
+            with self._lock:
+                self.refused += 1
+            msg = "too many log-ins are being checked right now; wait a few seconds and retry"
+            raise ThrottledError(msg, retry_after_s=GATE_RETRY_AFTER_S)
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.running -= 1
+            self._slots.release()
+
+
+_gate = PasswordGate()
+
+
+def password_gate() -> PasswordGate:
+    """Return the process's password gate (what :func:`authenticate` checks through)."""
+    return _gate
+
+
+def _throttle_key(username: str) -> str:
+    return username[:64]
+
+
+def _audit_username(username: str) -> str:
+    # The name as typed, without control characters (it is shown to administrators).
+    return "".join(ch for ch in username[:64] if ch.isprintable()) or "(empty)"
+
+
+def _lockout_for(failures: int) -> timedelta | None:
+    if failures < FREE_FAILURES:
+        return None
+    doublings = min(failures - FREE_FAILURES, 10)
+    lockout: timedelta = FIRST_LOCKOUT * (2**doublings)
+    return min(lockout, MAX_LOCKOUT)
+
+
+def _refuse_locked(session: Session, username: str, locked_until: datetime, now: datetime) -> None:
+    session.add(
+        AuditEntry(actor_id=None, action="session.login_locked", detail=_audit_username(username))
+    )
+    session.commit()
+    wait_s = max(1, int((locked_until - now).total_seconds()) + 1)
+    minutes = max(1, round(wait_s / 60))
+    msg = (
+        f"too many failed log-ins for this username; wait {minutes} minute(s) and try again, "
+        "or ask an administrator to enable the account (watchfloor users enable NAME)"
+    )
+    raise ThrottledError(msg, retry_after_s=wait_s)
+
+
+def _record_failure(session: Session, username: str, user: User | None, now: datetime) -> None:
+    key = _throttle_key(username)
+    detail = _audit_username(username) + ("" if user else " (no such active user)")
+    for attempt in range(2):
+        row = session.get(LoginThrottle, key, with_for_update=True)
+        if row is None:
+            row = LoginThrottle(username=key, failures=0, last_failure_at=now)
+            session.add(row)
+        row.failures += 1
+        row.last_failure_at = now
+        lockout = _lockout_for(row.failures)
+        row.locked_until = now + lockout if lockout else None
+        session.add(AuditEntry(actor_id=None, action="session.login_failed", detail=detail))
+        try:
+            session.commit()
+            return
+        except IntegrityError:  # another process recorded this name's first failure just now
+            session.rollback()
+            if attempt:
+                raise
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    gate: PasswordGate | None = None,
+    now: datetime | None = None,
+) -> StaffUser:
     """Return the staff member whose ``username`` and ``password`` match.
+
+    A failure is recorded and audited (committed on ``session``) before the error
+    is raised; a success clears the username's failures (committed by the caller
+    with the new session).
 
     Raises
     ------
+    ThrottledError
+        (429) When the username is locked after repeated failures (no password is
+        checked), or when ``gate`` (default :func:`password_gate`) is full.
     PermissionDeniedError
         When the name is unknown or the password is wrong (one message for both).
     """
+    now = now or utc_now()
+    throttle = session.get(LoginThrottle, _throttle_key(username))
+    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
+        _refuse_locked(session, username, throttle.locked_until, now)
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    ok = verify_password(user.password_hash if user else _dummy_hash(), password)
+    with (gate or _gate).slot():
+        ok = verify_password(user.password_hash if user else _dummy_hash(), password)
     if user is None or not ok:
+        _record_failure(session, username, user, now)
         msg = "the username or password is not right; try again"
         raise PermissionDeniedError(msg)
+    if throttle is not None:
+        session.delete(throttle)
     return StaffUser(id=user.id, username=user.username, role=Role(user.role))
 
 

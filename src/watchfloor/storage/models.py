@@ -34,7 +34,9 @@ from watchfloor.storage.db import Base
 __all__ = [
     "AuditEntry",
     "IdempotencyKey",
+    "LoginThrottle",
     "OutboxMessage",
+    "RateLimitHit",
     "Report",
     "ReportAttachment",
     "ReportEvent",
@@ -99,6 +101,38 @@ class StaffSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginThrottle(Base):
+    """Consecutive failed log-ins of one username (known or not) and its lockout.
+
+    Kept for unknown names too, so that a lockout does not tell which names exist;
+    a successful log-in, ``users enable`` or ``users set-password`` deletes the row.
+    """
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class RateLimitHit(Base):
+    """Requests of one client in one window, shared by every process of the service.
+
+    ``key`` is a keyed hash of the bucket and the client address (never the
+    address); ``window`` the number of the window since the epoch.
+    """
+
+    __tablename__ = "rate_limit_hits"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+
+    # UNLOGGED on PostgreSQL (made so by reports_0004): counters need no durability.
+    __table_args__ = (Index("ix_rate_limit_hits_window", "window"),)
 
 
 _ROOTS = "duplicate_of_id IS NULL AND duplicate_checked_at IS NOT NULL AND anonymised_at IS NULL"

@@ -36,6 +36,7 @@ from watchfloor.errors import ConfigurationError, WatchfloorError
 from watchfloor.services.reports import deliver_outbox
 from watchfloor.settings import ReportingOptions, Settings, WebOptions
 from watchfloor.storage.db import open_database
+from watchfloor.web.ratelimit import install_rate_limits
 from watchfloor.web.reporting import build_reporting, report_writer, stop_report_writer
 from watchfloor.web.routes import api, arv, ops, public, staff, staff_api
 from watchfloor.web.security import (
@@ -44,7 +45,6 @@ from watchfloor.web.security import (
     BodySizeLimitMiddleware,
     HeadAsGetMiddleware,
     Message,
-    RateLimiter,
     Receive,
     Scope,
     SecurityHeadersMiddleware,
@@ -395,7 +395,7 @@ def create_app(
     app.state.secret = secret
     app.state.db = database
     app.state.templates = make_templates()
-    app.state.rate_limiter = RateLimiter(limit=options.rate_limit_per_minute)
+    install_rate_limits(app, settings, options)
     app.state.reporting = build_reporting(settings, secret)
     _install_error_handlers(app)
     _include_routers(app)

@@ -27,8 +27,6 @@ import hashlib
 import hmac
 import math
 import secrets
-import threading
-import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,7 +48,6 @@ __all__ = [
     "SESSION_COOKIE",
     "BodySizeLimitMiddleware",
     "HeadAsGetMiddleware",
-    "RateLimiter",
     "SecurityHeadersMiddleware",
     "csrf_token_for",
     "csrf_token_is_valid",
@@ -213,55 +210,6 @@ def open_from_url(secret: bytes, purpose: bytes, token: str) -> bytes | None:
         return _url_cipher(secret, purpose).decrypt(raw[:12], raw[12:], purpose)
     except InvalidTag:
         return None
-
-
-class RateLimiter:
-    """Fixed-window request counters per client, keyed by a salted HMAC of the address.
-
-    Parameters
-    ----------
-    limit : int
-        Requests allowed per client and window.
-    window_s : float
-        Length of a window in seconds.
-    salt_lifetime_s : float
-        How long one random salt is used before it is replaced (and every
-        counter forgotten).
-    """
-
-    def __init__(
-        self, *, limit: int, window_s: float = 60.0, salt_lifetime_s: float = 3600.0
-    ) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.salt_lifetime_s = salt_lifetime_s
-        self._lock = threading.Lock()
-        self._salt = secrets.token_bytes(32)
-        self._salt_born = time.monotonic()
-        self._counts: dict[bytes, tuple[int, int]] = {}
-
-    def client_key(self, address: str) -> bytes:
-        """Return the opaque key of ``address`` under the current salt."""
-        return hmac.new(self._salt, address.encode(), hashlib.sha256).digest()[:16]
-
-    def hit(self, address: str) -> bool:
-        """Count one request of ``address``; return whether it is within the limit."""
-        now = time.monotonic()
-        window = int(now // self.window_s)
-        with self._lock:
-            if now - self._salt_born > self.salt_lifetime_s:
-                self._salt = secrets.token_bytes(32)
-                self._salt_born = now
-                self._counts.clear()
-            key = self.client_key(address)
-            seen_window, count = self._counts.get(key, (window, 0))
-            if seen_window != window:
-                count = 0
-                if len(self._counts) > 100_000:
-                    self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
-            count += 1
-            self._counts[key] = (window, count)
-            return count <= self.limit
 
 
 def _csp() -> str:

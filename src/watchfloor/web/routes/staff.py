@@ -13,11 +13,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from watchfloor.errors import InvalidInputError, PermissionDeniedError
+from watchfloor.errors import InvalidInputError, PermissionDeniedError, ThrottledError
 from watchfloor.services import reports as svc
 from watchfloor.services.auth import StaffUser, authenticate, end_session, start_session
 from watchfloor.web.deps import CurrentUser, DbSession, require_roles, verify_csrf
-from watchfloor.web.reporting import ReportingDep, rate_limit
+from watchfloor.web.ratelimit import rate_limit_for
+from watchfloor.web.reporting import ReportingDep
 from watchfloor.web.routes.staff_api import set_session_cookie
 from watchfloor.web.security import SESSION_COOKIE
 from watchfloor.web.templating import render
@@ -43,16 +44,25 @@ def login_page(request: Request) -> Response:
     return render(request, "staff_login.html", {"error": ""})
 
 
-@router.post("/login", dependencies=[Depends(rate_limit), Depends(verify_csrf)])
+@router.post("/login", dependencies=[Depends(rate_limit_for("login")), Depends(verify_csrf)])
 async def login_form(request: Request, session: DbSession) -> Response:
-    """Check the credentials, start a session and go to the queues."""
+    """Check the credentials, start a session and go to the queues.
+
+    A wrong password shows the form again (403); a username locked after repeated
+    failures, or a server checking too many log-ins at once, shows it with the
+    wait (429 and ``Retry-After``); no password is checked then.
+    """
     form = await request.form()
-    username = str(form.get("username", "")).strip()
-    password = str(form.get("password", ""))
+    username = str(form.get("username", "")).strip()[:256]
+    password = str(form.get("password", ""))[:1024]
     try:
         user = await run_in_threadpool(authenticate, session, username, password)
     except PermissionDeniedError as exc:
         return render(request, "staff_login.html", {"error": str(exc)}, status_code=403)
+    except ThrottledError as exc:
+        page = render(request, "staff_login.html", {"error": str(exc)}, status_code=429)
+        page.headers["Retry-After"] = str(exc.retry_after_s)
+        return page
     token = start_session(session, user)
     session.commit()
     response = RedirectResponse("/staff/queues", status_code=303)

@@ -1,0 +1,524 @@
+"""Rate limits per real client, shared by every process of the service, and ``Retry-After``.
+
+Requests are counted per client and bucket (``reports``, ``login``, ...) in
+fixed windows of a minute. The client is the address uvicorn gives the request:
+behind a trusted proxy (``WATCHFLOOR_FORWARDED_ALLOW_IPS``, see
+:mod:`watchfloor.web.server`) the address the proxy saw, not the proxy's.
+
+Where the counters live (:class:`DeploymentOptions`):
+
+- ``database`` (default): the ``rate_limit_hits`` table of the service's
+  database (UNLOGGED on PostgreSQL), one upsert a request, so every process and
+  host of the service shares one count;
+- ``redis``: ``INCR`` and ``EXPIRE`` on the Redis of ``WATCHFLOOR_REDIS_URL``
+  (the default store when that is set);
+- ``memory``: per process (tests, or one process alone).
+
+Addresses are never stored: the key is an HMAC of bucket and address under a
+salt that changes every hour (random and in memory for ``memory``; derived from
+the secret key and the hour for the shared stores, so all processes agree), and
+rows of past windows are deleted within a minute. When the shared store cannot
+be reached a request is let through (and a warning logged): a broken counter
+must not stop the public from reporting.
+
+A limited request gets 429 with ``Retry-After`` (the seconds to the next
+window) and wording that names what was limited (:data:`WORDING`); every other
+429 (:class:`~watchfloor.errors.ThrottledError`, e.g. a locked log-in) gets its
+own ``Retry-After`` through the handler :func:`install_rate_limits` registers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+from urllib.parse import unquote, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Engine, Table, create_engine, delete, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.responses import Response
+
+from watchfloor.errors import (
+    ConfigurationError,
+    ThrottledError,
+    TooManyRequestsError,
+    WatchfloorError,
+)
+from watchfloor.settings import Settings, WebOptions
+from watchfloor.storage.db import Database
+from watchfloor.storage.models import RateLimitHit
+
+__all__ = [
+    "WORDING",
+    "CounterStore",
+    "DatabaseCounters",
+    "DeploymentOptions",
+    "MemoryCounters",
+    "RateDecision",
+    "RateLimiter",
+    "RedisCounters",
+    "build_rate_limiter",
+    "install_rate_limits",
+    "rate_limit_for",
+]
+
+log = logging.getLogger(__name__)
+
+#: What a 429 says, per bucket.
+WORDING = {
+    "reports": "too many reports from this connection in the last minute; wait a minute and retry",
+    "login": "too many log-in attempts from this connection in the last minute; "
+    "wait a minute and retry",
+    "requests": "too many requests from this connection in the last minute; "
+    "wait a minute and retry",
+}
+
+
+class DeploymentOptions(BaseSettings):
+    """Options of a deployment behind a proxy, from ``WATCHFLOOR_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="WATCHFLOOR_", extra="ignore", frozen=True)
+
+    forwarded_allow_ips: str | None = None
+    """Proxies whose ``X-Forwarded-For``/``-Proto`` are believed (comma-separated IPs or
+    networks, ``*`` for any); unset: none, the peer address is the client."""
+
+    redis_url: str | None = None
+    """``redis://[:PASSWORD@]HOST:PORT/DB`` of a Redis holding the rate-limit counters."""
+
+    rate_limit_store: Literal["database", "redis", "memory"] | None = None
+    """Where counters live; default ``redis`` with a Redis URL, else ``database``."""
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    """Whether one request is within its limit, and the seconds to the next window."""
+
+    allowed: bool
+    hits: int
+    retry_after_s: int
+
+
+class CounterStore(Protocol):
+    """Counts hits of a key in a window; shared by every process that opens the same store."""
+
+    def incr(self, key: str, window: int, *, ttl_s: int) -> int:
+        """Return the hits of ``key`` in ``window`` after counting one more."""
+        ...
+
+    def current(self, window: int) -> dict[str, int]:
+        """Return every key's hits in ``window`` (diagnostics and tests)."""
+        ...
+
+
+class MemoryCounters:
+    """Counters of one process in a dict (forgets past windows as it goes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[str, tuple[int, int]] = {}
+
+    def incr(self, key: str, window: int, *, ttl_s: int) -> int:
+        """Return the hits of ``key`` in ``window`` after counting one more."""
+        with self._lock:
+            seen_window, count = self.counts.get(key, (window, 0))
+            if seen_window != window:
+                count = 0
+                if len(self.counts) > 100_000:
+                    self.counts = {k: v for k, v in self.counts.items() if v[0] == window}
+            self.counts[key] = (window, count + 1)
+            return count + 1
+
+    def current(self, window: int) -> dict[str, int]:
+        """Return every key's hits in ``window``."""
+        with self._lock:
+            return {k: n for k, (w, n) in self.counts.items() if w == window}
+
+    def clear(self) -> None:
+        """Forget every counter."""
+        with self._lock:
+            self.counts.clear()
+
+
+def _sqlite_counter_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # Counters need no durability: no fsync for them.
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA busy_timeout=2000")
+    finally:
+        cursor.close()
+
+
+class DatabaseCounters:
+    """Counters in the ``rate_limit_hits`` table, one upsert a hit.
+
+    Parameters
+    ----------
+    database : Database
+        The service's database. On PostgreSQL its pool is used (the app disposes
+        it; the table is UNLOGGED, so a commit waits for no WAL flush); on SQLite
+        the counters get their own small pool with ``synchronous=OFF``, so a count
+        never waits for an fsync.
+    """
+
+    def __init__(self, database: Database) -> None:
+        if database.backend == "sqlite":
+            self.engine = _sqlite_counter_engine(database.engine.url.render_as_string(False))
+            weakref.finalize(self, self.engine.dispose)
+        else:
+            self.engine = database.engine
+        self._pruned_window = -1
+        self._table: Table = RateLimitHit.__table__  # type: ignore[assignment]
+
+    def incr(self, key: str, window: int, *, ttl_s: int) -> int:
+        """Return the hits of ``key`` in ``window`` after counting one more."""
+        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
+        table = self._table
+        stmt = (
+            dialect.insert(table)
+            .values(key=key, window=window, hits=1)
+            .on_conflict_do_update(
+                index_elements=["key", "window"], set_={"hits": table.c.hits + 1}
+            )
+            .returning(table.c.hits)
+        )
+        with self.engine.begin() as conn:
+            hits = int(conn.execute(stmt).scalar_one())
+            if window != self._pruned_window:
+                self._pruned_window = window
+                conn.execute(delete(table).where(table.c.window < window - 1))
+        return hits
+
+    def current(self, window: int) -> dict[str, int]:
+        """Return every key's hits in ``window``."""
+        table = self._table
+        with self.engine.connect() as conn:
+            rows = conn.execute(table.select().where(table.c.window == window)).all()
+        return {str(r.key): int(r.hits) for r in rows}
+
+
+def _sqlite_counter_engine(url: str) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 2},
+        pool_size=4,
+        max_overflow=4,
+        hide_parameters=True,
+    )
+    event.listen(engine, "connect", _sqlite_counter_pragmas)
+    return engine
+
+
+class RedisCounters:
+    """Counters in Redis (``INCR`` and ``EXPIRE``, pipelined), one connection per thread.
+
+    Speaks the Redis protocol (RESP) itself: two commands need no client library.
+
+    Parameters
+    ----------
+    url : str
+        ``redis://[:PASSWORD@]HOST[:PORT][/DB]``.
+    timeout_s : float
+        Connect and read timeout.
+    """
+
+    def __init__(self, url: str, *, timeout_s: float = 0.5) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "redis" or not parts.hostname:
+            msg = "WATCHFLOOR_REDIS_URL must look like redis://HOST:6379/0"
+            raise ValueError(msg)
+        self.host = parts.hostname
+        self.port = parts.port or 6379
+        self.password = unquote(parts.password) if parts.password else None
+        self.db = int(parts.path.lstrip("/") or 0)
+        self.timeout_s = timeout_s
+        self._local = threading.local()
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+        self._local.sock = sock
+        self._local.buffer = b""
+        setup: list[list[str]] = []
+        if self.password:
+            setup.append(["AUTH", self.password])
+        if self.db:
+            setup.append(["SELECT", str(self.db)])
+        if setup:
+            self._call(setup)
+        return sock
+
+    def _call(self, commands: list[list[str]]) -> list[object]:
+        sock: socket.socket | None = getattr(self._local, "sock", None)
+        if sock is None:
+            sock = self._connect()
+        payload = b"".join(_resp_command(c) for c in commands)
+        try:
+            sock.sendall(payload)
+            return [self._read_reply() for _ in commands]
+        except OSError:
+            sock.close()
+            self._local.sock = None
+            raise
+
+    def _read_line(self) -> bytes:
+        while b"\r\n" not in self._local.buffer:
+            chunk = self._local.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self._local.buffer += chunk
+        line, _, self._local.buffer = self._local.buffer.partition(b"\r\n")
+        return bytes(line)
+
+    def _read_reply(self) -> object:
+        line = self._read_line()
+        kind, rest = line[:1], line[1:]
+        if kind == b":":
+            return int(rest)
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise ConnectionError("redis: " + rest.decode(errors="replace"))
+        if kind == b"$":
+            size = int(rest)
+            if size < 0:
+                return None
+            while len(self._local.buffer) < size + 2:
+                chunk = self._local.sock.recv(4096)
+                if not chunk:
+                    raise ConnectionError("redis closed the connection")
+                self._local.buffer += chunk
+            data, self._local.buffer = self._local.buffer[:size], self._local.buffer[size + 2 :]
+            return bytes(data)
+        if kind == b"*":
+            return [self._read_reply() for _ in range(int(rest))]
+        raise ConnectionError("redis: unexpected reply")
+
+    def incr(self, key: str, window: int, *, ttl_s: int) -> int:
+        """Return the hits of ``key`` in ``window`` after counting one more."""
+        name = f"watchfloor:rl:{window}:{key}"
+        hits, _ = self._call([["INCR", name], ["EXPIRE", name, str(ttl_s)]])
+        assert isinstance(hits, int)
+        return hits
+
+    def current(self, window: int) -> dict[str, int]:
+        """Return every key's hits in ``window`` (``SCAN``; diagnostics only)."""
+        prefix = f"watchfloor:rl:{window}:"
+        found: dict[str, int] = {}
+        cursor = "0"
+        while True:
+            reply = self._call([["SCAN", cursor, "MATCH", prefix + "*", "COUNT", "1000"]])[0]
+            assert isinstance(reply, list)
+            cursor = reply[0].decode()
+            for name in reply[1]:
+                value = self._call([["GET", name.decode()]])[0]
+                if isinstance(value, bytes):
+                    found[name.decode().removeprefix(prefix)] = int(value)
+            if cursor == "0":
+                return found
+
+
+def _resp_command(args: list[str]) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class RateLimiter:
+    """Fixed-window request counters per client and bucket, keyed by a salted HMAC.
+
+    Parameters
+    ----------
+    limit : int
+        Requests allowed per client, bucket and window.
+    window_s : float
+        Length of a window in seconds.
+    salt_lifetime_s : float
+        How long one salt is used before it is replaced (and every counter
+        forgotten).
+    store : CounterStore or None
+        Where the counters live; ``None``: in this process's memory, under a
+        random salt nobody can recover.
+    secret : bytes or None
+        With a shared ``store``: the secret every process derives the hour's
+        salt from (the app's secret key), so all processes count alike.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int,
+        window_s: float = 60.0,
+        salt_lifetime_s: float = 3600.0,
+        store: CounterStore | None = None,
+        secret: bytes | None = None,
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.salt_lifetime_s = salt_lifetime_s
+        self.memory = store is None
+        self._store: CounterStore = store if store is not None else MemoryCounters()
+        self._secret = secret or secrets.token_bytes(32)
+        self._lock = threading.Lock()
+        self._salt_period = -1
+        self._salt = b""
+
+    def _current_salt(self, now: float) -> bytes:
+        with self._lock:
+            if self.memory:
+                # Random, in memory only, replaced every salt_lifetime_s (counters forgotten).
+                if not self._salt or now - self._salt_period > self.salt_lifetime_s:
+                    self._salt = secrets.token_bytes(32)
+                    self._salt_period = int(now)
+                    if isinstance(self._store, MemoryCounters):
+                        self._store.clear()
+                return self._salt
+            period = int(now // self.salt_lifetime_s)
+            if period != self._salt_period:
+                label = b"rate-limit-salt:%d" % period
+                self._salt = hmac.new(self._secret, label, hashlib.sha256).digest()
+                self._salt_period = period
+            return self._salt
+
+    def client_key(self, address: str, *, bucket: str = "reports") -> bytes:
+        """Return the opaque 16-byte key of ``address`` in ``bucket`` under the current salt."""
+        salt = self._current_salt(time.time() if not self.memory else time.monotonic())
+        return hmac.new(salt, f"{bucket}\0{address}".encode(), hashlib.sha256).digest()[:16]
+
+    def _window(self) -> tuple[int, int]:
+        now = time.time()
+        window = int(now // self.window_s)
+        retry_after_s = max(1, int((window + 1) * self.window_s - now + 0.999))
+        return window, retry_after_s
+
+    def check(self, address: str, *, bucket: str = "reports") -> RateDecision:
+        """Count one request of ``address`` in ``bucket``; return whether it is within the limit.
+
+        A shared store that cannot be reached lets the request through (logged).
+        """
+        window, retry_after_s = self._window()
+        key = self.client_key(address, bucket=bucket).hex()
+        try:
+            hits = self._store.incr(key, window, ttl_s=int(2 * self.window_s) + 1)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning(
+                "rate limit store unreachable (%s); request let through", type(exc).__name__
+            )
+            return RateDecision(allowed=True, hits=0, retry_after_s=retry_after_s)
+        return RateDecision(allowed=hits <= self.limit, hits=hits, retry_after_s=retry_after_s)
+
+    def hit(self, address: str) -> bool:
+        """Count one request of ``address`` (bucket ``reports``); return whether it is allowed."""
+        return self.check(address).allowed
+
+    def seconds_to_next_window(self) -> int:
+        """Return the whole seconds until the current window ends (at least 1)."""
+        return self._window()[1]
+
+    @property
+    def _counts(self) -> dict[bytes, int]:
+        # The current window's counters by key (what the tests of the key format read).
+        window, _ = self._window()
+        return {bytes.fromhex(k): n for k, n in self._store.current(window).items()}
+
+
+def build_rate_limiter(
+    database: Database, options: WebOptions, *, secret: bytes, deployment: DeploymentOptions
+) -> RateLimiter:
+    """Return the rate limiter of ``options`` on the store ``deployment`` names.
+
+    Raises
+    ------
+    ConfigurationError
+        When ``redis`` is asked for without ``WATCHFLOOR_REDIS_URL``.
+    """
+    store_name = deployment.rate_limit_store or ("redis" if deployment.redis_url else "database")
+    limit = options.rate_limit_per_minute
+    if store_name == "memory":
+        return RateLimiter(limit=limit)
+    if store_name == "redis":
+        if not deployment.redis_url:
+            msg = "WATCHFLOOR_RATE_LIMIT_STORE=redis needs WATCHFLOOR_REDIS_URL=redis://HOST:6379/0"
+            raise ConfigurationError(msg)
+        return RateLimiter(limit=limit, store=RedisCounters(deployment.redis_url), secret=secret)
+    store = DatabaseCounters(database)
+    return RateLimiter(limit=limit, store=store, secret=secret)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def rate_limit_for(bucket: str) -> Callable[[Request], Awaitable[None]]:
+    """Return a dependency that counts the request in ``bucket`` and refuses it over the limit.
+
+    Raises
+    ------
+    KeyError
+        At import of the router, for a bucket without wording in :data:`WORDING`.
+    """
+    message = WORDING[bucket]
+
+    async def _limit(request: Request) -> None:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        if limiter.memory:
+            decision = limiter.check(_address(request), bucket=bucket)
+        else:
+            decision = await run_in_threadpool(limiter.check, _address(request), bucket=bucket)
+        if not decision.allowed:
+            raise ThrottledError(message, retry_after_s=decision.retry_after_s)
+
+    _limit.__name__ = f"rate_limit_{bucket}"
+    return _limit
+
+
+def install_rate_limits(
+    app: FastAPI,
+    settings: Settings,
+    options: WebOptions,
+    *,
+    deployment: DeploymentOptions | None = None,
+) -> None:
+    """Give ``app`` its rate limiter and send ``Retry-After`` with every 429.
+
+    ``settings`` is the app's (its database is ``app.state.db``); ``deployment``
+    names the counter store (default: read from the environment).
+
+    The 429 body is the app's usual problem (or HTML page): the handler of
+    :class:`~watchfloor.errors.WatchfloorError` makes it, this one adds the header.
+    """
+    secret: bytes = app.state.secret
+    database: Database = app.state.db
+    # Read here (from the environment) until they join settings.web.
+    deployment = deployment or DeploymentOptions()
+    limiter = build_rate_limiter(database, options, secret=secret, deployment=deployment)
+    app.state.rate_limiter = limiter
+
+    async def on_too_many(request: Request, exc: Exception) -> Response:
+        handler = app.exception_handlers[WatchfloorError]
+        response = handler(request, exc)
+        if not isinstance(response, Response):
+            response = await response
+        if isinstance(exc, ThrottledError):
+            retry_after_s = exc.retry_after_s
+        else:
+            retry_after_s = limiter.seconds_to_next_window()
+        response.headers["Retry-After"] = str(retry_after_s)
+        return response
+
+    app.add_exception_handler(TooManyRequestsError, on_too_many)
