@@ -4,9 +4,12 @@ A region's *situation* is what the duty inspector has told the system: the
 declared event (what was attacked, where, when, which community), the
 national threat level, calendar entries, and the tension alerts and report
 clusters that arrived since. This module holds those values, the checks that
-make them valid (times with a zone, known threat levels, playbooks and event
-kinds) and the three-shift pattern plans are made for. It imports the
-foundation and the posture model only.
+make them valid (times with a zone and between 1900 and 2100 once in UTC, text
+without control characters, known threat levels, playbooks and event kinds)
+and the three-shift pattern plans are made for. It imports the foundation, the
+posture model and the stored-value checks of
+:mod:`watchfloor.services.reports.schemas` (one definition of a storable date
+and string for the whole service floor).
 
 Shifts follow the common three-shift pattern of UK forces, 06:00-14:00,
 14:00-22:00 and 22:00-06:00 local time (Europe/London).
@@ -20,11 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from watchfloor.errors import InvalidInputError
+from watchfloor.errors import FieldError, InvalidInputError
 from watchfloor.posture import resolve_playbook
 from watchfloor.posture.event import Event, event_from_dict
 from watchfloor.services.posture import available_playbooks
 from watchfloor.services.regions import RegionCache, region_view
+from watchfloor.services.reports.schemas import control_character, stored_utc
 from watchfloor.settings import Settings
 from watchfloor.types import LONDON, Role, ThreatLevel
 
@@ -97,6 +101,15 @@ class Actor:
 SYSTEM = Actor("system", frozenset({Role.ADMIN}))
 
 
+def _refuse_controls(**fields: str | None) -> None:
+    """Refuse a text field holding a control character (none belongs in the situation log)."""
+    for field, value in fields.items():
+        found = control_character(value) if value else None
+        if found is not None:
+            msg = f"{field}: contains the control character {found}; remove it and send again"
+            raise FieldError(msg, field=field)
+
+
 @dataclass(frozen=True)
 class EventDeclaration:
     """A declared event: what happened, where, when and who is at risk."""
@@ -108,6 +121,16 @@ class EventDeclaration:
     backlash_community: str | None = None
     threat_level: str | None = None
     playbook: str | None = None
+
+    def __post_init__(self) -> None:
+        _refuse_controls(
+            kind=self.kind,
+            place=self.place,
+            targeted_community=self.targeted_community,
+            backlash_community=self.backlash_community,
+            threat_level=self.threat_level,
+            playbook=self.playbook,
+        )
 
     def summary(self) -> str:
         """Return one line for the timeline."""
@@ -129,6 +152,9 @@ class CalendarEntry:
     end: datetime
     site_id: str | None = None
     weight: float = 1.5
+
+    def __post_init__(self) -> None:
+        _refuse_controls(name=self.name, site_id=self.site_id)
 
 
 @dataclass(frozen=True)
@@ -234,12 +260,16 @@ def aware_utc(moment: datetime, what: str) -> datetime:
     Raises
     ------
     InvalidInputError
-        When ``moment`` has no time zone (``what`` names it in the message).
+        When ``moment`` has no time zone, or is not between 1900 and 2100 once
+        in UTC (year 1 with ``+14:00`` overflows); ``what`` names it in the message.
     """
     if moment.tzinfo is None:
         msg = f"{what} {moment.isoformat()} has no time zone; write it with an offset, e.g. +01:00"
         raise InvalidInputError(msg)
-    return moment.astimezone(UTC)
+    try:
+        return stored_utc(moment, field=what)
+    except FieldError as exc:
+        raise InvalidInputError(str(exc)) from None
 
 
 def check_threat_level(level: str) -> str:

@@ -137,7 +137,7 @@ def _check_role(user: StaffUser, roles: Iterable[Role], what: str) -> None:
 def _parse_after(after: str | None) -> tuple[int, int] | None:
     if not after:
         return None
-    match = re.fullmatch(r"(\d)\.(\d{1,18})", after)
+    match = re.fullmatch(r"([0-9])\.([0-9]{1,18})", after)
     if not match:
         msg = "after: use the next_after value of the previous page"
         raise InvalidInputError(msg)

@@ -17,6 +17,7 @@ from watchfloor.services.reports import (
     prepare_submission,
     receipt_status,
 )
+from watchfloor.services.reports.schemas import LineText
 from watchfloor.web.deps import DbSession
 from watchfloor.web.reporting import ReportingDep, WriterDep, rate_limit
 
@@ -43,7 +44,7 @@ class ReceiptCheck(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    receipt_code: str = Field(min_length=1, max_length=40)
+    receipt_code: LineText = Field(min_length=1, max_length=40)
 
 
 class InformationAdd(BaseModel):
@@ -51,7 +52,7 @@ class InformationAdd(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    receipt_code: str = Field(min_length=1, max_length=40)
+    receipt_code: LineText = Field(min_length=1, max_length=40)
     text: str = Field(min_length=1, max_length=5000)
 
 

@@ -32,6 +32,7 @@ from watchfloor.services.arv import (
     UnitTimeCache,
     dispatch_advice,
 )
+from watchfloor.services.reports.schemas import LineText
 from watchfloor.traveltime import TravelTimeEngine
 from watchfloor.web.routes.ops import OpsUser, Room
 
@@ -67,7 +68,7 @@ class UnitIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    unit: str = Field(min_length=1, max_length=40, examples=["ARV1"])
+    unit: LineText = Field(min_length=1, max_length=40, examples=["ARV1"])
     state: Literal["available", "busy"] = "available"
     lon: Lon | None = None
     lat: Lat | None = None
@@ -85,7 +86,7 @@ class DispatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    region: str = Field(min_length=1, max_length=100, examples=["rutland"])
+    region: LineText = Field(min_length=1, max_length=100, examples=["rutland"])
     incident: PointIn
     units: list[UnitIn] = Field(min_length=1, max_length=500)
 

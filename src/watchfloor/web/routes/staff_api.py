@@ -21,6 +21,7 @@ from watchfloor.services.auth import (
     list_users,
     start_session,
 )
+from watchfloor.services.reports.schemas import LineText
 from watchfloor.types import ReportQueue, ReportStatus, Role
 from watchfloor.web.deps import CurrentUser, DbSession, csrf_token, require_roles
 from watchfloor.web.reporting import ReportingDep, rate_limit
@@ -56,7 +57,7 @@ class Login(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=64)
+    username: LineText = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
 
@@ -166,7 +167,7 @@ def queue(
     session: DbSession,
     queue: ReportQueue | None = None,
     status: ReportStatus | None = None,
-    after: Annotated[str | None, Query(max_length=40, pattern=r"^\d\.\d{1,18}$")] = None,
+    after: Annotated[str | None, Query(max_length=40, pattern=r"^[0-9]\.[0-9]{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> svc.QueuePage:
     """A page of reports, most urgent first, then oldest first; follow ``next_after``."""
