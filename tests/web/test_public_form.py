@@ -20,6 +20,19 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
+
+@pytest.fixture
+def settings(any_settings):
+    """Every test here runs on SQLite, then on the local PostgreSQL server."""
+    return any_settings
+
+
+@pytest.fixture
+def client(any_client):
+    """The app on the backend of ``settings``."""
+    return any_client
+
+
 FIELDS = {
     "kind": "suspicious_item",
     "description": "A holdall left under a bench with wires",
@@ -100,10 +113,19 @@ def test_a_browser_without_cookies_can_report_and_check(client, settings) -> Non
     code = re.search(r'id="receipt-code">([\w-]+)<', page.text).group(1)
     receipt_page = bare.get("/receipt")
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', receipt_page.text).group(1)
-    status = bare.post(
-        "/receipt", data={"reference": reference, "receipt_code": code, "csrf_token": token}
+    answer = bare.post(
+        "/receipt",
+        data={
+            "reference": reference,
+            "receipt_code": code,
+            "information": "He came back at 3 pm",
+            "csrf_token": token,
+        },
     )
+    assert answer.status_code == 303, answer.text
+    status = bare.get(answer.headers["location"])
     assert status.status_code == 200, status.text
+    assert "added your information" in status.text
     assert "waiting to be reviewed" in status.text
     assert _count_reports(settings) == 1
 
@@ -228,3 +250,33 @@ def test_too_large_a_form_gets_an_html_page_saying_the_text_is_kept(client) -> N
     assert "call\n999" in response.text or "call 999" in response.text
     assert "back button" in response.text
     assert "25 MB" in response.text  # 3 x 8 MiB + 1 MiB
+
+
+def test_a_refresh_after_adding_information_adds_nothing(client, settings) -> None:
+    token = _form_token(client)
+    sent = client.post("/report", data={**FIELDS, "csrf_token": token}, follow_redirects=False)
+    page = client.get(sent.headers["location"]).text
+    reference = re.search(r'id="reference">(WF\w+)<', page).group(1)
+    code = re.search(r'id="receipt-code">([\w-]+)<', page).group(1)
+    form = client.get("/receipt").text
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form).group(1)
+    data = {
+        "reference": reference,
+        "receipt_code": code,
+        "information": "A second man was with him",
+        "csrf_token": token,
+    }
+    answer = client.post("/receipt", data=data, follow_redirects=False)
+    assert answer.status_code == 303
+    for _ in range(2):  # the answer page, then a refresh of it
+        status = client.get(answer.headers["location"])
+        assert status.status_code == 200
+        assert "added your information" in status.text
+    engine = create_engine(settings.resolved_database_url)
+    with engine.connect() as conn:
+        added = conn.execute(
+            text("SELECT count(*) FROM report_events WHERE kind = 'reporter_info'")
+        ).scalar_one()
+    engine.dispose()
+    assert added == 1
+    assert client.get("/receipt/status?r=AAAA").status_code == 404

@@ -39,6 +39,7 @@ from watchfloor.services.reports import (
     KINDS,
     PROTECTED_CHARACTERISTICS,
     Photo,
+    ReceiptStatus,
     ReportCreate,
     ReportReceipt,
     ReportWriter,
@@ -464,7 +465,28 @@ async def receipt_check(request: Request, session: DbSession, reporting: Reporti
     except InvalidInputError as exc:
         errors = {"information": str(exc).removeprefix("information: ").capitalize()}
         return _render_receipt(request, reporting, values=values, errors=errors, status_code=422)
-    return render(request, "receipt_status.html", {"status": status, "added": bool(information)})
+    # Post-redirect-get: a refresh of the answer neither adds the information again
+    # nor asks to resend the form.
+    payload = {"status": status.model_dump(mode="json"), "added": bool(information)}
+    payload["sealed_at"] = int(time.time())
+    sealed = seal_for_url(reporting.secret, _STATUS_PURPOSE, json.dumps(payload).encode())
+    return RedirectResponse("/receipt/status?" + urlencode({"r": sealed}), status_code=303)
+
+
+_STATUS_PURPOSE = b"receipt-status-page"
+
+
+@router.get("/receipt/status")
+def receipt_status_page(request: Request, reporting: ReportingDep, r: str = "") -> Response:
+    """Whether the report was received or reviewed, as found when it was checked (an hour)."""
+    raw = open_from_url(reporting.secret, _STATUS_PURPOSE, r[:1000]) if r else None
+    payload = json.loads(raw) if raw is not None else None
+    if payload is None or time.time() - int(payload["sealed_at"]) > RECEIPT_PAGE_S:
+        msg = "this page has expired or its address is not complete; check your report again"
+        raise NotFoundError(msg)
+    status = ReceiptStatus.model_validate(payload["status"])
+    context = {"status": status, "added": bool(payload["added"])}
+    return render(request, "receipt_status.html", context)
 
 
 @dataclass(frozen=True)
