@@ -47,15 +47,20 @@ __all__ = [
     "MAX_CONCURRENT_PASSWORD_CHECKS",
     "MAX_LOCKOUT",
     "SESSION_LIFETIME",
+    "AccountChange",
     "PasswordGate",
     "StaffUser",
     "authenticate",
     "create_user",
     "end_session",
+    "end_user_sessions",
     "hash_password",
     "list_users",
     "password_gate",
     "resolve_session",
+    "set_account_active",
+    "set_account_password",
+    "set_account_role",
     "start_session",
     "verify_password",
 ]
@@ -328,3 +333,131 @@ def resolve_session(session: Session, token: str) -> StaffUser:
 def end_session(session: Session, token: str) -> None:
     """End the session ``token`` (no error when it has already ended)."""
     session.execute(delete(StaffSession).where(StaffSession.token_hash == _digest(token)))
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """What an account change did: the account as it now is and the sessions it ended."""
+
+    username: str
+    role: Role
+    active: bool
+    sessions_ended: int
+
+
+def _account(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        msg = f"there is no staff account named {username!r}; see watchfloor users list"
+        raise NotFoundError(msg)
+    return user
+
+
+def _end_all(session: Session, user: User) -> int:
+    result = session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _changed(
+    session: Session, user: User, *, action: str, actor_id: int | None, end: bool, detail: str = ""
+) -> AccountChange:
+    ended = _end_all(session, user) if end else 0
+    session.add(
+        AuditEntry(
+            actor_id=actor_id,
+            action=action,
+            detail=f"{user.username}{detail}; {ended} session(s) ended",
+        )
+    )
+    session.flush()
+    log.info("%s: %d session(s) ended", action, ended)
+    return AccountChange(
+        username=user.username, role=Role(user.role), active=user.active, sessions_ended=ended
+    )
+
+
+def _clear_throttle(session: Session, username: str) -> None:
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username == _throttle_key(username)))
+
+
+def set_account_active(
+    session: Session, username: str, *, active: bool, actor_id: int | None = None
+) -> AccountChange:
+    """Return the account after disabling (and ending its sessions) or enabling it.
+
+    Enabling also lifts a lock after failed log-ins. Audited as ``user.disable`` or
+    ``user.enable`` (committed by the caller).
+
+    Raises
+    ------
+    NotFoundError
+        When there is no account ``username``.
+    """
+    user = _account(session, username)
+    user.active = active
+    if active:
+        _clear_throttle(session, username)
+    action = "user.enable" if active else "user.disable"
+    return _changed(session, user, action=action, actor_id=actor_id, end=not active)
+
+
+def set_account_password(
+    session: Session, username: str, password: str, *, actor_id: int | None = None
+) -> AccountChange:
+    """Return the account after giving it ``password``; its sessions end and any lock lifts.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no account ``username``.
+    InvalidInputError
+        For a password shorter than 12 characters.
+    """
+    if len(password) < _MIN_PASSWORD:
+        msg = f"the password is too short; use at least {_MIN_PASSWORD} characters"
+        raise InvalidInputError(msg)
+    if len(password) > 1024:
+        msg = "the password is too long; use at most 1024 characters"
+        raise InvalidInputError(msg)
+    user = _account(session, username)
+    user.password_hash = hash_password(password)
+    _clear_throttle(session, username)
+    return _changed(session, user, action="user.set_password", actor_id=actor_id, end=True)
+
+
+def set_account_role(
+    session: Session, username: str, role: str | Role, *, actor_id: int | None = None
+) -> AccountChange:
+    """Return the account after giving it ``role``; its sessions end (they carried the old role).
+
+    Raises
+    ------
+    NotFoundError
+        When there is no account ``username``.
+    InvalidInputError
+        For an unknown role.
+    """
+    if role not in tuple(Role):
+        msg = f"unknown role {role!r}; choose one of {', '.join(Role)}"
+        raise InvalidInputError(msg)
+    user = _account(session, username)
+    old = user.role
+    user.role = Role(role).value
+    detail = f" {old} -> {user.role}"
+    return _changed(
+        session, user, action="user.set_role", actor_id=actor_id, end=True, detail=detail
+    )
+
+
+def end_user_sessions(
+    session: Session, username: str, *, actor_id: int | None = None
+) -> AccountChange:
+    """Return the account after ending every session of it (audited ``user.end_sessions``).
+
+    Raises
+    ------
+    NotFoundError
+        When there is no account ``username``.
+    """
+    user = _account(session, username)
+    return _changed(session, user, action="user.end_sessions", actor_id=actor_id, end=True)

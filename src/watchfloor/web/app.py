@@ -38,7 +38,7 @@ from watchfloor.settings import ReportingOptions, Settings, WebOptions
 from watchfloor.storage.db import open_database
 from watchfloor.web.ratelimit import install_rate_limits
 from watchfloor.web.reporting import build_reporting, report_writer, stop_report_writer
-from watchfloor.web.routes import api, arv, ops, public, staff, staff_api
+from watchfloor.web.routes import admin, api, arv, ops, public, staff, staff_api
 from watchfloor.web.security import (
     CSRF_COOKIE,
     ASGIApp,
@@ -333,7 +333,7 @@ async def _forward_forever(app: FastAPI, *, interval_s: float = 2.0) -> None:
 
 
 def _include_routers(app: FastAPI) -> None:
-    for module in (public, api, staff, staff_api, ops, arv):
+    for module in (public, api, staff, staff_api, ops, arv, admin):
         app.include_router(module.router)
 
 
