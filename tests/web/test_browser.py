@@ -198,3 +198,23 @@ def test_double_click_refresh_and_resend_store_one_report(server: Server, browse
     assert page.locator("#receipt-code").inner_text() == code
     assert _count_reports(server) == before + 1
     context.close()
+
+
+def test_api_docs_render_under_the_apps_own_csp(server: Server, browser) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    blocked: list[str] = []
+    page.on(
+        "console", lambda msg: blocked.append(msg.text) if "Content Security" in msg.text else None
+    )
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda request: None if request.url.startswith(server.url) else outside.append(request.url),
+    )
+    page.goto(server.url + "/api/docs")
+    page.get_by_text("/api/reports/{reference}/status").first.wait_for()
+    assert page.locator(".opblock").count() >= 3
+    assert blocked == []
+    assert [url for url in outside if not url.startswith("data:")] == []
+    context.close()
