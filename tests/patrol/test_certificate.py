@@ -416,3 +416,18 @@ def test_certified_plan_draws_feasible_routes_with_its_coverage() -> None:
     # the share of shifts visiting each site-slot matches the plan (400 draws: 5 sigma)
     se = np.sqrt(plan.coverage * (1 - plan.coverage) / 400) + 1e-9
     assert (np.abs(emp.visited_share - plan.coverage) <= 5 * se + 1e-9).all()
+
+
+def test_pins_give_the_schedule_alone_certified() -> None:
+    inst = _county(4, 30, 3)
+    value = inst.pop("value")
+    pin = Pin("V1", 0, 2 * HOUR, 2 * HOUR + 900.0)
+    sched = solve_patrol_schedule(value, 0.25 * value, pins=[pin], **inst)
+    plan = solve_patrol_game(value, 0.25 * value, pins=[pin], **inst)
+    assert plan.lp_weight == 1.0
+    assert plan.rotas == ()
+    np.testing.assert_allclose(plan.coverage, sched.coverage)
+    assert plan.guarantee == pytest.approx(sched.guarantee)
+    assert plan.coverage[0, 2] == 1.0  # the pinned visit covers its slot
+    assert plan.lower_bound <= plan.coverable_guarantee + 1e-9
+    assert plan.status in ("optimal", "gap_bounded")
