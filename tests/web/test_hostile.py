@@ -6,6 +6,8 @@ Two parts:
   overflows once in UTC, control characters in stored strings, odd Unicode
   digits as numbers, on the public, staff, ARV and operations APIs, through
   the app in process, on SQLite and PostgreSQL.
+* schemathesis: valid and invalid cases drawn from the OpenAPI spec for every
+  public, staff and ARV operation, in process, on SQLite and PostgreSQL.
 * Property-based traffic (:mod:`tests.web.hostile_values`): hypothesis draws
   hostile bodies for every field of the public and staff APIs and the ARV
   dispatch, sent to a real server on 127.0.0.1 while threads send genuine
@@ -25,8 +27,11 @@ from typing import Any
 
 import httpx
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as settings_
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from sqlalchemy import select
 
 from tests.ops.conftest import SMALL, log_in
@@ -360,3 +365,46 @@ def test_hostile_traffic_never_gets_a_5xx_and_genuine_reports_are_stored_once(
     assert {d for d, _, _ in genuine} == set(stored)
     assert set(stored.values()) == {1}  # exactly once each
     assert {r for _, r in rows} == {r for _, _, r in genuine}
+
+
+# -- schemathesis: the OpenAPI spec drives the JSON APIs in process -----------------------------
+
+SCHEMATHESIS_EXAMPLES = 200
+
+
+@pytest.mark.slow
+def test_schemathesis_cases_from_the_openapi_spec_never_get_a_5xx(any_staff, any_client) -> None:
+    """Valid and invalid cases of every public, staff and ARV operation in the spec."""
+    supervisor = any_staff("supervisor")
+    assert any_client.post("/api/reports", json=GENUINE).status_code == 201
+    cookies = dict(supervisor.cookies)
+    headers = {"x-csrf-token": supervisor.headers["x-csrf-token"]}
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", any_client.app)
+    operations = [
+        result.ok()
+        for result in schema.include(path_regex="^/api/(reports|staff|arv)").get_all_operations()
+    ]
+    # Logging in costs a 64 MiB password hash and logging out ends the test's session:
+    # the login's hostile values are in test_staff_hostile_values_are_422.
+    operations = [op for op in operations if op.path != "/api/staff/session"]
+    assert len(operations) >= 15
+    strategy = st.one_of(
+        *[
+            op.as_strategy(generation_mode=mode)
+            for op in operations
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+        ]
+    )
+
+    @settings_(
+        max_examples=SCHEMATHESIS_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def run(case: schemathesis.Case) -> None:
+        response = case.call(cookies=cookies, headers=headers)
+        assert response.status_code < 500, (case.method, case.path, response.text[:300])
+
+    run()
