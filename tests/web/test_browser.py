@@ -218,3 +218,21 @@ def test_api_docs_render_under_the_apps_own_csp(server: Server, browser) -> None
     assert blocked == []
     assert [url for url in outside if not url.startswith("data:")] == []
     context.close()
+
+
+def test_with_javascript_too_many_photos_are_named_before_sending(server: Server, browser) -> None:
+    context = _phone(browser, javascript=True)
+    page = context.new_page()
+    page.goto(server.url + "/report?kind=suspicious_item")
+    page.get_by_label("What happened?").fill("Someone photographing the gates of the school")
+    page.get_by_label("Place or address").fill("Oakham School")
+    png = bytes.fromhex("89504e470d0a1a0a")
+    files = [{"name": f"p{i}.png", "mimeType": "image/png", "buffer": png} for i in range(4)]
+    page.set_input_files("#photos", files)
+    assert page.locator("#photos-check").inner_text() == "Choose at most 3 photos."
+    before = _count_reports(server)
+    page.get_by_role("button", name="Send report").click()
+    assert page.get_by_label("What happened?").input_value().startswith("Someone photographing")
+    assert page.locator("#reference").count() == 0
+    assert _count_reports(server) == before
+    context.close()

@@ -148,6 +148,8 @@ def _render_form(
         "sites": _sites(reporting),
         "has_map": bool(reporting.options.report_region),
         "photo_hint": _photo_hint(reporting.options),
+        "max_photos": reporting.options.max_photos,
+        "max_photo_bytes": reporting.options.max_photo_bytes,
         "values": values or {},
         "errors": errors or {},
         "csrf_token": token,

@@ -6,6 +6,44 @@
 // - a button that fills them from the phone's location.
 (function () {
   "use strict";
+  // Photos over the limits the form states are named before sending, so the
+  // reporter chooses others instead of meeting a refusal after the upload.
+  var photos = document.getElementById("photos");
+  var photosCheck = document.getElementById("photos-check");
+  function photoProblem() {
+    var maxCount = Number(photos.dataset.maxCount);
+    var maxBytes = Number(photos.dataset.maxBytes);
+    if (photos.files.length > maxCount) {
+      return "Choose at most " + maxCount + " photos.";
+    }
+    for (var i = 0; i < photos.files.length; i += 1) {
+      if (photos.files[i].size > maxBytes) {
+        return photos.files[i].name + " is larger than " +
+          Math.floor(maxBytes / (1024 * 1024)) + " MB: choose a smaller photo.";
+      }
+    }
+    return "";
+  }
+  if (photos && photosCheck && photos.form) {
+    photos.addEventListener("change", function () {
+      var problem = photoProblem();
+      photosCheck.textContent = problem;
+      photosCheck.hidden = !problem;
+    });
+    photos.form.addEventListener("submit", function (event) {
+      var problem = photoProblem();
+      if (problem) {
+        event.preventDefault();
+        photosCheck.textContent = problem;
+        photosCheck.hidden = false;
+        photos.focus();
+      }
+    });
+  }
+})();
+
+(function () {
+  "use strict";
   var picker = document.getElementById("map-picker");
   var status = document.getElementById("location-status");
   var lonField = document.getElementById("lon");
