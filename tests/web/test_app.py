@@ -145,3 +145,12 @@ def test_api_docs_are_served_from_this_site(client) -> None:
     for src in scripts:
         assert client.get(src).status_code == 200
     assert client.get("/api/openapi.json").json()["info"]["title"] == "watchfloor"
+
+
+def test_a_cross_site_arrival_does_not_replace_the_csrf_cookie(client) -> None:
+    # The browser holds a SameSite=Strict cookie it did not send on a link from elsewhere:
+    # a new one would spoil the staff forms open in its other tabs.
+    arrival = client.get("/", headers={"sec-fetch-site": "cross-site"})
+    assert "set-cookie" not in arrival.headers
+    own = client.get("/", headers={"sec-fetch-site": "same-origin"})
+    assert "SameSite=Strict" in own.headers["set-cookie"]
