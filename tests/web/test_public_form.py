@@ -14,6 +14,8 @@ import warnings
 import pytest
 from sqlalchemy import create_engine, text
 
+from watchfloor.settings import WebOptions
+from watchfloor.web.app import create_app
 from watchfloor.web.security import FORM_TOKEN_MAX_AGE_S, new_form_token
 
 with warnings.catch_warnings():
@@ -280,3 +282,22 @@ def test_a_refresh_after_adding_information_adds_nothing(client, settings) -> No
     engine.dispose()
     assert added == 1
     assert client.get("/receipt/status?r=AAAA").status_code == 404
+
+
+def test_over_the_rate_limit_the_form_comes_back_with_the_text(settings) -> None:
+    app = create_app(settings, options=WebOptions(rate_limit_per_minute=1))
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as limited:
+        first = limited.post("/report", data={**FIELDS, "csrf_token": _form_token(limited)})
+        assert first.status_code == 303
+        second = limited.post("/report", data={**FIELDS, "csrf_token": _form_token(limited)})
+        assert second.status_code == 429
+        assert int(second.headers["retry-after"]) >= 1
+        assert "A holdall left under a bench with wires" in second.text
+        assert "wait a minute" in second.text
+        receipt = limited.get("/receipt").text
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', receipt).group(1)
+        data = {"reference": "WF00000000", "receipt_code": "x", "information": "More detail"}
+        check = limited.post("/receipt", data={**data, "csrf_token": token})
+        assert check.status_code == 429
+        assert "More detail" in check.text
+    assert _count_reports(settings) == 1

@@ -33,6 +33,7 @@ from watchfloor.errors import (
     InvalidInputError,
     NotFoundError,
     StoreUnavailableError,
+    TooManyRequestsError,
     WatchfloorError,
 )
 from watchfloor.services.reports import (
@@ -249,18 +250,40 @@ def _form_id(request: Request, form: FormData, secret: bytes) -> str | None:
     return form_token_id(secret, token, now_s=time.time())
 
 
-@router.post("/report", dependencies=[Depends(rate_limit), Depends(refuse_cross_site)])
+async def _over_limit(request: Request) -> int | None:
+    """Return the seconds to wait when the client is over the rate limit, else None."""
+    try:
+        await rate_limit(request)
+    except TooManyRequestsError as exc:
+        return int(getattr(exc, "retry_after_s", 60))
+    return None
+
+
+_OVER_LIMIT = (
+    "Too many reports were sent from this connection in the last minute. Your report is "
+    "kept below: wait a minute, then press Send report again"
+)
+
+
+@router.post("/report", dependencies=[Depends(refuse_cross_site)])
 async def submit_form(request: Request, reporting: ReportingDep, writer: WriterDep) -> Response:
     """Store a report sent from the form, then send the browser to its receipt page.
 
-    Any refusal shows the form again with what was typed and an error summary.
-    The form's id is the submission's idempotency key, so a double click or a
-    resent form stores one report; the answer is a redirect (post-redirect-get),
-    so a refresh of the receipt page sends nothing.
+    Any refusal (the rate limit included) shows the form again with what was
+    typed and an error summary. The form's id is the submission's idempotency
+    key, so a double click or a resent form stores one report; the answer is a
+    redirect (post-redirect-get), so a refresh of the receipt page sends nothing.
     """
+    retry_after_s = await _over_limit(request)
     form = await request.form()
     try:
         form_id = _form_id(request, form, reporting.secret)
+        if retry_after_s is not None:
+            errors = {"form": _OVER_LIMIT}
+            response = _form_again(request, reporting, form, form_id, errors, photos=False)
+            response.status_code = 429
+            response.headers["Retry-After"] = str(retry_after_s)
+            return response
         return await _submit_form(request, reporting, writer, form, form_id)
     finally:
         await form.close()
@@ -439,9 +462,10 @@ def receipt_form(request: Request, reporting: ReportingDep) -> Response:
     return _render_receipt(request, reporting)
 
 
-@router.post("/receipt", dependencies=[Depends(rate_limit), Depends(refuse_cross_site)])
+@router.post("/receipt", dependencies=[Depends(refuse_cross_site)])
 async def receipt_check(request: Request, session: DbSession, reporting: ReportingDep) -> Response:
     """Show whether the report was received or reviewed; add information when given."""
+    retry_after_s = await _over_limit(request)
     form = await request.form()
     form_id = _form_id(request, form, reporting.secret)
     reference = str(form.get("reference", "")).strip()
@@ -455,6 +479,12 @@ async def receipt_check(request: Request, session: DbSession, reporting: Reporti
         errors["receipt_code"] = "Enter the receipt code you were given"
     if form_id is None:
         errors["form"] = "This form was open for a long time; check it and send it again"
+    if retry_after_s is not None:
+        errors = {"form": "Too many tries from this connection; wait a minute and send it again"}
+        response = _render_receipt(request, reporting, values=values, errors=errors)
+        response.status_code = 429
+        response.headers["Retry-After"] = str(retry_after_s)
+        return response
     if errors:
         return _render_receipt(request, reporting, values=values, errors=errors, status_code=422)
     try:
