@@ -301,3 +301,16 @@ def test_over_the_rate_limit_the_form_comes_back_with_the_text(settings) -> None
         assert check.status_code == 429
         assert "More detail" in check.text
     assert _count_reports(settings) == 1
+
+
+def test_a_fault_of_ours_while_storing_keeps_the_text(client, settings, monkeypatch) -> None:
+    async def broken(submission):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(client.app.state.report_writer, "store", broken)
+    response = client.post("/report", data={**FIELDS, "csrf_token": _form_token(client)})
+    assert response.status_code == 500
+    assert "A holdall left under a bench with wires" in response.text
+    assert "Press Send report again" in response.text
+    assert "disk on fire" not in response.text
+    assert _count_reports(settings) == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -61,6 +62,8 @@ from watchfloor.web.security import (
     seal_for_url,
 )
 from watchfloor.web.templating import render
+
+log = logging.getLogger(__name__)
 
 __all__ = ["FORM_IDEMPOTENCY_PREFIX", "RECEIPT_PAGE_S", "router", "validation_messages"]
 
@@ -284,9 +287,22 @@ async def submit_form(request: Request, reporting: ReportingDep, writer: WriterD
             response.status_code = 429
             response.headers["Retry-After"] = str(retry_after_s)
             return response
-        return await _submit_form(request, reporting, writer, form, form_id)
+        try:
+            return await _submit_form(request, reporting, writer, form, form_id)
+        except Exception as exc:  # a fault of ours: the reporter keeps the text all the same
+            log.error("report form failed: %s", type(exc).__name__)  # the type only: no text
+            errors = {"form": _OUR_FAULT}
+            photos = any(isinstance(v, UploadFile) and v.filename for v in form.getlist("photos"))
+            return _form_again(
+                request, reporting, form, form_id, errors, photos=photos, status_code=500
+            )
     finally:
         await form.close()
+
+
+_OUR_FAULT = (
+    "Something went wrong on our side and your report was not sent. Press Send report again"
+)
 
 
 def _kept_values(form: FormData) -> dict[str, str]:
@@ -395,6 +411,9 @@ def _form_again(
         # Browsers never refill a file input: say so rather than drop them silently.
         errors["photos"] = "Your photos were not sent; choose them again"
     kind = str(form.get("kind", ""))
+    if kind not in KINDS:
+        errors = {"kind": "Choose what you want to tell us about"}
+        return render(request, "start.html", {"kinds": KINDS, "errors": errors}, status_code=422)
     values = _kept_values(form)
     return _render_form(
         request,
