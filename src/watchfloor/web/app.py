@@ -7,6 +7,16 @@ status of ``exc.http_status`` (or an HTML page for browser pages); request
 validation errors become 422 with one message per field; nothing a client sends
 can cause a 500. The database must have been migrated first
 (:func:`watchfloor.storage.db.upgrade_database`; ``watchfloor serve`` does it).
+
+The secret key (``WATCHFLOOR_SECRET_KEY``) must be at least 32 random
+characters (:func:`watchfloor.web.security.secret_key_problem`). Demo mode
+(``WATCHFLOOR_DEMO=1``) without one does not drop the requirement: it signs with
+a random key made once in ``home/demo-secret-key`` (owner-only) and says so in
+the log at every start, so every worker and restart agree. The request body
+limit is ``WATCHFLOOR_MAX_REQUEST_BYTES`` raised to fit the photos the report
+form allows (:func:`body_limit_bytes`). Swagger UI at ``/api/docs`` is served
+from ``/static/vendor/swagger-ui`` (no CDN), within the app's own CSP; ``HEAD``
+is answered as ``GET`` without the body.
 """
 
 from __future__ import annotations
