@@ -103,3 +103,32 @@ def test_a_retry_sealed_under_an_older_secret_is_a_conflict_for_it_alone(
     assert receipt.reference in str(outcomes[1])  # it was received: do not send it again
     assert all(isinstance(o, svc.ReportReceipt) for o in (outcomes[0], *outcomes[2:]))
     assert _count(any_database) == 4
+
+
+@pytest.mark.parametrize(
+    "unchecked",
+    [{"occurred_at": YEAR_ONE_PLUS_5}, {"description": "\x00"}],
+    ids=["overflowing-date", "nul"],
+)
+def test_what_the_writer_did_not_foresee_still_fails_alone(
+    any_database, any_keyring, any_settings, monkeypatch, unchecked
+) -> None:
+    # Without the writer's own check, the database (or the driver) refuses the row:
+    # the batch is stored one by one and only the bad one fails, with a 422.
+    monkeypatch.setattr("watchfloor.services.reports.intake.unstorable_field", lambda _data: None)
+    if "description" in unchecked and not any_settings.resolved_database_url.startswith(
+        "postgresql"
+    ):
+        pytest.skip("SQLite stores NUL in text")
+    subs = [*_genuine(2, "one"), _sub(unchecked=unchecked), *_genuine(2, "two")]
+    outcomes = store_submissions(any_database, subs, keyring=any_keyring, secret=SECRET)
+    assert isinstance(outcomes[2], InvalidInputError)
+    assert outcomes[2].http_status == 422
+    assert all(isinstance(o, svc.ReportReceipt) for o in outcomes[:2] + outcomes[3:])
+    assert _count(any_database) == 4
+
+
+@pytest.mark.parametrize("key", ["abcdefgh\n", "abcdefgh\x00", "abcdéfgh", "２２２２２２２２"])
+def test_idempotency_keys_are_ascii_without_a_trailing_newline(key) -> None:
+    with pytest.raises(InvalidInputError, match="Idempotency-Key"):
+        _sub(key)

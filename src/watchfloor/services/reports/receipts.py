@@ -134,7 +134,7 @@ def check_idempotency_key(key: str) -> None:
     InvalidInputError
         Unless the key is 8-200 characters of letters, digits, '.', '_', ':', '-'.
     """
-    if not 8 <= len(key) <= 200 or not re.match(r"^[A-Za-z0-9._:\-]+$", key):
+    if not 8 <= len(key) <= 200 or not re.fullmatch(r"[A-Za-z0-9._:\-]+", key):
         msg = "Idempotency-Key must be 8-200 characters of letters, digits, '.', '_', ':', '-'"
         raise InvalidInputError(msg)
 
