@@ -22,6 +22,7 @@ import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,9 @@ from sqlalchemy import select
 from tests.ops.conftest import SMALL, log_in
 from tests.web._server import PASSWORD, SECRET, Server, add_user
 from tests.web.hostile_values import GENUINE, HostileRequest, hostile_requests
+from watchfloor.errors import FieldError
 from watchfloor.services import operations as ops
+from watchfloor.services.operations.situation import event_from_payload
 from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import open_database, upgrade_database
 from watchfloor.storage.models import Report, ReportEvent
@@ -408,3 +411,11 @@ def test_schemathesis_cases_from_the_openapi_spec_never_get_a_5xx(any_staff, any
         assert response.status_code < 500, (case.method, case.path, response.text[:300])
 
     run()
+
+
+def test_an_event_stored_before_the_checks_is_still_read() -> None:
+    """A place with a NUL stored earlier (SQLite took it) restores without it; a new one is 422."""
+    payload = {**EVENT, "place": "Finsbury\x00 Park", "at": "2024-06-01T12:00:00+01:00"}
+    assert event_from_payload(payload).place == "Finsbury Park"
+    with pytest.raises(FieldError, match="place"):
+        ops.EventDeclaration(kind="vehicle attack", place="x\x00", at=datetime.now(UTC))

@@ -17,6 +17,7 @@ Shifts follow the common three-shift pattern of UK forces, 06:00-14:00,
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -99,6 +100,10 @@ class Actor:
 
 #: The room itself, recording alerts and failures.
 SYSTEM = Actor("system", frozenset({Role.ADMIN}))
+
+
+# What control_character finds on one line (to drop it from old stored text).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _refuse_controls(**fields: str | None) -> None:
@@ -301,10 +306,14 @@ def event_payload(event: EventDeclaration) -> dict[str, Any]:
 
 
 def event_from_payload(p: dict[str, Any]) -> EventDeclaration:
-    """Return the declared event stored as a log entry's payload (see :func:`event_payload`)."""
+    """Return the declared event stored as a log entry's payload (see :func:`event_payload`).
+
+    A place stored before control characters were refused is read without them,
+    so that an old log entry never stops a room from starting.
+    """
     return EventDeclaration(
         kind=p["kind"],
-        place=p["place"],
+        place=_CONTROLS.sub("", p["place"]),
         at=datetime.fromisoformat(p["at"]),
         targeted_community=p.get("targeted_community"),
         backlash_community=p.get("backlash_community"),
