@@ -247,9 +247,17 @@ class RedisCounters:
         self.db = int(parts.path.lstrip("/") or 0)
         self.timeout_s = timeout_s
         self._local = threading.local()
+        self._sockets: list[socket.socket] = []
+        weakref.finalize(self, _close_sockets, self._sockets)
+
+    def close(self) -> None:
+        """Close every connection (they are opened again on the next count)."""
+        _close_sockets(self._sockets)
+        self._local = threading.local()
 
     def _connect(self) -> socket.socket:
         sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+        self._sockets.append(sock)
         self._local.sock = sock
         self._local.buffer = b""
         setup: list[list[str]] = []
@@ -272,6 +280,8 @@ class RedisCounters:
         except OSError:
             sock.close()
             self._local.sock = None
+            if sock in self._sockets:
+                self._sockets.remove(sock)
             raise
 
     def _read_line(self) -> bytes:
@@ -329,6 +339,11 @@ class RedisCounters:
                     found[name.decode().removeprefix(prefix)] = int(value)
             if cursor == "0":
                 return found
+
+
+def _close_sockets(sockets: list[socket.socket]) -> None:
+    while sockets:
+        sockets.pop().close()
 
 
 def _resp_command(args: list[str]) -> bytes:

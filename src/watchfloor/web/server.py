@@ -2,6 +2,13 @@
 
 ``watchfloor serve`` calls :func:`run_server`; ``python -m watchfloor.web`` does
 the same without loading every command of the CLI (a faster start).
+
+Behind a reverse proxy, set ``WATCHFLOOR_FORWARDED_ALLOW_IPS`` to the proxy's
+address(es) (``--forwarded-allow-ips``): uvicorn then believes that proxy's
+``X-Forwarded-For`` and ``X-Forwarded-Proto``, so the client address the rate
+limits count is the real client's, and a request that reached the proxy over
+HTTPS is HTTPS to the app (HSTS sent, cookies ``Secure``). Unset, no forwarded
+header is believed. See docs/deploy-proxy.md.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import uvicorn
 from watchfloor.settings import Settings
 from watchfloor.storage.db import upgrade_database
 from watchfloor.web.app import create_app
+from watchfloor.web.ratelimit import DeploymentOptions
 
 __all__ = ["run_server"]
 
@@ -31,9 +39,17 @@ class _TypeOnlyTracebacks(logging.Filter):
 
 
 def run_server(
-    settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    forwarded_allow_ips: str | None = None,
 ) -> None:
     """Apply migrations and serve until stopped; access logs are off (no client addresses).
+
+    ``forwarded_allow_ips`` (default ``WATCHFLOOR_FORWARDED_ALLOW_IPS``) names the
+    proxies whose forwarded headers are believed; unset, none are.
 
     Raises
     ------
@@ -45,14 +61,18 @@ def run_server(
     upgrade_database(settings)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
         logging.getLogger(name).addFilter(_TypeOnlyTracebacks())
-    common = {
+    trusted = forwarded_allow_ips or DeploymentOptions().forwarded_allow_ips
+    common: dict[str, object] = {
         "host": host,
         "port": port,
         "access_log": False,
         "server_header": False,
-        "proxy_headers": False,
+        "proxy_headers": bool(trusted),
         "log_config": None,
     }
+    if trusted:
+        common["forwarded_allow_ips"] = trusted
+        log.info("forwarded headers believed from: %s", trusted)
     if workers == 1:
         log.info("serving on http://%s:%d", host, port)
         uvicorn.run(app, **common)  # type: ignore[arg-type]

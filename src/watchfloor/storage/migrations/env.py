@@ -1,11 +1,21 @@
-"""Alembic environment: runs the package's migrations on the configured database."""
+"""Alembic environment: runs the package's migrations on the configured database.
+
+On PostgreSQL the migrations run under a transaction-scoped advisory lock
+(:data:`MIGRATION_LOCK_ID`): when several hosts or processes start at once, one
+migrates and the others wait, then find the schema up to date (under READ
+COMMITTED they read the version table after the first has committed). SQLite
+serialises writers itself.
+"""
 
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from watchfloor.storage.db import Base
+
+#: Key of the advisory lock held while migrating ("watchfloor" in ASCII, as a bigint).
+MIGRATION_LOCK_ID = 0x7761746368666C6F
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +29,11 @@ def _run(connection: object) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":  # type: ignore[attr-defined]
+            # Held until this transaction ends: one migrator at a time.
+            connection.execute(  # type: ignore[attr-defined]
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID}
+            )
         context.run_migrations()
 
 
