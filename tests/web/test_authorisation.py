@@ -52,6 +52,9 @@ ENDPOINTS = [
     ("geojson", "GET", "/api/staff/export.geojson", None, EXPORT),
     ("outbox", "GET", "/api/staff/outbox", None, {"supervisor", "admin"}),
     ("users", "GET", "/api/staff/users", None, {"admin"}),
+    ("admin enable", "POST", "/api/admin/users/target-user/enable", None, {"admin"}),
+    ("admin role", "POST", "/api/admin/users/target-user/role", {"role": "reviewer"}, {"admin"}),
+    ("admin end", "POST", "/api/admin/users/target-user/end-sessions", None, {"admin"}),
     ("queue page", "GET", "/staff/queues", None, READ),
     ("report page", "GET", "/staff/reports/{id}", None, READ),
 ]
@@ -76,15 +79,16 @@ def _new_report(client, reader) -> tuple[int, int]:
     return report_id, aid
 
 
-def test_every_role_against_every_staff_endpoint(any_client, any_staff) -> None:
+def test_every_role_against_every_staff_endpoint(any_client, any_staff, any_settings) -> None:
     client = any_client
+    add_user(any_settings, "target-user", "reviewer")
     clients = {role: any_staff(role) for role in Role}
     reader = clients["supervisor"]
     table: list[tuple[str, str, int, int]] = []
     report_id, aid = _new_report(client, reader)
     for name, method, path, body, allowed in ENDPOINTS:
         for role in [*Role, None]:
-            if method == "POST" and name not in ("contact", "photo"):
+            if method == "POST" and name not in ("contact", "photo") and "admin" not in name:
                 # A fresh report per changing cell, so that no cell depends on another.
                 report_id, aid = _new_report(client, reader)
             url = _fill(path, report_id, aid)
