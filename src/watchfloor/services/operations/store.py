@@ -5,15 +5,19 @@ transaction per write; a plan and its job are written after the plan is
 complete, so a crash mid-plan leaves the last good plan stored) and reads it
 back for a restarted room or another process. The dashboard's reads of the
 reports table (queue counts, located reports, recent report positions) are
-here too, until the reports service offers them. The only module of the
+here too, until the reports service offers them; roles that may not read
+reports (planner, admin) see located reports only coarsely
+(:func:`reports_geojson`). The only module of the
 package that runs SQL; imports storage and the situation, plans and views
 modules.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -27,14 +31,18 @@ from watchfloor.services.operations.views import (
     plan_diff_from_json,
     plan_diff_json,
 )
+from watchfloor.services.reports.staff import READ_ROLES
 from watchfloor.storage.db import Database
 from watchfloor.storage.models import Report
 from watchfloor.storage.ops_models import OpsJobRow, OpsLogRow, OpsMessageRow, OpsPlanRow
-from watchfloor.types import FloatArray, ReportQueue, ReportStatus
+from watchfloor.types import FloatArray, ReportQueue, ReportStatus, Role
 
 __all__ = [
+    "COARSE_CELL_M",
+    "SENSITIVE_QUEUES",
     "OpsStore",
     "ReportPoints",
+    "coarse_position",
     "recent_report_points",
     "report_queues",
     "reports_geojson",
@@ -216,17 +224,77 @@ def report_queues(database: Database) -> list[JsonDict]:
     ]
 
 
+#: Side of the grid cell (metres) a non-reading role sees a report's position snapped to.
+COARSE_CELL_M = 150.0
+
+#: Queues whose kind and queue a non-reading role does not see at all.
+SENSITIVE_QUEUES = frozenset({ReportQueue.HATE_CRIME, ReportQueue.PREVENT})
+
+_M_PER_DEG_LAT = 111_320.0
+
+
+def coarse_position(
+    lon: float, lat: float, *, cell_m: float = COARSE_CELL_M
+) -> tuple[float, float]:
+    """Return the centre of the ``cell_m`` grid cell holding ``(lon, lat)`` (degrees).
+
+    Rows are ``cell_m`` of latitude; each row's cells are ``cell_m`` wide at
+    the row's centre, so a cell is about ``cell_m`` square anywhere in the UK.
+    """
+    step_lat = cell_m / _M_PER_DEG_LAT
+    row = math.floor(lat / step_lat)
+    centre_lat = (row + 0.5) * step_lat
+    step_lon = step_lat / math.cos(math.radians(centre_lat))
+    centre_lon = (math.floor(lon / step_lon) + 0.5) * step_lon
+    return round(centre_lon, 5), round(centre_lat, 5)
+
+
+def _report_feature(r: Any, *, reader: bool) -> JsonDict:
+    if reader:
+        return {
+            "type": "Feature",
+            "properties": {
+                "id": int(r.id),
+                "kind": r.kind,
+                "queue": r.queue,
+                "status": r.status,
+                "priority": int(r.priority),
+                "received_at": utc(r.received_at).isoformat(),
+            },
+            "geometry": {"type": "Point", "coordinates": [round(r.lon, 5), round(r.lat, 5)]},
+        }
+    hidden = r.queue in SENSITIVE_QUEUES
+    received = utc(r.received_at).replace(minute=0, second=0, microsecond=0)
+    return {
+        "type": "Feature",
+        "properties": {
+            "kind": None if hidden else r.kind,
+            "queue": None if hidden else r.queue,
+            "status": r.status,
+            "priority": int(r.priority),
+            "received_at": received.isoformat(),
+            "coarse_m": COARSE_CELL_M,
+        },
+        "geometry": {"type": "Point", "coordinates": list(coarse_position(r.lon, r.lat))},
+    }
+
+
 def reports_geojson(
     database: Database,
     bbox: tuple[float, float, float, float],
     *,
+    role: Role,
     days: int = 30,
     limit: int = 20_000,
 ) -> JsonDict:
     """Return located reports inside ``bbox`` from the last ``days`` days as GeoJSON points.
 
     Only kind, queue, status, priority and time are given: never the text or
-    anything about the reporter.
+    anything about the reporter. A ``role`` that may read reports
+    (:data:`watchfloor.services.reports.READ_ROLES`) gets each report's exact
+    position, id and time; any other (planner, admin) gets the position
+    snapped to the centre of a :data:`COARSE_CELL_M` grid cell, the time to
+    the hour, no id, and for hate-crime and Prevent reports no kind or queue.
     """
     west, south, east, north = bbox
     since = datetime.now(UTC) - timedelta(days=days)
@@ -252,21 +320,8 @@ def reports_geojson(
             .order_by(Report.received_at.desc())
             .limit(limit)
         ).all()
-    features = [
-        {
-            "type": "Feature",
-            "properties": {
-                "id": int(r.id),
-                "kind": r.kind,
-                "queue": r.queue,
-                "status": r.status,
-                "priority": int(r.priority),
-                "received_at": utc(r.received_at).isoformat(),
-            },
-            "geometry": {"type": "Point", "coordinates": [round(r.lon, 5), round(r.lat, 5)]},
-        }
-        for r in rows
-    ]
+    reader = role in READ_ROLES
+    features = [_report_feature(r, reader=reader) for r in rows]
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -365,10 +365,14 @@ def api_tension(user: OpsUser, room: Room, region: str) -> Response:
 
 @router.get("/api/ops/{region}/reports", tags=["operations"])
 def api_reports(request: Request, user: OpsUser, room: Room, region: str) -> Response:
-    """Return located public reports in the region: kind, queue, time; never text or identity."""
+    """Return located public reports in the region: kind, queue, time; never text or identity.
+
+    Roles that may not read reports get coarse positions, and no kind or
+    queue for hate-crime and Prevent reports.
+    """
     name = regions.pick_region(room.settings, region)
     view = regions.region_view(room.settings, name)
-    return _geojson(ops.reports_geojson(get_database(request), view.bbox))
+    return _geojson(ops.reports_geojson(get_database(request), view.bbox, role=user.role))
 
 
 @router.get("/api/ops/{region}/dispatch", tags=["operations"])
