@@ -59,9 +59,7 @@ def _prepare(path: Path, *, make_parents: bool) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(
-    path: Path, *, mode: int = FILE_MODE, make_parents: bool = True
-) -> Iterator[Path]:
+def atomic_path(path: Path, *, mode: int = FILE_MODE, make_parents: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on a clean exit it replaces ``path`` atomically.
 
     For writers that want a file name rather than bytes (``savefig``,
