@@ -154,3 +154,31 @@ def test_a_cross_site_arrival_does_not_replace_the_csrf_cookie(client) -> None:
     assert "set-cookie" not in arrival.headers
     own = client.get("/", headers={"sec-fetch-site": "same-origin"})
     assert "SameSite=Strict" in own.headers["set-cookie"]
+
+
+def test_chunked_oversize_form_is_an_html_413(settings) -> None:
+    small = ReportingOptions(max_photos=0)  # the limit: 1 MiB of text, no photos
+    app = create_app(
+        settings.model_copy(update={"reporting": small}),
+        options=WebOptions(max_request_bytes=1000),
+    )
+    boundary = b"wfboundary"
+
+    def chunks():  # a multipart form without Content-Length, 2 MiB in all
+        yield b"--" + boundary + b'\r\nContent-Disposition: form-data; name="description"\r\n\r\n'
+        for _ in range(32):
+            yield b"x" * 65536
+        yield b"\r\n--" + boundary + b"--\r\n"
+
+    with TestClient(app, raise_server_exceptions=False) as limited:
+        response = limited.post(
+            "/report",
+            content=chunks(),
+            headers={
+                "content-type": "multipart/form-data; boundary=wfboundary",
+                "accept": "text/html",
+            },
+        )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("text/html")
+    assert "back button" in response.text
