@@ -122,7 +122,9 @@ class RateLimitHit(Base):
     """Requests of one client in one window, shared by every process of the service.
 
     ``key`` is a keyed hash of the bucket and the client address (never the
-    address); ``window`` the number of the window since the epoch.
+    address); ``window`` the number of the window since the epoch. Used on
+    PostgreSQL; on SQLite the counters live in a file beside the database
+    (:mod:`watchfloor.web.ratelimit`) and this table stays empty.
     """
 
     __tablename__ = "rate_limit_hits"

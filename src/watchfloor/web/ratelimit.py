@@ -8,8 +8,9 @@ behind a trusted proxy (``WATCHFLOOR_FORWARDED_ALLOW_IPS``, see
 Where the counters live (:class:`DeploymentOptions`):
 
 - ``database`` (default): the ``rate_limit_hits`` table of the service's
-  database (UNLOGGED on PostgreSQL), one upsert a request, so every process and
-  host of the service shares one count;
+  PostgreSQL database (UNLOGGED), or on SQLite of a file beside the database
+  file, one upsert a request, so every process and host of the service shares
+  one count;
 - ``redis``: ``INCR`` and ``EXPIRE`` on the Redis of ``WATCHFLOOR_REDIS_URL``
   (the default store when that is set);
 - ``memory``: per process (tests, or one process alone).
@@ -32,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import secrets
 import socket
 import threading
@@ -39,6 +41,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -70,6 +73,7 @@ __all__ = [
     "RateLimiter",
     "RedisCounters",
     "build_rate_limiter",
+    "counter_file_for",
     "install_rate_limits",
     "rate_limit_for",
 ]
@@ -152,6 +156,13 @@ class MemoryCounters:
             self.counts.clear()
 
 
+_COUNTER_TABLE_SQL = (
+    "CREATE TABLE IF NOT EXISTS rate_limit_hits "
+    "(key VARCHAR(32) NOT NULL, window BIGINT NOT NULL, hits INTEGER NOT NULL, "
+    "PRIMARY KEY (key, window))"
+)
+
+
 def _sqlite_counter_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     try:
@@ -159,8 +170,19 @@ def _sqlite_counter_pragmas(dbapi_connection: object, _record: object) -> None:
         # Counters need no durability: no fsync for them.
         cursor.execute("PRAGMA synchronous=OFF")
         cursor.execute("PRAGMA busy_timeout=2000")
+        # A cache file beside the database, not schema: made here, not by a migration.
+        cursor.execute(_COUNTER_TABLE_SQL)
     finally:
         cursor.close()
+
+
+def counter_file_for(database: Database) -> Path | None:
+    """Return the SQLite file of the rate-limit counters beside ``database`` (None: in memory)."""
+    name = database.engine.url.database
+    if database.backend != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name)
+    return path.with_name(path.name + "-ratelimit")
 
 
 class DatabaseCounters:
@@ -170,14 +192,22 @@ class DatabaseCounters:
     ----------
     database : Database
         The service's database. On PostgreSQL its pool is used (the app disposes
-        it; the table is UNLOGGED, so a commit waits for no WAL flush); on SQLite
-        the counters get their own small pool with ``synchronous=OFF``, so a count
-        never waits for an fsync.
+        it; the table is UNLOGGED, so a commit waits for no WAL flush). On SQLite
+        the counters live in a file beside the database (:func:`counter_file_for`,
+        mode 0600, ``synchronous=OFF``), so a count never waits for the report
+        writer's lock or for an fsync; SQLite serves one host, whose processes
+        all open that file.
     """
 
     def __init__(self, database: Database) -> None:
         if database.backend == "sqlite":
-            self.engine = _sqlite_counter_engine(database.engine.url.render_as_string(False))
+            path = counter_file_for(database)
+            if path is None:
+                msg = "an in-memory SQLite database has no counter file; use the memory store"
+                raise ConfigurationError(msg)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            self.engine = _sqlite_counter_engine(f"sqlite:///{path}")
             weakref.finalize(self, self.engine.dispose)
         else:
             self.engine = database.engine
@@ -471,6 +501,8 @@ def build_rate_limiter(
             msg = "WATCHFLOOR_RATE_LIMIT_STORE=redis needs WATCHFLOOR_REDIS_URL=redis://HOST:6379/0"
             raise ConfigurationError(msg)
         return RateLimiter(limit=limit, store=RedisCounters(deployment.redis_url), secret=secret)
+    if database.backend == "sqlite" and counter_file_for(database) is None:
+        return RateLimiter(limit=limit)
     store = DatabaseCounters(database)
     return RateLimiter(limit=limit, store=store, secret=secret)
 
