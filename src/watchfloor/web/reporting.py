@@ -18,6 +18,7 @@ from starlette.datastructures import State
 
 from watchfloor.errors import TooManyRequestsError
 from watchfloor.services.reports import ReportWriter, SiteIndex, load_site_index
+from watchfloor.services.reports.forwarding import check_forward_url
 from watchfloor.settings import ReportingOptions, Settings
 from watchfloor.storage.db import Database, open_database
 from watchfloor.storage.keys import KeyRing, load_keyring
@@ -57,9 +58,12 @@ def build_reporting(
     ------
     ConfigurationError
         When the database holds contact details or photos under key ids the
-        ring lacks (the message names them and says what to restore).
+        ring lacks (the message names them and says what to restore), or the
+        forwarding address is plain http off this machine.
     """
     options = settings.reporting
+    if options.forward_url:
+        check_forward_url(options.forward_url)
     own = database is None
     db = open_database(settings) if database is None else database
     try:
