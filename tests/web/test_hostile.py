@@ -419,3 +419,12 @@ def test_an_event_stored_before_the_checks_is_still_read() -> None:
     assert event_from_payload(payload).place == "Finsbury Park"
     with pytest.raises(FieldError, match="place"):
         ops.EventDeclaration(kind="vehicle attack", place="x\x00", at=datetime.now(UTC))
+
+
+@pytest.mark.slow
+def test_a_public_message_is_published_without_control_characters(ops_client) -> None:
+    response = _post_raw(
+        ops_client, "/api/ops/rutland/message", {"text": "Calm\x00 please.\nWe are here.\x1b"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["text"] == "Calm please.\nWe are here."

@@ -102,8 +102,9 @@ class Actor:
 SYSTEM = Actor("system", frozenset({Role.ADMIN}))
 
 
-# What control_character finds on one line (to drop it from old stored text).
+# What control_character finds on one line, and in text with lines (to drop it).
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_TEXT_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _refuse_controls(**fields: str | None) -> None:
@@ -198,6 +199,11 @@ class PublicMessage:
     author: str
     created_at: datetime
     published_at: datetime | None
+
+    def __post_init__(self) -> None:
+        # Control characters are removed, not refused: a message is published text
+        # (lines kept), and one stored before this check must still load.
+        object.__setattr__(self, "text", _TEXT_CONTROLS.sub("", self.text))
 
     def as_dict(self) -> dict[str, Any]:
         """Return the message's fields by name (datetimes kept), as its table row takes them."""
