@@ -11,19 +11,27 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import shutil
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.web.conftest import StaffLogin, _client
+from tests.web.conftest import StaffLogin, _client, _empty_postgres
 from watchfloor.cli.main import app
 from watchfloor.errors import ConfigurationError
 from watchfloor.settings import ReportingOptions, Settings
-from watchfloor.storage.keys import key_file_path
+from watchfloor.storage.db import open_database, upgrade_database
+from watchfloor.storage.keys import key_file_path, load_keyring
+from watchfloor.storage.models import Report
 from watchfloor.web.app import create_app
 
 runner = CliRunner()
@@ -152,3 +160,89 @@ def test_keys_init_creates_once_and_never_over_stored_data(
     assert "does not hold" in refused.output
     assert "Traceback" not in refused.output
     assert not key_file_path(settings.home).exists()
+
+
+# docs/deploy.md: every shell block is run here, in order, in a temporary home.
+DEPLOY_DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+VENV_BIN = Path(sys.executable).parent
+
+
+def _doc_blocks(tag: str) -> list[str]:
+    text = DEPLOY_DOC.read_text()
+    tagged = re.findall(r"<!-- test: (\w+) -->\n```sh\n(.*?)```", text, flags=re.DOTALL)
+    assert len(tagged) == text.count("```sh"), "every sh block of docs/deploy.md needs a test tag"
+    return [body for name, body in tagged if name == tag]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_doc(blocks: list[str], cwd: Path, env: dict[str, str]) -> None:
+    # A block that fails must not leave a server behind.
+    script = "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
+    script += "\n".join(blocks)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=cwd,
+        env={**base, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_deploy_doc_one_host(tmp_path: Path) -> None:
+    port = _free_port()
+    blocks = [b.replace("8000", str(port)) for b in _doc_blocks("sqlite")]
+    # Between the start and the rotation, a reporter leaves contact details.
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({**_report("Fay Backup"), "photos": []}))
+    blocks.insert(
+        1,
+        "curl --silent --fail -H 'content-type: application/json' --data @report.json "
+        f"http://127.0.0.1:{port}/api/reports\n",
+    )
+    home = tmp_path / "home"
+    env = {"WATCHFLOOR_HOME": str(home), "WATCHFLOOR_SECRET_KEY": "doc-secret-" + "x" * 32}
+    _run_doc(blocks, tmp_path, env)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "watchfloor.db").stat().st_mode) == 0o600
+    # The restored database and key file open the contact stored before the rotation.
+    settings = Settings(home=home, secret_key="x" * 32)
+    database = open_database(settings)
+    try:
+        ring = load_keyring(home, database=database)
+        with database.sessions() as session:
+            row = session.scalars(
+                select(Report).where(Report.contact_ciphertext.is_not(None))
+            ).one()
+            assert row.contact_ciphertext is not None
+            plain = ring.decrypt(
+                row.contact_key_id, row.contact_ciphertext, aad=f"contact:{row.id}".encode()
+            )
+    finally:
+        database.dispose()
+    assert json.loads(plain)["name"] == "Fay Backup"
+    assert (tmp_path / "backup" / "report-keys.json").exists()
+
+
+@pytest.mark.postgres
+def test_deploy_doc_postgresql(tmp_path: Path, pg_url: str) -> None:
+    settings = Settings(home=tmp_path / "home", secret_key="x" * 32, database_url=pg_url)
+    upgrade_database(settings)
+    _empty_postgres(pg_url)
+    database = open_database(settings)
+    try:
+        load_keyring(settings.home, database=database)
+    finally:
+        database.dispose()
+    plain_url = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    env = {"WATCHFLOOR_HOME": str(settings.home), "PG_URL": plain_url}
+    _run_doc(_doc_blocks("postgresql"), tmp_path, env)
+    assert (tmp_path / "backup" / "watchfloor.pgdump").stat().st_size > 0
