@@ -18,9 +18,12 @@ Where the counters live (:class:`DeploymentOptions`):
 Addresses are never stored: the key is an HMAC of bucket and address under a
 salt that changes every hour (random and in memory for ``memory``; derived from
 the secret key and the hour for the shared stores, so all processes agree), and
-rows of past windows are deleted within a minute. When the shared store cannot
-be reached a request is let through (and a warning logged): a broken counter
-must not stop the public from reporting.
+rows of past windows are deleted within a minute. Each process decides in
+memory (the last total it read plus its own hits since) and adds its hits to
+the store every ``WATCHFLOOR_RATE_LIMIT_SYNC_S`` (0.2 s; 0: every request), so
+the request path does no I/O and the limit is shared within that lag. When the
+store cannot be reached each process counts alone (and a warning is logged): a
+broken counter must neither stop the public from reporting nor lift the limit.
 
 A limited request gets 429 with ``Retry-After`` (the seconds to the next
 window) and wording that names what was limited (:data:`WORDING`); every other
@@ -33,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import os
 import secrets
 import socket
@@ -47,6 +51,7 @@ from urllib.parse import unquote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, Table, create_engine, delete, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -105,6 +110,9 @@ class DeploymentOptions(BaseSettings):
     rate_limit_store: Literal["database", "redis", "memory"] | None = None
     """Where counters live; default ``redis`` with a Redis URL, else ``database``."""
 
+    rate_limit_sync_s: float = Field(default=0.2, ge=0, le=10)
+    """How often a process adds its hits to the shared store (0: every request)."""
+
 
 @dataclass(frozen=True)
 class RateDecision:
@@ -120,6 +128,10 @@ class CounterStore(Protocol):
 
     def incr(self, key: str, window: int, *, ttl_s: int) -> int:
         """Return the hits of ``key`` in ``window`` after counting one more."""
+        ...
+
+    def add(self, counts: dict[tuple[str, int], int], *, ttl_s: int) -> dict[tuple[str, int], int]:
+        """Return the totals of every ``(key, window)`` after adding its count, in one go."""
         ...
 
     def current(self, window: int) -> dict[str, int]:
@@ -144,6 +156,14 @@ class MemoryCounters:
                     self.counts = {k: v for k, v in self.counts.items() if v[0] == window}
             self.counts[key] = (window, count + 1)
             return count + 1
+
+    def add(self, counts: dict[tuple[str, int], int], *, ttl_s: int) -> dict[tuple[str, int], int]:
+        """Return the totals of every ``(key, window)`` after adding its count."""
+        totals = {}
+        for (key, window), n in counts.items():
+            for _ in range(n):
+                totals[key, window] = self.incr(key, window, ttl_s=ttl_s)
+        return totals
 
     def current(self, window: int) -> dict[str, int]:
         """Return every key's hits in ``window``."""
@@ -216,22 +236,30 @@ class DatabaseCounters:
 
     def incr(self, key: str, window: int, *, ttl_s: int) -> int:
         """Return the hits of ``key`` in ``window`` after counting one more."""
+        return self.add({(key, window): 1}, ttl_s=ttl_s)[key, window]
+
+    def add(self, counts: dict[tuple[str, int], int], *, ttl_s: int) -> dict[tuple[str, int], int]:
+        """Return the totals of every ``(key, window)`` after adding its count (one transaction)."""
         dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
         table = self._table
-        stmt = (
-            dialect.insert(table)
-            .values(key=key, window=window, hits=1)
-            .on_conflict_do_update(
-                index_elements=["key", "window"], set_={"hits": table.c.hits + 1}
-            )
-            .returning(table.c.hits)
-        )
+        totals = {}
         with self.engine.begin() as conn:
-            hits = int(conn.execute(stmt).scalar_one())
-            if window != self._pruned_window:
-                self._pruned_window = window
-                conn.execute(delete(table).where(table.c.window < window - 1))
-        return hits
+            # In key order, so that two processes never wait on each other's rows in a cycle.
+            for (key, window), n in sorted(counts.items()):
+                stmt = (
+                    dialect.insert(table)
+                    .values(key=key, window=window, hits=n)
+                    .on_conflict_do_update(
+                        index_elements=["key", "window"], set_={"hits": table.c.hits + n}
+                    )
+                    .returning(table.c.hits)
+                )
+                totals[key, window] = int(conn.execute(stmt).scalar_one())
+            newest = max(window for _, window in counts)
+            if newest != self._pruned_window:
+                self._pruned_window = newest
+                conn.execute(delete(table).where(table.c.window < newest - 1))
+        return totals
 
     def current(self, window: int) -> dict[str, int]:
         """Return every key's hits in ``window``."""
@@ -349,10 +377,22 @@ class RedisCounters:
 
     def incr(self, key: str, window: int, *, ttl_s: int) -> int:
         """Return the hits of ``key`` in ``window`` after counting one more."""
-        name = f"watchfloor:rl:{window}:{key}"
-        hits, _ = self._call([["INCR", name], ["EXPIRE", name, str(ttl_s)]])
-        assert isinstance(hits, int)
-        return hits
+        return self.add({(key, window): 1}, ttl_s=ttl_s)[key, window]
+
+    def add(self, counts: dict[tuple[str, int], int], *, ttl_s: int) -> dict[tuple[str, int], int]:
+        """Return the totals of every ``(key, window)`` after adding its count (one pipeline)."""
+        items = list(counts.items())
+        commands = []
+        for (key, window), n in items:
+            name = f"watchfloor:rl:{window}:{key}"
+            commands += [["INCRBY", name, str(n)], ["EXPIRE", name, str(ttl_s)]]
+        replies = self._call(commands)
+        totals = {}
+        for i, (pair, _) in enumerate(items):
+            total = replies[2 * i]
+            assert isinstance(total, int)
+            totals[pair] = total
+        return totals
 
     def current(self, window: int) -> dict[str, int]:
         """Return every key's hits in ``window`` (``SCAN``; diagnostics only)."""
@@ -402,6 +442,12 @@ class RateLimiter:
     secret : bytes or None
         With a shared ``store``: the secret every process derives the hour's
         salt from (the app's secret key), so all processes count alike.
+    sync_s : float
+        With a shared ``store``: how often this process adds its hits to the
+        store and reads the totals back. In between, a request is decided in
+        memory (the last total read plus this process's hits since), so the
+        request path does no I/O; other processes' hits are seen at most
+        ``sync_s`` late. 0 syncs on every request (exact; tests).
     """
 
     def __init__(
@@ -412,6 +458,7 @@ class RateLimiter:
         salt_lifetime_s: float = 3600.0,
         store: CounterStore | None = None,
         secret: bytes | None = None,
+        sync_s: float = 0.2,
     ) -> None:
         self.limit = limit
         self.window_s = window_s
@@ -422,6 +469,11 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._salt_period = -1
         self._salt = b""
+        self.sync_s = sync_s
+        self._pending: dict[tuple[str, int], int] = {}
+        self._seen: dict[tuple[str, int], int] = {}
+        self._synced_at = -math.inf
+        self._sync_lock = threading.Lock()
 
     def _current_salt(self, now: float) -> bytes:
         with self._lock:
@@ -454,18 +506,48 @@ class RateLimiter:
     def check(self, address: str, *, bucket: str = "reports") -> RateDecision:
         """Count one request of ``address`` in ``bucket``; return whether it is within the limit.
 
-        A shared store that cannot be reached lets the request through (logged).
+        While a shared store cannot be reached, this process counts alone (logged).
         """
         window, retry_after_s = self._window()
         key = self.client_key(address, bucket=bucket).hex()
-        try:
+        if self.memory:
             hits = self._store.incr(key, window, ttl_s=int(2 * self.window_s) + 1)
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning(
-                "rate limit store unreachable (%s); request let through", type(exc).__name__
-            )
-            return RateDecision(allowed=True, hits=0, retry_after_s=retry_after_s)
+        else:
+            with self._lock:
+                self._pending[key, window] = self._pending.get((key, window), 0) + 1
+            self._sync(window)
+            with self._lock:
+                hits = self._seen.get((key, window), 0) + self._pending.get((key, window), 0)
         return RateDecision(allowed=hits <= self.limit, hits=hits, retry_after_s=retry_after_s)
+
+    def _sync(self, window: int) -> None:
+        """Add this process's pending hits to the store and read the totals, when it is time."""
+        now = time.monotonic()
+        if now - self._synced_at < self.sync_s or not self._sync_lock.acquire(blocking=False):
+            return
+        try:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+                self._seen = {k: n for k, n in self._seen.items() if k[1] >= window}
+            pending = {k: n for k, n in pending.items() if k[1] >= window}
+            if not pending:
+                return
+            try:
+                totals = self._store.add(pending, ttl_s=int(2 * self.window_s) + 1)
+            except (SQLAlchemyError, OSError) as exc:
+                # Counted here alone until the store answers again; retried after sync_s.
+                with self._lock:
+                    for k, n in pending.items():
+                        self._pending[k] = self._pending.get(k, 0) + n
+                self._synced_at = now
+                name = type(exc).__name__
+                log.warning("rate limit store unreachable (%s); counting in this process", name)
+                return
+            with self._lock:
+                self._seen.update(totals)
+            self._synced_at = now
+        finally:
+            self._sync_lock.release()
 
     def hit(self, address: str) -> bool:
         """Count one request of ``address`` (bucket ``reports``); return whether it is allowed."""
@@ -500,11 +582,14 @@ def build_rate_limiter(
         if not deployment.redis_url:
             msg = "WATCHFLOOR_RATE_LIMIT_STORE=redis needs WATCHFLOOR_REDIS_URL=redis://HOST:6379/0"
             raise ConfigurationError(msg)
-        return RateLimiter(limit=limit, store=RedisCounters(deployment.redis_url), secret=secret)
+        redis = RedisCounters(deployment.redis_url)
+        return RateLimiter(
+            limit=limit, store=redis, secret=secret, sync_s=deployment.rate_limit_sync_s
+        )
     if database.backend == "sqlite" and counter_file_for(database) is None:
         return RateLimiter(limit=limit)
     store = DatabaseCounters(database)
-    return RateLimiter(limit=limit, store=store, secret=secret)
+    return RateLimiter(limit=limit, store=store, secret=secret, sync_s=deployment.rate_limit_sync_s)
 
 
 def _address(request: Request) -> str:
