@@ -200,35 +200,40 @@ def _run_doc(blocks: list[str], cwd: Path, env: dict[str, str]) -> None:
 def test_deploy_doc_one_host(tmp_path: Path) -> None:
     port = _free_port()
     blocks = [b.replace("8000", str(port)) for b in _doc_blocks("sqlite")]
-    # Between the start and the rotation, a reporter leaves contact details.
     report = tmp_path / "report.json"
     report.write_text(json.dumps({**_report("Fay Backup"), "photos": []}))
-    blocks.insert(
-        1,
+    post = (
         "curl --silent --fail -H 'content-type: application/json' --data @report.json "
-        f"http://127.0.0.1:{port}/api/reports\n",
+        f"http://127.0.0.1:{port}/api/reports\n"
     )
+    # A reporter leaves contact details before the rotation, another after it,
+    # to the same server process (not restarted).
+    blocks.insert(1, post)
+    blocks.insert(3, post)
     home = tmp_path / "home"
     env = {"WATCHFLOOR_HOME": str(home), "WATCHFLOOR_SECRET_KEY": "doc-secret-" + "x" * 32}
     _run_doc(blocks, tmp_path, env)
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "watchfloor.db").stat().st_mode) == 0o600
-    # The restored database and key file open the contact stored before the rotation.
+    # The restored database and key file open both contacts; both are under the new key.
     settings = Settings(home=home, secret_key="x" * 32)
     database = open_database(settings)
     try:
         ring = load_keyring(home, database=database)
         with database.sessions() as session:
-            row = session.scalars(
-                select(Report).where(Report.contact_ciphertext.is_not(None))
-            ).one()
-            assert row.contact_ciphertext is not None
-            plain = ring.decrypt(
-                row.contact_key_id, row.contact_ciphertext, aad=f"contact:{row.id}".encode()
-            )
+            rows = session.execute(
+                select(Report.id, Report.contact_key_id, Report.contact_ciphertext).where(
+                    Report.contact_ciphertext.is_not(None)
+                )
+            ).all()
     finally:
         database.dispose()
-    assert json.loads(plain)["name"] == "Fay Backup"
+    names = [
+        json.loads(ring.decrypt(kid, blob, aad=f"contact:{rid}".encode()))["name"]
+        for rid, kid, blob in rows
+    ]
+    assert names == ["Fay Backup", "Fay Backup"]
+    assert {kid for _, kid, _ in rows} == {ring.current_id}
     assert (tmp_path / "backup" / "report-keys.json").exists()
 
 
