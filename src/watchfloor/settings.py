@@ -14,6 +14,7 @@ Part of the foundation: imports only :mod:`watchfloor.errors`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError
@@ -77,6 +78,19 @@ class WebOptions(BaseSettings):
 
     secure_cookies: bool | None = None
     """Mark cookies Secure; default: when the request came over HTTPS."""
+
+    forwarded_allow_ips: str | None = None
+    """Proxies whose ``X-Forwarded-For``/``-Proto`` are believed (comma-separated IPs or
+    networks, ``*`` for any); unset: none, the peer address is the client."""
+
+    redis_url: str | None = None
+    """``redis://[:PASSWORD@]HOST:PORT/DB`` of a Redis holding the rate-limit counters."""
+
+    rate_limit_store: Literal["database", "redis", "memory"] | None = None
+    """Where rate-limit counters live; default ``redis`` with a Redis URL, else ``database``."""
+
+    rate_limit_sync_s: float = Field(default=0.2, ge=0, le=10)
+    """How often a process adds its hits to the shared store (0: every request)."""
 
 
 class Settings(BaseSettings):

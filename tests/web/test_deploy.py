@@ -32,7 +32,6 @@ from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import upgrade_database
 from watchfloor.web.app import create_app
 from watchfloor.web.ratelimit import (
-    DeploymentOptions,
     RateLimiter,
     RedisCounters,
     build_rate_limiter,
@@ -80,11 +79,12 @@ def _redis_up() -> bool:
 
 @pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
 def test_redis_counters_are_shared_between_limiters(settings):
-    deployment = DeploymentOptions(redis_url="redis://127.0.0.1:6379/0", rate_limit_sync_s=0)
     secret = secrets.token_bytes(32)  # a fresh secret: keys unseen by earlier runs
-    options = WebOptions(rate_limit_per_minute=2)
+    options = WebOptions(
+        rate_limit_per_minute=2, redis_url="redis://127.0.0.1:6379/0", rate_limit_sync_s=0
+    )
     limiters = [
-        build_rate_limiter(None, options, secret=secret, deployment=deployment)  # type: ignore[arg-type]
+        build_rate_limiter(None, options, secret=secret)  # type: ignore[arg-type]
         for _ in range(2)
     ]
     assert all(isinstance(lim._store, RedisCounters) for lim in limiters)

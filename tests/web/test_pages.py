@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.web._server import PASSWORD, add_user
 from watchfloor.web.security import CSRF_COOKIE
 
@@ -113,3 +115,30 @@ def test_staff_login_form_and_bulk_close(client, settings) -> None:
     assert response.status_code == 303
     still_new = client.get("/staff/queues?status=new")
     assert re.findall(r'name="report_id" value="(\d+)"', still_new.text) == [ids[2]]
+
+
+@pytest.mark.parametrize("digit", ["²", "٣", "１"])
+def test_staff_forms_refuse_unicode_digits_with_a_message(client, settings, digit) -> None:
+    # str.isdigit() accepts these, int() does not: a bulk id or a priority of "²" was a 500
+    client.post("/api/reports", json={**FIELDS, "anonymous": True, "place_text": "bench"})
+    add_user(settings, "sam", "supervisor")
+    login = client.get("/staff/login")
+    client.post(
+        "/staff/login",
+        data={"username": "sam", "password": PASSWORD, "csrf_token": _token(login.text)},
+        follow_redirects=False,
+    )
+    queues = client.get("/staff/queues?status=new")
+    report_id = re.findall(r'name="report_id" value="(\d+)"', queues.text)[0]
+    token = _token(queues.text)
+    bulk = client.post(
+        "/staff/bulk", data={"report_id": [digit], "action": "close", "csrf_token": token}
+    )
+    assert bulk.status_code == 422
+    assert "report_id" in bulk.text
+    triage = client.post(
+        f"/staff/reports/{report_id}/triage",
+        data={"queue": "ct", "priority": digit, "reason": "x", "csrf_token": token},
+    )
+    assert triage.status_code == 422
+    assert "priority" in triage.text

@@ -98,7 +98,7 @@ def _simulate(
 ) -> tuple[int, list[dict[str, Any]]]:
     """Submit simulated reports through the reporting service; return the count and incidents."""
 
-    keyring = load_keyring(settings.home)
+    keyring = load_keyring(settings.home, setting=settings.reporting.report_keys, database=database)
     secret = secrets.token_bytes(32)
     sites = region.sites
     kinds = np.asarray(sites.kind)
@@ -146,7 +146,14 @@ def _simulate(
                 protected_characteristic="religion" if hate else "",
                 victim_or_witness=str(rng.choice(["victim", "witness"])) if hate else "",
             )
-            submit_report(database, data, keyring=keyring, secret=secret, now=when)
+            submit_report(
+                database,
+                data,
+                keyring=keyring,
+                secret=secret,
+                now=when,
+                options=settings.reporting,
+            )
             count += 1
             if hate:
                 incidents.append(

@@ -5,7 +5,7 @@ fixed windows of a minute. The client is the address uvicorn gives the request:
 behind a trusted proxy (``WATCHFLOOR_FORWARDED_ALLOW_IPS``, see
 :mod:`watchfloor.web.server`) the address the proxy saw, not the proxy's.
 
-Where the counters live (:class:`DeploymentOptions`):
+Where the counters live (``settings.web``, :class:`~watchfloor.settings.WebOptions`):
 
 - ``database`` (default): the ``rate_limit_hits`` table of the service's
   PostgreSQL database (UNLOGGED), or on SQLite of a file beside the database
@@ -46,13 +46,11 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, Table, create_engine, delete, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -72,7 +70,6 @@ __all__ = [
     "WORDING",
     "CounterStore",
     "DatabaseCounters",
-    "DeploymentOptions",
     "MemoryCounters",
     "RateDecision",
     "RateLimiter",
@@ -93,25 +90,6 @@ WORDING = {
     "requests": "too many requests from this connection in the last minute; "
     "wait a minute and retry",
 }
-
-
-class DeploymentOptions(BaseSettings):
-    """Options of a deployment behind a proxy, from ``WATCHFLOOR_*`` environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="WATCHFLOOR_", extra="ignore", frozen=True)
-
-    forwarded_allow_ips: str | None = None
-    """Proxies whose ``X-Forwarded-For``/``-Proto`` are believed (comma-separated IPs or
-    networks, ``*`` for any); unset: none, the peer address is the client."""
-
-    redis_url: str | None = None
-    """``redis://[:PASSWORD@]HOST:PORT/DB`` of a Redis holding the rate-limit counters."""
-
-    rate_limit_store: Literal["database", "redis", "memory"] | None = None
-    """Where counters live; default ``redis`` with a Redis URL, else ``database``."""
-
-    rate_limit_sync_s: float = Field(default=0.2, ge=0, le=10)
-    """How often a process adds its hits to the shared store (0: every request)."""
 
 
 @dataclass(frozen=True)
@@ -564,32 +542,30 @@ class RateLimiter:
         return {bytes.fromhex(k): n for k, n in self._store.current(window).items()}
 
 
-def build_rate_limiter(
-    database: Database, options: WebOptions, *, secret: bytes, deployment: DeploymentOptions
-) -> RateLimiter:
-    """Return the rate limiter of ``options`` on the store ``deployment`` names.
+def build_rate_limiter(database: Database, options: WebOptions, *, secret: bytes) -> RateLimiter:
+    """Return the rate limiter of ``options`` on the counter store they name.
 
     Raises
     ------
     ConfigurationError
         When ``redis`` is asked for without ``WATCHFLOOR_REDIS_URL``.
     """
-    store_name = deployment.rate_limit_store or ("redis" if deployment.redis_url else "database")
+    store_name = options.rate_limit_store or ("redis" if options.redis_url else "database")
     limit = options.rate_limit_per_minute
     if store_name == "memory":
         return RateLimiter(limit=limit)
     if store_name == "redis":
-        if not deployment.redis_url:
+        if not options.redis_url:
             msg = "WATCHFLOOR_RATE_LIMIT_STORE=redis needs WATCHFLOOR_REDIS_URL=redis://HOST:6379/0"
             raise ConfigurationError(msg)
-        redis = RedisCounters(deployment.redis_url)
+        redis = RedisCounters(options.redis_url)
         return RateLimiter(
-            limit=limit, store=redis, secret=secret, sync_s=deployment.rate_limit_sync_s
+            limit=limit, store=redis, secret=secret, sync_s=options.rate_limit_sync_s
         )
     if database.backend == "sqlite" and counter_file_for(database) is None:
         return RateLimiter(limit=limit)
     store = DatabaseCounters(database)
-    return RateLimiter(limit=limit, store=store, secret=secret, sync_s=deployment.rate_limit_sync_s)
+    return RateLimiter(limit=limit, store=store, secret=secret, sync_s=options.rate_limit_sync_s)
 
 
 def _address(request: Request) -> str:
@@ -623,22 +599,18 @@ def install_rate_limits(
     app: FastAPI,
     settings: Settings,
     options: WebOptions,
-    *,
-    deployment: DeploymentOptions | None = None,
 ) -> None:
     """Give ``app`` its rate limiter and send ``Retry-After`` with every 429.
 
-    ``settings`` is the app's (its database is ``app.state.db``); ``deployment``
-    names the counter store (default: read from the environment).
+    ``settings`` is the app's (its database is ``app.state.db``); ``options``
+    (``settings.web`` unless a test overrides them) name the counter store.
 
     The 429 body is the app's usual problem (or HTML page): the handler of
     :class:`~watchfloor.errors.WatchfloorError` makes it, this one adds the header.
     """
     secret: bytes = app.state.secret
     database: Database = app.state.db
-    # Read here (from the environment) until they join settings.web.
-    deployment = deployment or DeploymentOptions()
-    limiter = build_rate_limiter(database, options, secret=secret, deployment=deployment)
+    limiter = build_rate_limiter(database, options, secret=secret)
     app.state.rate_limiter = limiter
 
     async def on_too_many(request: Request, exc: Exception) -> Response:

@@ -16,13 +16,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import State
 
-from watchfloor.errors import TooManyRequestsError
 from watchfloor.services.reports import ReportWriter, SiteIndex, load_site_index
 from watchfloor.services.reports.forwarding import check_forward_url
 from watchfloor.settings import ReportingOptions, Settings
 from watchfloor.storage.db import Database, open_database
 from watchfloor.storage.keys import KeyRing, load_keyring
-from watchfloor.web.ratelimit import RateLimiter
+from watchfloor.web.ratelimit import rate_limit_for
 
 __all__ = [
     "Reporting",
@@ -125,16 +124,6 @@ async def get_writer(request: Request) -> ReportWriter:
 WriterDep = Annotated[ReportWriter, Depends(get_writer)]
 
 
-async def rate_limit(request: Request) -> None:
-    """Refuse the request with 429 when its client is over the limit (address not stored).
-
-    Raises
-    ------
-    TooManyRequestsError
-        When the client sent too many requests in the current minute.
-    """
-    limiter: RateLimiter = request.app.state.rate_limiter
-    address = request.client.host if request.client else ""
-    if not limiter.hit(address):
-        msg = "too many reports from this connection in the last minute; wait a minute and retry"
-        raise TooManyRequestsError(msg)
+#: The dependency that counts a public submission and refuses it over the limit
+#: (429 with ``Retry-After``; the counters are shared by the service's processes).
+rate_limit = rate_limit_for("reports")

@@ -20,7 +20,6 @@ import uvicorn
 from watchfloor.settings import Settings
 from watchfloor.storage.db import upgrade_database
 from watchfloor.web.app import create_app
-from watchfloor.web.ratelimit import DeploymentOptions
 
 __all__ = ["run_server"]
 
@@ -61,7 +60,7 @@ def run_server(
     upgrade_database(settings)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
         logging.getLogger(name).addFilter(_TypeOnlyTracebacks())
-    trusted = forwarded_allow_ips or DeploymentOptions().forwarded_allow_ips
+    trusted = forwarded_allow_ips or settings.web.forwarded_allow_ips
     common: dict[str, object] = {
         "host": host,
         "port": port,

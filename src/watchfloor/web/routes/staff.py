@@ -125,7 +125,7 @@ async def bulk_form(request: Request, user: Bulker, session: DbSession) -> Respo
     form = await request.form()
     ids: list[int] = []
     for value in form.getlist("report_id"):
-        if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
             ids.append(int(value))
     if not ids:
         raise InvalidInputError("report_id: tick at least one report")
@@ -199,7 +199,7 @@ async def triage_form(
     """Re-triage: a new queue and priority."""
     form = await request.form()
     priority = str(form.get("priority", ""))
-    if not priority.isdigit():
+    if not (priority.isascii() and priority.isdigit() and len(priority) < 3):
         raise InvalidInputError("priority: choose 1 (most urgent) to 5")
     svc.retriage(
         session,

@@ -24,7 +24,8 @@ from watchfloor.services.auth import (
 from watchfloor.services.reports.schemas import LineText
 from watchfloor.types import ReportQueue, ReportStatus, Role
 from watchfloor.web.deps import CurrentUser, DbSession, csrf_token, require_roles
-from watchfloor.web.reporting import ReportingDep, rate_limit
+from watchfloor.web.ratelimit import rate_limit_for
+from watchfloor.web.reporting import ReportingDep
 from watchfloor.web.security import SESSION_COOKIE
 
 __all__ = ["Reader", "Worker", "router", "set_session_cookie"]
@@ -138,7 +139,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
     )
 
 
-@router.post("/session", dependencies=[Depends(rate_limit)])
+@router.post("/session", dependencies=[Depends(rate_limit_for("login"))])
 def login(body: Login, request: Request, response: Response, session: DbSession) -> SessionOut:
     """Log in; the session cookie is set and the CSRF token returned."""
     user = authenticate(session, body.username, body.password)
