@@ -45,6 +45,12 @@ class ReportingOptions(BaseSettings):
     forward_url: str | None = None
     """Where counter-terrorism reports are POSTed (the regional CT unit's endpoint)."""
 
+    forward_bearer_token: SecretStr | None = None
+    """Sent as ``Authorization: Bearer ...`` with each forwarded report."""
+
+    forward_hmac_key: SecretStr | None = None
+    """Signs each forwarded body (``X-Watchfloor-Signature: t=TS,sha256=HMAC``)."""
+
     forward_stuck_after: int = Field(default=5, ge=1)
     """Failed attempts after which an outbox message is flagged stuck."""
 

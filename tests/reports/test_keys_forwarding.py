@@ -142,3 +142,18 @@ def test_a_server_with_a_plain_http_forward_url_refuses_to_start(
         build_reporting(bad, SECRET, database=database)
     with pytest.raises(ConfigurationError, match="plain http"), httpx.Client() as client:
         svc.deliver_outbox(database, "http://ct-unit.example/reports", client=client)
+
+
+def test_forwarding_credentials_come_from_the_reporting_settings(monkeypatch) -> None:
+    from watchfloor.services.reports.forwarding import forward_auth  # noqa: PLC0415 (this test only)
+    from watchfloor.settings import load_settings  # noqa: PLC0415 (this test only)
+
+    assert forward_auth(load_settings().reporting) is None
+    monkeypatch.setenv("WATCHFLOOR_FORWARD_BEARER_TOKEN", "t0ken")
+    monkeypatch.setenv("WATCHFLOOR_FORWARD_HMAC_KEY", "k3y")
+    auth = forward_auth(load_settings().reporting)
+    assert auth is not None
+    headers = auth.headers(b"{}", timestamp=1)
+    assert headers["Authorization"] == "Bearer t0ken"
+    assert headers["X-Watchfloor-Signature"].startswith("t=1,sha256=")
+    assert "t0ken" not in repr(load_settings())  # secrets stay out of logs

@@ -11,6 +11,7 @@ import typer
 from watchfloor.cli._app import console, new_app, print_json
 from watchfloor.errors import ConfigurationError
 from watchfloor.services.reports import anonymise_closed_reports, deliver_outbox
+from watchfloor.services.reports.forwarding import forward_auth
 from watchfloor.settings import load_settings
 from watchfloor.storage.db import open_database, upgrade_database
 
@@ -68,6 +69,7 @@ def forward(
                     options.forward_url,
                     client=client,
                     stuck_after=options.forward_stuck_after,
+                    auth=forward_auth(options),
                 )
                 if not loop:
                     break

@@ -44,6 +44,7 @@ from starlette.responses import Response
 
 from watchfloor.errors import ConfigurationError, WatchfloorError
 from watchfloor.services.reports import deliver_outbox
+from watchfloor.services.reports.forwarding import forward_auth
 from watchfloor.settings import ReportingOptions, Settings, WebOptions
 from watchfloor.storage.db import open_database
 from watchfloor.web.ratelimit import install_rate_limits
@@ -336,6 +337,7 @@ async def _forward_forever(app: FastAPI, *, interval_s: float = 2.0) -> None:
                     options.forward_url,
                     client=client,
                     stuck_after=options.forward_stuck_after,
+                    auth=forward_auth(options),
                 )
             except SQLAlchemyError as exc:
                 log.warning("outbox: delivery pass failed (%s)", type(exc).__name__)
@@ -406,7 +408,7 @@ def create_app(
     app.state.db = database
     app.state.templates = make_templates()
     install_rate_limits(app, settings, options)
-    app.state.reporting = build_reporting(settings, secret)
+    app.state.reporting = build_reporting(settings, secret, database=database)
     _install_error_handlers(app)
     _include_routers(app)
     if STATIC_DIR.is_dir():

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from watchfloor.errors import ConfigurationError
 from watchfloor.services.reports.schemas import OutboxState
+from watchfloor.settings import ReportingOptions
 from watchfloor.storage.db import Database
 from watchfloor.storage.models import OutboxMessage, Report, utc_now
 
@@ -48,6 +49,7 @@ __all__ = [
     "build_payload",
     "check_forward_url",
     "deliver_outbox",
+    "forward_auth",
     "outbox_counts",
     "signature_header",
 ]
@@ -76,6 +78,18 @@ class ForwardAuth:
         if self.hmac_key:
             headers[SIGNATURE_HEADER] = signature_header(self.hmac_key, body, timestamp=timestamp)
         return headers
+
+
+def forward_auth(options: ReportingOptions) -> ForwardAuth | None:
+    """Return the credentials the settings give for forwarding, or None when none are set."""
+    token = options.forward_bearer_token
+    key = options.forward_hmac_key
+    if token is None and key is None:
+        return None
+    return ForwardAuth(
+        bearer_token=token.get_secret_value() if token else None,
+        hmac_key=key.get_secret_value().encode() if key else None,
+    )
 
 
 def signature_header(key: bytes, body: bytes, *, timestamp: int) -> str:
