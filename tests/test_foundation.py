@@ -137,3 +137,19 @@ def test_nested_options_keep_their_flat_variable_names(monkeypatch: pytest.Monke
     settings = load_settings()
     assert settings.reporting.retention_days == 30
     assert settings.web.rate_limit_per_minute == 7
+
+
+def test_highs_prints_its_banner_on_stderr_never_on_stdout() -> None:
+    import subprocess  # noqa: PLC0415 (this test only)
+    import sys  # noqa: PLC0415 (this test only)
+
+    code = (
+        "from watchfloor.highs import quiet_highs\n"
+        "quiet_highs(); quiet_highs()\n"
+        "print('{\"ok\": true}')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout == '{"ok": true}\n'  # nothing but the JSON
+    assert "HiGHS" in done.stderr  # the banner is still there for a person to read

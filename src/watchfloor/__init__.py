@@ -7,7 +7,7 @@ register of sites that need protecting.
 The packages, bottom to top (each may import only those below it; import-linter
 keeps the order, ``tests/test_architecture.py`` keeps out cycles)::
 
-    errors, types, geo, settings      the foundation: one exception tree, one vocabulary
+    errors types geo settings highs   the foundation: one exception tree, one vocabulary
     placement patrol tension posture  pure solvers: arrays in, frozen results out
     roads sites traveltime            models and the travel-time engine
     storage ingest                    adapters: the database, region files, source files

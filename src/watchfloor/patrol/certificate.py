@@ -54,6 +54,7 @@ import highspy
 import numpy as np
 
 from watchfloor.errors import InvalidInputError
+from watchfloor.highs import quiet_highs
 from watchfloor.patrol.game import minimal_attacker_utility
 from watchfloor.patrol.routes import Anchor, BestRoute, best_route, reachable_site_slots
 from watchfloor.patrol.schedule import (
@@ -388,8 +389,7 @@ class _Master:
         self.n_w = n_w
         self.n_g = n_g
         self.cell_row = {int(t): k for k, t in enumerate(targets)}
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
-        h.setOptionValue("output_flag", False)
+        h = quiet_highs()
         h.setOptionValue("threads", 1)
         h.setOptionValue("solver", "simplex")
         inf = highspy.kHighsInf

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from watchfloor.errors import InfeasibleError
+from watchfloor.highs import quiet_highs
 
 __all__ = ["MilpOutcome", "SolveStatus", "solve_milp"]
 
@@ -113,8 +114,7 @@ def solve_milp(
     lp.integrality_ = [
         highspy.HighsVarType.kInteger if k else highspy.HighsVarType.kContinuous for k in kinds
     ]
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
-    h.setOptionValue("output_flag", False)
+    h = quiet_highs()
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("threads", 1)
     h.passModel(lp)
