@@ -407,8 +407,12 @@ def create_app(
     app.state.secret = secret
     app.state.db = database
     app.state.templates = make_templates()
-    install_rate_limits(app, settings, options)
-    app.state.reporting = build_reporting(settings, secret, database=database)
+    try:
+        install_rate_limits(app, settings, options)
+        app.state.reporting = build_reporting(settings, secret)
+    except BaseException:  # refused to start (keys, settings): leave no connection open
+        database.dispose()
+        raise
     _install_error_handlers(app)
     _include_routers(app)
     if STATIC_DIR.is_dir():
