@@ -61,9 +61,8 @@ from watchfloor.patrol.schedule import (
     PatrolUnit,
     Pin,
     hhmm,
-    tick_times,
+    prepare_schedule_input,
     unit_anchors,
-    validate_schedule_input,
 )
 from watchfloor.types import BoolArray, FloatArray, IntArray
 
@@ -258,28 +257,21 @@ def route_game_from_arrays(
             f"(got {max_consecutive_visits!r})"
         )
         raise InvalidInputError(msg)
-    a_u = np.asarray(attacker_uncovered, dtype=np.float64)
-    a_c = np.asarray(attacker_covered, dtype=np.float64)
-    starts = np.asarray(slot_start_s, dtype=np.float64).reshape(-1)
-    travel = {m: np.asarray(t, dtype=np.float64) for m, t in travel_time_s.items()}
-    validate_schedule_input(
-        a_u,
-        a_c,
-        slot_start_s=starts,
-        slot_length_s=float(slot_length_s),
-        travel_time_s=travel,
+    problem = prepare_schedule_input(
+        attacker_uncovered,
+        attacker_covered,
+        slot_start_s=slot_start_s,
+        slot_length_s=slot_length_s,
+        travel_time_s=travel_time_s,
         units=units,
         pins=pins,
         tick_s=tick_s,
         dwell_s=dwell_s,
     )
+    a_u, a_c, starts = problem.attacker_uncovered, problem.attacker_covered, problem.slot_start_s
+    travel, pinned = problem.travel_time_s, problem.pinned
+    ticks, tick_slot = problem.tick_time_s, problem.tick_slot
     n_sites, n_slots = a_u.shape
-    ticks = tick_times(starts, float(slot_length_s), float(tick_s))
-    tick_slot = (np.searchsorted(starts, ticks, side="right") - 1).astype(np.int64)
-    pinned = np.zeros((n_sites, n_slots))
-    for pin in pins:
-        overlap = (starts < pin.end_s) & (starts + slot_length_s > pin.start_s)
-        pinned[pin.site, overlap] = 1.0
     groups: dict[tuple[object, ...], list[int]] = {}
     anchors_of: dict[tuple[object, ...], tuple[Anchor, ...]] = {}
     reach = np.zeros((n_sites, n_slots), dtype=bool)

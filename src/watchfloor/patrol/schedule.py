@@ -86,6 +86,8 @@ __all__ = [
     "PatrolSchedule",
     "PatrolUnit",
     "Pin",
+    "ScheduleInput",
+    "prepare_schedule_input",
     "solve_patrol_schedule",
 ]
 
@@ -354,6 +356,68 @@ def validate_schedule_input(
                 f"{DWELL_MIN_S / 60:.0f} minutes (a visit)"
             )
             raise InvalidInputError(msg)
+
+
+@dataclass(frozen=True, eq=False)
+class ScheduleInput:
+    """A schedule problem's arrays, coerced and validated once.
+
+    ``tick_time_s`` are the visit start times, ``tick_slot`` the slot of each,
+    and ``pinned`` the coverage pins force (1 where a pin's window overlaps the
+    slot, else 0), sites x slots.
+    """
+
+    attacker_uncovered: FloatArray
+    attacker_covered: FloatArray
+    slot_start_s: FloatArray
+    travel_time_s: dict[str, FloatArray]
+    tick_time_s: FloatArray
+    tick_slot: IntArray
+    pinned: FloatArray
+
+
+def prepare_schedule_input(
+    attacker_uncovered: npt.ArrayLike,
+    attacker_covered: npt.ArrayLike,
+    *,
+    slot_start_s: npt.ArrayLike,
+    slot_length_s: float,
+    travel_time_s: Mapping[str, npt.ArrayLike],
+    units: Sequence[PatrolUnit],
+    pins: Sequence[Pin],
+    tick_s: float,
+    dwell_s: float,
+) -> ScheduleInput:
+    """Return the validated arrays of a schedule problem, its visit ticks and pinned coverage.
+
+    Raises
+    ------
+    InvalidInputError, InfeasibleError
+        As :func:`validate_schedule_input`.
+    """
+    a_u = np.asarray(attacker_uncovered, dtype=np.float64)
+    a_c = np.asarray(attacker_covered, dtype=np.float64)
+    starts = np.asarray(slot_start_s, dtype=np.float64).reshape(-1)
+    travel = {m: np.asarray(t, dtype=np.float64) for m, t in travel_time_s.items()}
+    validate_schedule_input(
+        a_u,
+        a_c,
+        slot_start_s=starts,
+        slot_length_s=float(slot_length_s),
+        travel_time_s=travel,
+        units=units,
+        pins=pins,
+        tick_s=tick_s,
+        dwell_s=dwell_s,
+    )
+    ticks = tick_times(starts, float(slot_length_s), float(tick_s))
+    tick_slot = (np.searchsorted(starts, ticks, side="right") - 1).astype(np.int64)
+    # The pinned site is covered in every slot its window overlaps.
+    pinned = np.zeros(a_u.shape)
+    for pin in pins:
+        overlap = (starts < pin.end_s) & (starts + slot_length_s > pin.start_s)
+        pinned[pin.site, overlap] = 1.0
+    return ScheduleInput(a_u, a_c, starts, travel, ticks, tick_slot, pinned)
 
 
 def unit_anchors(
@@ -631,31 +695,22 @@ def solve_patrol_schedule(
         A pin that cannot be met (outside the shift, overlapping another pin,
         or out of reach in time); the message says which and why.
     """
-    a_u = np.asarray(attacker_uncovered, dtype=np.float64)
-    a_c = np.asarray(attacker_covered, dtype=np.float64)
-    starts = np.asarray(slot_start_s, dtype=np.float64).reshape(-1)
-    travel = {m: np.asarray(t, dtype=np.float64) for m, t in travel_time_s.items()}
-    validate_schedule_input(
-        a_u,
-        a_c,
-        slot_start_s=starts,
-        slot_length_s=float(slot_length_s),
-        travel_time_s=travel,
+    problem = prepare_schedule_input(
+        attacker_uncovered,
+        attacker_covered,
+        slot_start_s=slot_start_s,
+        slot_length_s=slot_length_s,
+        travel_time_s=travel_time_s,
         units=units,
         pins=pins,
         tick_s=tick_s,
         dwell_s=dwell_s,
     )
+    a_u, a_c, starts = problem.attacker_uncovered, problem.attacker_covered, problem.slot_start_s
+    travel, pinned = problem.travel_time_s, problem.pinned
+    tick_time_s, tick_slot = problem.tick_time_s, problem.tick_slot
     n_sites, n_slots = a_u.shape
-    tick_time_s = tick_times(starts, float(slot_length_s), float(tick_s))
-    tick_slot = np.searchsorted(starts, tick_time_s, side="right") - 1
     n_ticks = tick_time_s.size
-
-    # Pinned coverage: the pinned site is covered in every slot its window overlaps.
-    pinned = np.zeros((n_sites, n_slots))
-    for pin in pins:
-        overlap = (starts < pin.end_s) & (starts + slot_length_s > pin.start_s)
-        pinned[pin.site, overlap] = 1.0
 
     # Lower bound from the travel-free relaxation, per slot.
     n_units = len(units)
