@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy import create_engine, text
 
+from tests.postgres import empty_postgres, fresh_database
 from watchfloor.services.auth import StaffUser, hash_password
 from watchfloor.settings import Settings
 from watchfloor.storage.db import Database, open_database, upgrade_database
@@ -18,39 +16,13 @@ from watchfloor.storage.models import User
 from watchfloor.types import Role
 
 SECRET = b"test-secret-key-0123456789abcdef"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(scope="session")
 def report_pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session (dropped after)."""
-    name = "wf_reports_" + secrets.token_hex(4)
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _empty_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        tables = conn.execute(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'"
-            )
-        ).scalars()
-        names = ", ".join(f'"{t}"' for t in tables)
-        if names:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    with fresh_database("wf_reports_") as url:
+        yield url
 
 
 @pytest.fixture
@@ -68,7 +40,7 @@ def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     result = Settings(home=tmp_path / "home", secret_key=SECRET.decode(), database_url=url)
     upgrade_database(result)
     if url is not None:
-        _empty_postgres(result.resolved_database_url)
+        empty_postgres(result.resolved_database_url)
     return result
 
 

@@ -7,15 +7,14 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy import create_engine, text
 
 with warnings.catch_warnings():
     # starlette's TestClient warns that it wants httpx2; httpx is what is installed.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
+from tests.postgres import empty_postgres, fresh_database
 from tests.web._server import PASSWORD
 from watchfloor.services.auth import StaffUser, hash_password, start_session
 from watchfloor.settings import Settings, WebOptions
@@ -26,42 +25,13 @@ from watchfloor.web.app import create_app
 from watchfloor.web.security import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
 
 SECRET = "test-secret-key-0123456789abcdef"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session (dropped after)."""
-    name = "wf_test_" + secrets.token_hex(4)
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip(
-            "PostgreSQL at 127.0.0.1:5432 is not reachable (start it: scripts/install --dev)"
-        )
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
+    with fresh_database("wf_test_") as url:
         yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _empty_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        tables = conn.execute(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'"
-            )
-        ).scalars()
-        names = ", ".join(f'"{t}"' for t in tables)
-        if names:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
 
 
 @pytest.fixture
@@ -82,7 +52,7 @@ def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         result = Settings(home=tmp_path / "home", secret_key=SECRET, database_url=url)
     upgrade_database(result)
     if request.param == "postgresql":
-        _empty_postgres(result.resolved_database_url)
+        empty_postgres(result.resolved_database_url)
     return result
 
 

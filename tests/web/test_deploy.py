@@ -21,12 +21,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
+from tests.postgres import fresh_database
 from tests.web._server import SECRET, Server, free_port
 from watchfloor.settings import Settings, WebOptions
 from watchfloor.storage.db import upgrade_database
@@ -37,7 +38,7 @@ from watchfloor.web.ratelimit import (
     build_rate_limiter,
 )
 
-from .conftest import PG_ADMIN, TestClient
+from .conftest import TestClient
 
 REPORT = {
     "kind": "suspicious_item",
@@ -143,19 +144,9 @@ def test_a_trusted_proxy_gives_the_real_client_and_https(tmp_path: Path):
 
 
 @pytest.fixture
-def pg_database() -> str:
-    name = "wf_deploy_" + secrets.token_hex(4)
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable (scripts/install --dev)")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def pg_database() -> Iterator[str]:
+    with fresh_database("wf_deploy_") as url:
+        yield url
 
 
 @pytest.mark.slow

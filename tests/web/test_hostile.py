@@ -189,9 +189,9 @@ def ops_client(
     settings = Settings(home=home, database_url=url, secret_key=OPS_SECRET)
     upgrade_database(settings)
     if request.param == "postgresql":
-        from tests.web.conftest import _empty_postgres  # noqa: PLC0415 (only the PG variant)
+        from tests.postgres import empty_postgres  # noqa: PLC0415 (only the PG variant)
 
-        _empty_postgres(settings.resolved_database_url)
+        empty_postgres(settings.resolved_database_url)
     app = create_app(settings, options=WebOptions(rate_limit_per_minute=10_000))
     store_db = open_database(settings)
     room = ops.OperationsRoom(settings, store=ops.OpsStore(store_db), config=SMALL)
@@ -273,14 +273,14 @@ def hostile_server(
     extra: dict[str, str] = {}
     url = None
     if request.param == "postgresql":
-        from tests.web.conftest import _empty_postgres  # noqa: PLC0415 (only the PG variant)
+        from tests.postgres import empty_postgres  # noqa: PLC0415 (only the PG variant)
 
         url = request.getfixturevalue("pg_url")
         extra["WATCHFLOOR_DATABASE_URL"] = url
     settings = Settings(home=home, secret_key=SECRET, database_url=url)
     upgrade_database(settings)
     if url is not None:
-        _empty_postgres(settings.resolved_database_url)
+        empty_postgres(settings.resolved_database_url)
     add_user(settings, "hostile-sup", "supervisor")
     server = Server(home, extra_env=extra)
     server.start()

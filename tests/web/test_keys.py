@@ -25,7 +25,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.web.conftest import StaffLogin, _client, _empty_postgres
+from tests.postgres import empty_postgres
+from tests.web.conftest import StaffLogin, _client
 from watchfloor.cli.main import app
 from watchfloor.errors import ConfigurationError
 from watchfloor.settings import ReportingOptions, Settings
@@ -241,7 +242,7 @@ def test_deploy_doc_one_host(tmp_path: Path) -> None:
 def test_deploy_doc_postgresql(tmp_path: Path, pg_url: str) -> None:
     settings = Settings(home=tmp_path / "home", secret_key="x" * 32, database_url=pg_url)
     upgrade_database(settings)
-    _empty_postgres(pg_url)
+    empty_postgres(pg_url)
     database = open_database(settings)
     try:
         load_keyring(settings.home, database=database)
