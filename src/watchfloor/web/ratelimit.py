@@ -39,7 +39,6 @@ import logging
 import math
 import os
 import secrets
-import socket
 import threading
 import time
 import weakref
@@ -47,8 +46,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, Table, create_engine, delete, event
@@ -260,9 +260,7 @@ def _sqlite_counter_engine(url: str) -> Engine:
 
 
 class RedisCounters:
-    """Counters in Redis (``INCR`` and ``EXPIRE``, pipelined), one connection per thread.
-
-    Speaks the Redis protocol (RESP) itself: two commands need no client library.
+    """Counters in Redis (``INCRBY`` and ``EXPIRE``, pipelined) through redis-py.
 
     Parameters
     ----------
@@ -277,129 +275,47 @@ class RedisCounters:
         if parts.scheme != "redis" or not parts.hostname:
             msg = "WATCHFLOOR_REDIS_URL must look like redis://HOST:6379/0"
             raise ValueError(msg)
-        self.host = parts.hostname
-        self.port = parts.port or 6379
-        self.password = unquote(parts.password) if parts.password else None
-        self.db = int(parts.path.lstrip("/") or 0)
-        self.timeout_s = timeout_s
-        self._local = threading.local()
-        self._sockets: list[socket.socket] = []
-        weakref.finalize(self, _close_sockets, self._sockets)
+        self._client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
 
     def close(self) -> None:
         """Close every connection (they are opened again on the next count)."""
-        _close_sockets(self._sockets)
-        self._local = threading.local()
-
-    def _connect(self) -> socket.socket:
-        sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
-        self._sockets.append(sock)
-        self._local.sock = sock
-        self._local.buffer = b""
-        setup: list[list[str]] = []
-        if self.password:
-            setup.append(["AUTH", self.password])
-        if self.db:
-            setup.append(["SELECT", str(self.db)])
-        if setup:
-            self._call(setup)
-        return sock
-
-    def _call(self, commands: list[list[str]]) -> list[object]:
-        sock: socket.socket | None = getattr(self._local, "sock", None)
-        if sock is None:
-            sock = self._connect()
-        payload = b"".join(_resp_command(c) for c in commands)
-        try:
-            sock.sendall(payload)
-            return [self._read_reply() for _ in commands]
-        except OSError:
-            sock.close()
-            self._local.sock = None
-            if sock in self._sockets:
-                self._sockets.remove(sock)
-            raise
-
-    def _read_line(self) -> bytes:
-        while b"\r\n" not in self._local.buffer:
-            chunk = self._local.sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("redis closed the connection")
-            self._local.buffer += chunk
-        line, _, self._local.buffer = self._local.buffer.partition(b"\r\n")
-        return bytes(line)
-
-    def _read_reply(self) -> object:
-        line = self._read_line()
-        kind, rest = line[:1], line[1:]
-        if kind == b":":
-            return int(rest)
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise ConnectionError("redis: " + rest.decode(errors="replace"))
-        if kind == b"$":
-            size = int(rest)
-            if size < 0:
-                return None
-            while len(self._local.buffer) < size + 2:
-                chunk = self._local.sock.recv(4096)
-                if not chunk:
-                    raise ConnectionError("redis closed the connection")
-                self._local.buffer += chunk
-            data, self._local.buffer = self._local.buffer[:size], self._local.buffer[size + 2 :]
-            return bytes(data)
-        if kind == b"*":
-            return [self._read_reply() for _ in range(int(rest))]
-        raise ConnectionError("redis: unexpected reply")
+        self._client.close()
 
     def incr(self, key: str, window: int, *, ttl_s: int) -> int:
         """Return the hits of ``key`` in ``window`` after counting one more."""
         return self.add({(key, window): 1}, ttl_s=ttl_s)[key, window]
 
     def add(self, counts: dict[tuple[str, int], int], *, ttl_s: int) -> dict[tuple[str, int], int]:
-        """Return the totals of every ``(key, window)`` after adding its count (one pipeline)."""
+        """Return the totals of every ``(key, window)`` after adding its count (one pipeline).
+
+        Raises
+        ------
+        OSError
+            When Redis cannot be reached or refuses (the caller counts alone meanwhile).
+        """
         items = list(counts.items())
-        commands = []
+        pipe = self._client.pipeline(transaction=False)
         for (key, window), n in items:
             name = f"watchfloor:rl:{window}:{key}"
-            commands += [["INCRBY", name, str(n)], ["EXPIRE", name, str(ttl_s)]]
-        replies = self._call(commands)
-        totals = {}
-        for i, (pair, _) in enumerate(items):
-            total = replies[2 * i]
-            assert isinstance(total, int)
-            totals[pair] = total
-        return totals
+            pipe.incrby(name, n)
+            pipe.expire(name, ttl_s)
+        try:
+            replies = pipe.execute()
+        except redis.RedisError as exc:
+            raise ConnectionError(f"redis: {type(exc).__name__}") from exc
+        return {pair: int(replies[2 * i]) for i, (pair, _) in enumerate(items)}
 
     def current(self, window: int) -> dict[str, int]:
         """Return every key's hits in ``window`` (``SCAN``; diagnostics only)."""
         prefix = f"watchfloor:rl:{window}:"
         found: dict[str, int] = {}
-        cursor = "0"
-        while True:
-            reply = self._call([["SCAN", cursor, "MATCH", prefix + "*", "COUNT", "1000"]])[0]
-            assert isinstance(reply, list)
-            cursor = reply[0].decode()
-            for name in reply[1]:
-                value = self._call([["GET", name.decode()]])[0]
-                if isinstance(value, bytes):
-                    found[name.decode().removeprefix(prefix)] = int(value)
-            if cursor == "0":
-                return found
-
-
-def _close_sockets(sockets: list[socket.socket]) -> None:
-    while sockets:
-        sockets.pop().close()
-
-
-def _resp_command(args: list[str]) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
+        for name in self._client.scan_iter(match=prefix + "*", count=1000):
+            value = self._client.get(name)
+            if value is not None:
+                found[name.decode().removeprefix(prefix)] = int(value)
+        return found
 
 
 class RateLimiter:
